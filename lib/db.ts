@@ -1,0 +1,184 @@
+/**
+ * The one module that imports mysql2. Everything else talks to the database through `Db`.
+ * Sessions run in UTC (`time_zone = '+00:00'`), so DATETIME values mean UTC everywhere.
+ */
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import type { Pool, PoolConnection, PoolOptions, ResultSetHeader } from 'mysql2/promise';
+import type { DbConfig } from './config.ts';
+import { ConfigError, DatabaseError, IpmsError } from './errors.ts';
+
+export type Params = readonly unknown[] | Record<string, unknown>;
+
+export interface WriteResult {
+  affectedRows: number;
+  insertId: number;
+}
+
+/** What a query runner can do: a pool, a pinned connection or a transaction. */
+export interface Queryable {
+  /** Rows of a SELECT; parameters are always passed separately (`?` placeholders). */
+  rows<T = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]>;
+  /** INSERT / UPDATE / DELETE / DDL. */
+  exec(sql: string, params?: Params): Promise<WriteResult>;
+}
+
+export interface Db extends Queryable {
+  readonly config: DbConfig;
+  /** Run `fn` in one transaction on one connection; commit on success, roll back on error. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Run `fn` on one pinned connection (for session state such as GET_LOCK). */
+  pinned<T>(fn: (conn: Queryable) => Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
+
+export interface OpenOptions {
+  poolSize?: number;
+  /** several statements in one query: only the migrator, which sends our own files, sets it */
+  multipleStatements?: boolean;
+}
+
+/** mysql2 options for a DbConfig, TLS included. Shared with knex by the migrator. */
+export function connectionOptions(cfg: DbConfig): PoolOptions {
+  const opts: PoolOptions = {
+    host: cfg.host,
+    port: cfg.port,
+    user: cfg.user,
+    password: cfg.password,
+    database: cfg.database,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: true,
+    connectTimeout: 10_000,
+    charset: 'utf8mb4',
+  };
+  if (cfg.tls) {
+    const read = (what: string, path: string | undefined) => {
+      if (path === undefined) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new ConfigError(`cannot read TLS ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      }
+    };
+    const ssl: NonNullable<PoolOptions['ssl']> & Record<string, unknown> = { rejectUnauthorized: true };
+    const ca = read('CA', cfg.tls.ca);
+    const cert = read('certificate', cfg.tls.cert);
+    const key = read('key', cfg.tls.key);
+    if (ca) ssl.ca = ca;
+    if (cert) ssl.cert = cert;
+    if (key) ssl.key = key;
+    // verify-ca: the chain must verify, the name need not match (e.g. a server reached by IP).
+    if (cfg.tls.mode === 'verify-ca') ssl.checkServerIdentity = () => undefined;
+    opts.ssl = ssl;
+  }
+  return opts;
+}
+
+/** Turn a driver error into an IpmsError with a one-line explanation. */
+export function explainDbError(err: unknown, cfg: DbConfig): Error {
+  if (err instanceof IpmsError) return err;
+  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+  const where = `${cfg.host}:${cfg.port}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'PROTOCOL_CONNECTION_LOST':
+      return new DatabaseError(`cannot reach the database at ${where} (${e.code})`, 'E_DB_UNREACHABLE', { cause: err });
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
+    case 'ER_BAD_DB_ERROR':
+      return new DatabaseError(`database '${cfg.database}' does not exist on ${where}`, 'E_DB_MISSING', { cause: err });
+    case 'HANDSHAKE_NO_SSL_SUPPORT':
+      return new DatabaseError(`the database at ${where} does not offer TLS, which this configuration requires`, 'E_DB_TLS', { cause: err });
+    default:
+      break;
+  }
+  const msg = e.message ?? String(err);
+  if (/certificate|self.signed|SSL|TLS|altnames/i.test(msg) && !e.sqlMessage) {
+    return new DatabaseError(`TLS to the database at ${where} refused: ${msg}`, 'E_DB_TLS', { cause: err });
+  }
+  return err instanceof Error ? err : new Error(msg);
+}
+
+function runner(conn: Pool | PoolConnection, cfg: DbConfig): Queryable {
+  return {
+    async rows<T>(sql: string, params?: Params): Promise<T[]> {
+      try {
+        const [rows] = await conn.query(sql, params as never);
+        return rows as T[];
+      } catch (err) {
+        throw explainDbError(err, cfg);
+      }
+    },
+    async exec(sql: string, params?: Params): Promise<WriteResult> {
+      try {
+        const [res] = await conn.query<ResultSetHeader>(sql, params as never);
+        return { affectedRows: res.affectedRows, insertId: Number(res.insertId) };
+      } catch (err) {
+        throw explainDbError(err, cfg);
+      }
+    },
+  };
+}
+
+/** Open a pool. No connection is made until the first query. */
+export function openDb(cfg: DbConfig, options: OpenOptions = {}): Db {
+  const pool = mysql.createPool({
+    ...connectionOptions(cfg),
+    connectionLimit: options.poolSize ?? 4,
+    multipleStatements: options.multipleStatements ?? false,
+    waitForConnections: true,
+    enableKeepAlive: true,
+  });
+  // Every session in UTC: DATETIME columns hold UTC, and NOW()/UNIX_TIMESTAMP() agree with them.
+  pool.pool.on('connection', (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  const base = runner(pool, cfg);
+  return {
+    config: cfg,
+    ...base,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      let conn: PoolConnection;
+      try {
+        conn = await pool.getConnection();
+      } catch (err) {
+        throw explainDbError(err, cfg);
+      }
+      try {
+        await conn.beginTransaction();
+        const out = await fn(runner(conn, cfg));
+        await conn.commit();
+        return out;
+      } catch (err) {
+        await conn.rollback().catch(() => undefined);
+        throw explainDbError(err, cfg);
+      } finally {
+        conn.release();
+      }
+    },
+    async pinned<T>(fn: (conn: Queryable) => Promise<T>): Promise<T> {
+      let conn: PoolConnection;
+      try {
+        conn = await pool.getConnection();
+      } catch (err) {
+        throw explainDbError(err, cfg);
+      }
+      try {
+        return await fn(runner(conn, cfg));
+      } finally {
+        conn.release();
+      }
+    },
+    async end() {
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

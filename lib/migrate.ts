@@ -1,0 +1,271 @@
+/**
+ * `ipms db migrate`: versioned schema files through knex's migrator, then stored routines and
+ * triggers, all under one GET_LOCK so that concurrent migrators run one after the other.
+ *
+ * Triggers and routines are re-created only when their file's text changed (tracked by SHA-256
+ * in ipms_object) or when they are missing: a dropped trigger evaluates nothing, so the window
+ * between DROP and CREATE is kept closed with LOCK TABLES where the server allows it.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knexFactory from 'knex';
+import type { Knex } from 'knex';
+import type { DbConfig } from './config.ts';
+import { connectionOptions, explainDbError, openDb, type Queryable } from './db.ts';
+import { DatabaseError, IpmsError } from './errors.ts';
+import { splitStatements, stripComments } from './sql-split.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const SCHEMA_DIR = join(ROOT, 'schema');
+export const TRIGGERS_DIR = join(ROOT, 'triggers');
+const LOCK_NAME = 'ipms_migrate';
+const LOCK_WAIT_S = 120;
+const MIGRATIONS_TABLE = 'ipms_migrations';
+
+export interface SqlFile {
+  name: string;
+  text: string;
+}
+
+export interface ProgramFile extends SqlFile {
+  kind: 'TRIGGER' | 'PROCEDURE';
+  /** the table a trigger is on */
+  table?: string;
+  sha256: string;
+}
+
+export interface MigrateReport {
+  applied: string[];
+  created: string[];
+  unchanged: string[];
+  dropped: string[];
+}
+
+export function schemaFiles(dir = SCHEMA_DIR): SqlFile[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ name: f.replace(/\.sql$/, ''), text: readFileSync(join(dir, f), 'utf8') }));
+}
+
+export function programFiles(dir = TRIGGERS_DIR): ProgramFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => {
+      const text = stripComments(readFileSync(join(dir, f), 'utf8'));
+      const name = basename(f, '.sql');
+      const m = /^CREATE\s+(TRIGGER|PROCEDURE)\s+`?(\w+)`?/i.exec(text);
+      if (!m || m[2] !== name) {
+        throw new IpmsError('E_PROGRAM_FILE', `triggers/${f}: must hold one CREATE TRIGGER or CREATE PROCEDURE named ${name}`);
+      }
+      const kind = m[1]!.toUpperCase() as ProgramFile['kind'];
+      const on = /\bON\s+`?(\w+)`?\s+FOR\s+EACH\s+ROW/i.exec(text);
+      return {
+        name,
+        text,
+        kind,
+        ...(kind === 'TRIGGER' && on ? { table: on[1]! } : {}),
+        sha256: createHash('sha256').update(text).digest('hex'),
+      };
+    });
+}
+
+function knexFor(cfg: DbConfig): Knex {
+  return knexFactory({
+    client: 'mysql2',
+    connection: { ...connectionOptions(cfg), multipleStatements: false } as Knex.MySql2ConnectionConfig,
+    pool: { min: 0, max: 1 },
+  });
+}
+
+function migrationSource(files: SqlFile[]): Knex.MigrationSource<SqlFile> {
+  return {
+    getMigrations: async () => files,
+    getMigrationName: (f) => f.name,
+    getMigration: async (f) => ({
+      up: async (knex: Knex) => {
+        for (const stmt of splitStatements(f.text)) {
+          try {
+            await knex.raw(stmt);
+          } catch (err) {
+            throw new IpmsError('E_MIGRATION', `schema/${f.name}.sql failed: ${(err as Error).message}`);
+          }
+        }
+      },
+      down: async () => {
+        throw new IpmsError('E_MIGRATION', 'schema migrations are append-only; there is no down migration');
+      },
+    }),
+  };
+}
+
+async function withLock<T>(q: Queryable, fn: () => Promise<T>): Promise<T> {
+  const [got] = await q.rows<{ ok: number | null }>('SELECT GET_LOCK(?, ?) AS ok', [LOCK_NAME, LOCK_WAIT_S]);
+  if (!got || got.ok !== 1) {
+    throw new DatabaseError(`another migration held the lock '${LOCK_NAME}' for ${LOCK_WAIT_S} s`, 'E_MIGRATE_LOCK');
+  }
+  try {
+    return await fn();
+  } finally {
+    await q.rows('SELECT RELEASE_LOCK(?)', [LOCK_NAME]).catch(() => undefined);
+  }
+}
+
+interface Installed {
+  name: string;
+  kind: string;
+  sha256: string;
+}
+
+async function installedPrograms(q: Queryable): Promise<Map<string, Installed & { present: boolean }>> {
+  await q.exec(`CREATE TABLE IF NOT EXISTS ipms_object (
+      name VARCHAR(64) NOT NULL PRIMARY KEY,
+      kind VARCHAR(16) NOT NULL,
+      sha256 CHAR(64) NOT NULL,
+      installed_at DATETIME(3) NOT NULL
+    ) ENGINE=InnoDB`);
+  const recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
+  const triggers = await q.rows<{ name: string }>(
+    'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
+  );
+  const routines = await q.rows<{ name: string }>(
+    "SELECT ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
+  );
+  const present = new Set([...triggers, ...routines].map((r) => r.name));
+  const out = new Map<string, Installed & { present: boolean }>();
+  for (const r of recorded) out.set(r.name, { ...r, present: present.has(r.name) });
+  for (const name of present) if (!out.has(name)) out.set(name, { name, kind: '?', sha256: '', present: true });
+  return out;
+}
+
+async function replaceProgram(q: Queryable, p: ProgramFile): Promise<void> {
+  const drop = p.kind === 'TRIGGER' ? `DROP TRIGGER IF EXISTS \`${p.name}\`` : `DROP PROCEDURE IF EXISTS \`${p.name}\``;
+  if (p.kind === 'TRIGGER' && p.table) {
+    // With the table write-locked, no row can be inserted between DROP and CREATE.
+    let locked = false;
+    try {
+      await q.exec(`LOCK TABLES \`${p.table}\` WRITE`);
+      locked = true;
+    } catch {
+      locked = false; // no LOCK TABLES privilege: fall back to a short unguarded window
+    }
+    try {
+      await q.exec(drop);
+      await q.exec(p.text);
+    } finally {
+      if (locked) await q.exec('UNLOCK TABLES');
+    }
+  } else {
+    await q.exec(drop);
+    await q.exec(p.text);
+  }
+  await q.exec(
+    `INSERT INTO ipms_object (name, kind, sha256, installed_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))
+     ON DUPLICATE KEY UPDATE kind = VALUES(kind), sha256 = VALUES(sha256), installed_at = VALUES(installed_at)`,
+    [p.name, p.kind, p.sha256],
+  );
+}
+
+function explainProgramError(err: unknown, p: ProgramFile): Error {
+  const e = err as { code?: string; errno?: number; message?: string };
+  if (e.errno === 1419 || e.code === 'ER_BINLOG_CREATE_ROUTINE_NEED_SUPER') {
+    return new DatabaseError(
+      `cannot create ${p.kind.toLowerCase()} ${p.name}: binary logging is on and the migrating user lacks SUPER; ` +
+        'set log_bin_trust_function_creators=1 on the server (safe with binlog_format=ROW, the MySQL 8 default) or migrate as a user with SUPER',
+      'E_MIGRATE_BINLOG',
+    );
+  }
+  if (err instanceof IpmsError) return err;
+  return new IpmsError('E_MIGRATION', `triggers/${p.name}.sql failed: ${e.message ?? String(err)}`);
+}
+
+/** Apply pending schema files, then install changed or missing routines and triggers. */
+export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; triggersDir?: string } = {}): Promise<MigrateReport> {
+  const files = schemaFiles(opts.schemaDir);
+  const programs = programFiles(opts.triggersDir);
+  const db = openDb(cfg, { poolSize: 1 });
+  const report: MigrateReport = { applied: [], created: [], unchanged: [], dropped: [] };
+  try {
+    await db.pinned((q) =>
+      withLock(q, async () => {
+        const knex = knexFor(cfg);
+        try {
+          const [, applied] = (await knex.migrate.latest({
+            migrationSource: migrationSource(files),
+            tableName: MIGRATIONS_TABLE,
+            disableTransactions: true,
+          })) as [number, string[]];
+          report.applied = applied;
+        } catch (err) {
+          throw explainDbError(err, cfg);
+        } finally {
+          await knex.destroy();
+        }
+        const installed = await installedPrograms(q);
+        // Procedures first: triggers call them.
+        const ordered = [...programs.filter((p) => p.kind === 'PROCEDURE'), ...programs.filter((p) => p.kind === 'TRIGGER')];
+        for (const p of ordered) {
+          const have = installed.get(p.name);
+          if (have && have.present && have.sha256 === p.sha256) {
+            report.unchanged.push(p.name);
+            continue;
+          }
+          try {
+            await replaceProgram(q, p);
+          } catch (err) {
+            throw explainProgramError(err, p);
+          }
+          report.created.push(p.name);
+        }
+        const wanted = new Set(programs.map((p) => p.name));
+        for (const have of installed.values()) {
+          if (wanted.has(have.name) || have.kind === '?') continue;
+          await q.exec(have.kind === 'TRIGGER' ? `DROP TRIGGER IF EXISTS \`${have.name}\`` : `DROP PROCEDURE IF EXISTS \`${have.name}\``);
+          await q.exec('DELETE FROM ipms_object WHERE name = ?', [have.name]);
+          report.dropped.push(have.name);
+        }
+      }),
+    );
+  } finally {
+    await db.end();
+  }
+  return report;
+}
+
+export interface DbStatus {
+  server: string;
+  binlog: boolean;
+  trustFunctionCreators: boolean;
+  applied: string[];
+  pending: string[];
+  programs: { name: string; kind: string; state: 'ok' | 'outdated' | 'missing' }[];
+}
+
+/** What `ipms db status` shows: schema versions, triggers, and the server's relevant settings. */
+export async function dbStatus(q: Queryable, opts: { schemaDir?: string; triggersDir?: string } = {}): Promise<DbStatus> {
+  const [vars] = await q.rows<{ v: string; lb: number; tr: number }>(
+    'SELECT VERSION() AS v, @@log_bin AS lb, @@log_bin_trust_function_creators AS tr',
+  );
+  const exists = await q.rows<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    [MIGRATIONS_TABLE],
+  );
+  const done = exists[0]?.n ? await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`) : [];
+  const doneSet = new Set(done.map((r) => r.name));
+  const installed = await installedPrograms(q);
+  return {
+    server: vars?.v ?? '?',
+    binlog: Number(vars?.lb) === 1,
+    trustFunctionCreators: Number(vars?.tr) === 1,
+    applied: done.map((r) => r.name),
+    pending: schemaFiles(opts.schemaDir).map((f) => f.name).filter((n) => !doneSet.has(n)),
+    programs: programFiles(opts.triggersDir).map((p) => {
+      const have = installed.get(p.name);
+      const state = !have || !have.present ? 'missing' : have.sha256 === p.sha256 ? 'ok' : 'outdated';
+      return { name: p.name, kind: p.kind, state };
+    }),
+  };
+}

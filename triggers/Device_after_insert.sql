@@ -1,0 +1,15 @@
+-- A new enabled device gets every open rule it takes (rules chosen for named devices excepted);
+-- active rules go back to pending until the new device has them too.
+CREATE TRIGGER Device_after_insert AFTER INSERT ON Device FOR EACH ROW
+BEGIN
+  IF NEW.enabled = 1 THEN
+    INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
+    SELECT r.id, NEW.id, 'present', 'pending', UTC_TIMESTAMP(3)
+    FROM Rule r
+    WHERE r.status IN ('pending', 'active') AND r.targeted = 0
+      AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope);
+    UPDATE Rule r
+    SET r.status = 'pending'
+    WHERE r.status = 'active' AND r.targeted = 0 AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope);
+  END IF;
+END

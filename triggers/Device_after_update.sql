@@ -1,0 +1,18 @@
+-- Enabling a device, or widening what it applies to, fills in the open rules it now takes;
+-- narrowing applies_to takes off the rules it no longer takes.
+CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
+BEGIN
+  IF NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to)) THEN
+    INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
+    SELECT r.id, NEW.id, 'present', 'pending', UTC_TIMESTAMP(3)
+    FROM Rule r
+    WHERE r.status IN ('pending', 'active') AND r.targeted = 0
+      AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
+      AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.device_id = NEW.id);
+    UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+    SET rd.desired = 'absent', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+        rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+    WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND r.targeted = 0
+      AND NOT (NEW.applies_to = 'any' OR NEW.applies_to = r.scope);
+  END IF;
+END

@@ -1,0 +1,37 @@
+-- Canonical source range, derived columns, and the last line of defence: a rule that would
+-- block a protected address (whitelist, sensor, honeypot, device) is refused with an error
+-- that names what protects it. The threshold path checks first and never gets here with one.
+CREATE TRIGGER Rule_before_insert BEFORE INSERT ON Rule FOR EACH ROW
+BEGIN
+  DECLARE v_first VARBINARY(16);
+  DECLARE v_last VARBINARY(16);
+  DECLARE v_prefix INT;
+  DECLARE v_what VARCHAR(200);
+  DECLARE v_msg VARCHAR(255);
+  CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
+                 v_first, v_last, v_prefix);
+  SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+  IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
+  END IF;
+  IF NEW.proto IS NOT NULL AND NEW.proto NOT IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp') THEN
+    SET v_msg = CONCAT('ipms: unknown protocol for a rule: ', LEFT(NEW.proto, 16));
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  IF NEW.dst_ip IS NOT NULL AND LENGTH(NEW.dst_ip) <> LENGTH(NEW.src_ip) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: source and destination of a rule must be the same address family';
+  END IF;
+  SET NEW.scope = IF(EXISTS (SELECT 1 FROM Network n
+                             WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last
+                               AND LENGTH(n.first_ip) = LENGTH(NEW.src_ip)), 'internal', 'external');
+  IF NEW.status IN ('pending', 'active', 'disabled') THEN
+    SET v_what = (SELECT CONCAT(p.reason, ' ', p.what) FROM ProtectedRange p
+                  WHERE p.first_ip <= NEW.src_last AND p.last_ip >= NEW.src_ip
+                    AND LENGTH(p.first_ip) = LENGTH(NEW.src_ip) LIMIT 1);
+    IF v_what IS NOT NULL THEN
+      SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
+                         ': protected by ', v_what);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
+  END IF;
+END

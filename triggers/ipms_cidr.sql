@@ -1,0 +1,43 @@
+-- Parse 'ADDR' or 'ADDR/LEN' (IPv4 or IPv6) into the first and last address of the range and
+-- the prefix length; signals SQLSTATE 45000 on bad input. A procedure rather than a function:
+-- with the binary log on, stored functions need extra privileges and DETERMINISTIC promises,
+-- procedures do not. The masking works byte by byte because MariaDB has no bit operations on
+-- binary strings (MySQL 8 does).
+CREATE PROCEDURE ipms_cidr(IN p_cidr VARCHAR(64), OUT p_first VARBINARY(16), OUT p_last VARBINARY(16), OUT p_prefix INT)
+BEGIN
+  DECLARE v_addr VARBINARY(16);
+  DECLARE v_bytes INT;
+  DECLARE v_len VARCHAR(16);
+  DECLARE v_full INT;
+  DECLARE v_rem INT;
+  DECLARE v_byte INT;
+  DECLARE v_msg VARCHAR(160);
+  SET v_addr = INET6_ATON(TRIM(SUBSTRING_INDEX(p_cidr, '/', 1)));
+  IF v_addr IS NULL THEN
+    SET v_msg = CONCAT('ipms: not an IP address or CIDR: ', LEFT(IFNULL(p_cidr, 'NULL'), 64));
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  SET v_bytes = LENGTH(v_addr);
+  IF LOCATE('/', p_cidr) > 0 THEN
+    SET v_len = TRIM(SUBSTRING(p_cidr, LOCATE('/', p_cidr) + 1));
+    IF v_len NOT REGEXP '^[0-9]{1,3}$' OR CAST(v_len AS UNSIGNED) > v_bytes * 8 THEN
+      SET v_msg = CONCAT('ipms: bad prefix length in ', LEFT(p_cidr, 64));
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
+    SET p_prefix = CAST(v_len AS UNSIGNED);
+  ELSE
+    SET p_prefix = v_bytes * 8;
+  END IF;
+  SET v_full = p_prefix DIV 8;
+  SET v_rem = p_prefix MOD 8;
+  IF v_rem = 0 THEN
+    SET p_first = CONCAT(LEFT(v_addr, v_full), REPEAT(UNHEX('00'), v_bytes - v_full));
+    SET p_last = CONCAT(LEFT(v_addr, v_full), REPEAT(UNHEX('FF'), v_bytes - v_full));
+  ELSE
+    SET v_byte = ORD(SUBSTRING(v_addr, v_full + 1, 1));
+    SET p_first = CONCAT(LEFT(v_addr, v_full), CHAR(v_byte & ((255 << (8 - v_rem)) & 255)),
+                         REPEAT(UNHEX('00'), v_bytes - v_full - 1));
+    SET p_last = CONCAT(LEFT(v_addr, v_full), CHAR(v_byte | ((1 << (8 - v_rem)) - 1)),
+                        REPEAT(UNHEX('FF'), v_bytes - v_full - 1));
+  END IF;
+END
