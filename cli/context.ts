@@ -1,0 +1,68 @@
+/**
+ * What every command gets: the configuration (resolved once, on first need) and a database
+ * pool opened on first use and closed when the command ends.
+ */
+import { resolveConfig, requireDb, type Config, type DbConfig } from '../lib/config.ts';
+import { openDb, type Db } from '../lib/db.ts';
+
+export interface GlobalFlags {
+  databaseUrl?: string;
+  config?: string;
+}
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+  /** colour and other terminal niceties only when a person is watching */
+  isTty: boolean;
+}
+
+export class Context {
+  private cfg?: Readonly<Config>;
+  private pool?: Db;
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+
+  constructor(
+    private readonly flags: () => GlobalFlags,
+    readonly io: Output,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  config(): Readonly<Config> {
+    this.cfg ??= resolveConfig({ flags: this.flags(), env: this.env });
+    return this.cfg;
+  }
+
+  dbConfig(): DbConfig {
+    return requireDb(this.config());
+  }
+
+  db(): Db {
+    if (!this.pool) {
+      this.pool = openDb(this.dbConfig());
+      const pool = this.pool;
+      this.onClose(() => pool.end());
+    }
+    return this.pool;
+  }
+
+  /** Register a release to run when the command ends (in reverse order). */
+  onClose(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
+
+  async close(): Promise<void> {
+    while (this.cleanups.length) {
+      const fn = this.cleanups.pop()!;
+      try {
+        await fn();
+      } catch {
+        // releasing is best effort; the command's own result is what counts
+      }
+    }
+  }
+
+  json(value: unknown): void {
+    this.io.out(JSON.stringify(value, null, 2));
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The `ipms` command: commander, one file per command group under cli/commands/.
+ * Configuration is resolved only when a command needs it, so `ipms --help` works anywhere.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
+import { Context, type GlobalFlags, type Output } from './context.ts';
+import { registerDb } from './commands/db.ts';
+
+export const EXIT_HELP = `
+Exit codes:
+  0  ok
+  1  failure: the command ran but something it did failed (a device, a check)
+  2  bad usage or bad input (nothing was changed)
+  3  database unreachable, login refused, or schema not migrated
+  4  not found (rule, sensor, device, threshold...)
+  5  refused for safety or consistency (whitelisted address, duplicate)
+
+Environment:
+  IPMS_DATABASE_URL   mysql://user:pass@host:port/db[?ssl-ca=FILE&ssl-mode=verify-identity]
+  IPMS_CONFIG         JSON config file (default ~/.config/ipms/config.json, /etc/ipms/config.json)
+`;
+
+export function buildProgram(ctx: Context): Command {
+  const program = new Command('ipms')
+    .description('Intrusion Prevention Management System: honeypot hits in, firewall rules out')
+    .version('0.1.0')
+    .option('--database-url <url>', 'database URL (overrides IPMS_DATABASE_URL)')
+    .option('--config <file>', 'JSON config file')
+    .addHelpText('after', EXIT_HELP)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => ctx.io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => ctx.io.err(s.replace(/\n$/, '')),
+    })
+    .exitOverride();
+  registerDb(program, ctx);
+  return program;
+}
+
+export function defaultOutput(): Output {
+  return {
+    out: (s) => process.stdout.write(`${s}\n`),
+    err: (s) => process.stderr.write(`${s}\n`),
+    isTty: Boolean(process.stdout.isTTY),
+  };
+}
+
+/** Run the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
+export async function main(argv: string[], io: Output = defaultOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let program: Command | undefined;
+  const ctx = new Context(() => (program?.opts() ?? {}) as GlobalFlags, io, env);
+  program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are "errors" to commander; they are successes to the shell
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (err instanceof IpmsError) {
+      io.err(`ipms: ${oneLine(err)}`);
+      if (env.IPMS_DEBUG) io.err(String(err.stack));
+      return err.exitCode;
+    }
+    io.err(`ipms: unexpected error: ${oneLine(err)}`);
+    if (env.IPMS_DEBUG) io.err(String((err as Error).stack));
+    return EXIT.FAILURE;
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,25 @@
+/** Aligned text tables for people; `--json` gives machines the same rows. */
+
+export type Cell = string | number | boolean | null | undefined | Date;
+
+function show(v: Cell): string {
+  if (v === null || v === undefined) return '-';
+  if (v instanceof Date) return v.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return String(v);
+}
+
+export function renderTable(headers: string[], rows: Cell[][]): string {
+  const text = rows.map((r) => r.map(show));
+  const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers.map((h) => h.toUpperCase())), ...text.map(line)].join('\n');
+}
+
+/** ISO 8601 UTC, or null: the form every JSON output uses for times. */
+export function isoOrNull(d: Date | null | undefined): string | null {
+  return d ? d.toISOString() : null;
+}

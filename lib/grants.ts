@@ -1,0 +1,80 @@
+/**
+ * Least-privilege MySQL accounts, one per component. `ipms db grants` prints these statements
+ * for the DBA to run (with real passwords). Triggers run with their definer's rights (the
+ * migrating user), so a sensor that may only INSERT into SensorLog still gets its hits counted
+ * and rules created without being able to read or change a rule itself.
+ */
+
+export interface Role {
+  user: string;
+  purpose: string;
+  /** [privileges, table or '*'] */
+  grants: [string, string][];
+}
+
+export const ROLES: readonly Role[] = [
+  {
+    user: 'ipms_migrator',
+    purpose: 'runs `ipms db migrate`: creates tables, views, procedures and triggers',
+    grants: [
+      [
+        'SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES, CREATE VIEW, SHOW VIEW, ' +
+          'TRIGGER, CREATE ROUTINE, ALTER ROUTINE, EXECUTE, LOCK TABLES',
+        '*',
+      ],
+    ],
+  },
+  {
+    user: 'ipms_sensor',
+    purpose: 'runs `ipms ingest` on a sensor: registers itself and inserts its logs, nothing else',
+    grants: [
+      ['SELECT, INSERT', 'Sensor'],
+      ['INSERT', 'SensorLog'],
+      ['INSERT', 'Data'],
+    ],
+  },
+  {
+    user: 'ipms_worker',
+    purpose: 'runs `ipms worker` / `ipms apply --once`: reads rules and devices, records outcomes',
+    grants: [
+      ['SELECT', 'Rule'],
+      ['UPDATE (status)', 'Rule'],
+      ['SELECT', 'Device'],
+      ['UPDATE (last_ok_at, last_error)', 'Device'],
+      ['SELECT, UPDATE', 'RuleDevice'],
+      ['SELECT', 'Whitelist'],
+      ['SELECT', 'Sensor'],
+      ['SELECT', 'VirtHost'],
+      ['SELECT', 'ProtectedRange'],
+      ['SELECT', 'Setting'],
+    ],
+  },
+  {
+    user: 'ipms_admin',
+    purpose: 'the `ipms` CLI and web console of administrators',
+    grants: [['SELECT, INSERT, UPDATE, DELETE, SHOW VIEW', '*']],
+  },
+];
+
+function quoteIdent(s: string): string {
+  return `\`${s.replace(/`/g, '``')}\``;
+}
+
+function quoteString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** The SQL for every role, for database `database` and client host `host` ('%' = anywhere). */
+export function grantStatements(database: string, host = '%', roles: readonly Role[] = ROLES): string[] {
+  const out: string[] = [];
+  for (const role of roles) {
+    const account = `${quoteString(role.user)}@${quoteString(host)}`;
+    out.push(`-- ${role.user}: ${role.purpose}`);
+    out.push(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY 'CHANGE-ME';`);
+    for (const [privs, table] of role.grants) {
+      const target = `${quoteIdent(database)}.${table === '*' ? '*' : quoteIdent(table)}`;
+      out.push(`GRANT ${privs} ON ${target} TO ${account};`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * Addresses and ranges, validated and canonical. Everything that reaches SQL as an address or
+ * a device as text goes through here. ipaddr.js does the parsing (strict dotted quads, every
+ * IPv6 form); we add canonical CIDR text, the 4/16-byte form INET6_ATON uses, and ranges.
+ */
+import ipaddr from 'ipaddr.js';
+import { InputError } from './errors.ts';
+
+export type Family = 4 | 6;
+
+export interface Cidr {
+  family: Family;
+  /** canonical network address (host bits cleared), e.g. 198.51.100.0 or 2001:db8:: */
+  address: string;
+  prefix: number;
+  /** canonical text: `address/prefix` */
+  text: string;
+  /** first and last address as INET6_ATON would give them: 4 bytes for IPv4, 16 for IPv6 */
+  first: Buffer;
+  last: Buffer;
+}
+
+function parseAddr(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
+  const t = text.trim();
+  // ipaddr.js accepts shorthand like "1" or "0x7f.1" with parse(); isValidFourPartDecimal and
+  // IPv6.isValid keep us to the forms people and logs actually write.
+  if (ipaddr.IPv4.isValidFourPartDecimal(t)) return ipaddr.IPv4.parse(t);
+  if (t.includes(':') && ipaddr.IPv6.isValid(t) && !t.includes('%')) return ipaddr.IPv6.parse(t);
+  throw new InputError(`${what}: not an IP address: '${clip(text)}'`);
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Canonical text of one address (IPv4 dotted quad, IPv6 RFC 5952). */
+export function canonicalIp(text: string, what = 'address'): string {
+  return parseAddr(text, what).toString();
+}
+
+export function familyOf(text: string): Family {
+  return parseAddr(text, 'address').kind() === 'ipv4' ? 4 : 6;
+}
+
+/** INET6_ATON's bytes of an address. */
+export function ipToBytes(text: string, what = 'address'): Buffer {
+  return Buffer.from(parseAddr(text, what).toByteArray());
+}
+
+/** Text of INET6_ATON bytes (4 or 16). */
+export function bytesToIp(b: Buffer | Uint8Array): string {
+  if (b.length === 4 || b.length === 16) return ipaddr.fromByteArray(Array.from(b)).toString();
+  throw new InputError(`not an address of 4 or 16 bytes (${b.length})`);
+}
+
+/**
+ * Parse `ADDR` or `ADDR/LEN`. Host bits set below the prefix are an error unless `loose`
+ * (then they are cleared): `10.1.2.3/8` is usually a typo, and silently blocking all of 10/8
+ * is not what anyone meant.
+ */
+export function parseCidr(text: string, what = 'CIDR', opts: { loose?: boolean } = {}): Cidr {
+  const raw = text.trim();
+  const slash = raw.indexOf('/');
+  const addr = parseAddr(slash < 0 ? raw : raw.slice(0, slash), what);
+  const family: Family = addr.kind() === 'ipv4' ? 4 : 6;
+  const bits = family === 4 ? 32 : 128;
+  let prefix = bits;
+  if (slash >= 0) {
+    const p = raw.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > bits) {
+      throw new InputError(`${what}: bad prefix length in '${clip(text)}' (0-${bits})`);
+    }
+    prefix = Number(p);
+  }
+  const bytes = addr.toByteArray();
+  const first = bytes.map((b, i) => b & maskByte(i, prefix));
+  const last = bytes.map((b, i) => (b & maskByte(i, prefix)) | (~maskByte(i, prefix) & 0xff));
+  if (!opts.loose && first.some((b, i) => b !== bytes[i])) {
+    const net = ipaddr.fromByteArray(first).toString();
+    throw new InputError(`${what}: '${clip(text)}' has host bits set; did you mean ${net}/${prefix}?`);
+  }
+  const address = ipaddr.fromByteArray(first).toString();
+  return {
+    family,
+    address,
+    prefix,
+    text: `${address}/${prefix}`,
+    first: Buffer.from(first),
+    last: Buffer.from(last),
+  };
+}
+
+function maskByte(i: number, prefix: number): number {
+  const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
+  return (0xff << (8 - bitsHere)) & 0xff;
+}
+
+/** The form people read: a bare address for a single host, else address/prefix. */
+export function displayCidr(c: { address: string; prefix: number; family: Family }): string {
+  return c.prefix === (c.family === 4 ? 32 : 128) ? c.address : `${c.address}/${c.prefix}`;
+}
+
+/** Range test on INET6_ATON bytes of the same family. */
+export function inRange(ip: Buffer, first: Buffer, last: Buffer): boolean {
+  return ip.length === first.length && Buffer.compare(first, ip) <= 0 && Buffer.compare(ip, last) <= 0;
+}
+
+/** Do two ranges of the same family share any address? */
+export function overlaps(a: { first: Buffer; last: Buffer }, b: { first: Buffer; last: Buffer }): boolean {
+  return a.first.length === b.first.length && Buffer.compare(a.first, b.last) <= 0 && Buffer.compare(b.first, a.last) <= 0;
+}

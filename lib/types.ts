@@ -1,0 +1,158 @@
+/**
+ * Row types of the tables the TypeScript code reads. Addresses are the raw INET6_ATON bytes
+ * (Buffer of 4 or 16); DATETIME columns arrive as Date in UTC (sessions run in UTC).
+ */
+
+export type Kind = 'start' | 'probe' | 'end' | 'stray';
+export type Action = 'DROP' | 'REJECT';
+export type Origin = 'threshold' | 'blacklist' | 'manual';
+export type RuleStatus = 'pending' | 'active' | 'disabled' | 'dropped' | 'expired';
+export type Desired = 'present' | 'absent';
+export type DeviceState = 'pending' | 'applied' | 'failed' | 'removed';
+export type AppliesTo = 'external' | 'internal' | 'any';
+export type GroupBy = 'src' | 'src_dport' | 'src_dst_dport' | 'tuple';
+
+/** Statuses under which a rule is "open": it holds its traffic key (see Rule.open_key). */
+export const OPEN_STATUSES: readonly RuleStatus[] = ['pending', 'active', 'disabled'];
+
+/** Protocol names a rule may carry: the fixed list device adapters know. */
+export const RULE_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp'] as const;
+export type RuleProto = (typeof RULE_PROTOCOLS)[number];
+/** Protocols that have ports. */
+export const PORT_PROTOCOLS: readonly RuleProto[] = ['tcp', 'udp', 'sctp', 'udplite', 'dccp'];
+
+export interface SensorRow {
+  id: number;
+  name: string;
+  /** management address (never blocked) */
+  address: Buffer | null;
+  description: string | null;
+  created_at: Date;
+}
+
+export interface SensorLogRow {
+  id: number;
+  sensor_id: number;
+  /** the time on the log line, UTC */
+  ts: Date;
+  kind: Kind;
+  proto: string;
+  src_ip: Buffer;
+  src_port: number | null;
+  dst_ip: Buffer;
+  dst_port: number | null;
+  icmp_type: number | null;
+  icmp_code: number | null;
+  length: number | null;
+  tcp_flags: string | null;
+  os: string | null;
+  remark: string | null;
+  bytes_in: number | null;
+  bytes_out: number | null;
+  start_id: number | null;
+  event_id: Buffer | null;
+  raw: string | null;
+  inserted_at: Date;
+}
+
+export interface ThresholdRow {
+  id: number;
+  name: string;
+  enabled: number;
+  /** NULL = any protocol */
+  proto: string | null;
+  /** NULL = any destination port */
+  dst_port: number | null;
+  /** NULL = any sensor */
+  sensor_id: number | null;
+  group_by: GroupBy;
+  window_s: number;
+  max_hits: number;
+  action: Action;
+  /** NULL = permanent */
+  duration_s: number | null;
+  description: string | null;
+  created_at: Date;
+}
+
+export interface RuleRow {
+  id: number;
+  /** first address of the source range */
+  src_ip: Buffer;
+  src_prefix: number;
+  /** last address of the source range */
+  src_last: Buffer;
+  dst_ip: Buffer | null;
+  dst_port: number | null;
+  proto: RuleProto | null;
+  action: Action;
+  origin: Origin;
+  threshold_id: number | null;
+  blacklist_id: number | null;
+  sensor_id: number | null;
+  hits: number;
+  reason: string | null;
+  status: RuleStatus;
+  scope: 'external' | 'internal';
+  /** devices chosen by hand */
+  targeted: number;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date | null;
+  expires_at: Date | null;
+}
+
+export interface DeviceRow {
+  id: number;
+  name: string;
+  host: string;
+  port: number;
+  adapter: string;
+  transport: string;
+  username: string | null;
+  /** private key path or secret reference, never the key */
+  key_ref: string | null;
+  /** pinned host key, SHA256:base64 */
+  host_key: string | null;
+  /** adapter options, JSON text */
+  options: string | null;
+  enabled: number;
+  applies_to: AppliesTo;
+  created_at: Date;
+  last_ok_at: Date | null;
+  last_error: string | null;
+}
+
+export interface RuleDeviceRow {
+  id: number;
+  rule_id: number;
+  device_id: number;
+  desired: Desired;
+  state: DeviceState;
+  attempts: number;
+  last_error: string | null;
+  applied_at: Date | null;
+  removed_at: Date | null;
+  next_attempt_at: Date;
+  claimed_by: string | null;
+  claimed_until: Date | null;
+  /** bumped on every change of desired */
+  version: number;
+  updated_at: Date | null;
+}
+
+export interface CidrEntryRow {
+  id: number;
+  cidr: string;
+  first_ip: Buffer;
+  last_ip: Buffer;
+  prefix: number;
+  comment: string | null;
+  created_at: Date;
+}
+
+export interface BlacklistRow extends CidrEntryRow {
+  source: string | null;
+  action: Action;
+  expires_at: Date | null;
+}

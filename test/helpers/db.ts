@@ -1,0 +1,54 @@
+/**
+ * A database of its own for each test file, on the real server: created, migrated, and left
+ * in place afterwards so a failing test's data can be inspected (the next run removes it).
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { parseDatabaseUrl, type DbConfig } from '../../lib/config.ts';
+import { openDb, type Db } from '../../lib/db.ts';
+import { migrate } from '../../lib/migrate.ts';
+
+export interface TestDb {
+  db: Db;
+  cfg: DbConfig;
+  /** URL of the test database, admin account */
+  url: string;
+  /** open another pool on the same database (for concurrency tests) */
+  open(poolSize?: number): Db;
+  close(): Promise<void>;
+}
+
+export function adminUrl(): string {
+  return inject('adminUrl');
+}
+
+export async function freshDatabase(label: string, opts: { migrate?: boolean } = {}): Promise<TestDb> {
+  const admin = parseDatabaseUrl(adminUrl());
+  const name = `ipms_t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 30)}_${randomBytes(3).toString('hex')}`;
+  const root = openDb(admin, { poolSize: 1 });
+  try {
+    await root.exec(`CREATE DATABASE \`${name}\``);
+  } finally {
+    await root.end();
+  }
+  const u = new URL(adminUrl());
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const cfg = parseDatabaseUrl(url);
+  if (opts.migrate !== false) await migrate(cfg);
+  const db = openDb(cfg, { poolSize: 4 });
+  const extra: Db[] = [];
+  return {
+    db,
+    cfg,
+    url,
+    open(poolSize = 1) {
+      const d = openDb(cfg, { poolSize });
+      extra.push(d);
+      return d;
+    },
+    async close() {
+      await Promise.all([db.end(), ...extra.map((d) => d.end())]);
+    },
+  };
+}

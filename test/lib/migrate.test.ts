@@ -1,0 +1,106 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDatabaseUrl } from '../../lib/config.ts';
+import { openDb } from '../../lib/db.ts';
+import { ROLES, grantStatements } from '../../lib/grants.ts';
+import { migrate, TRIGGERS_DIR } from '../../lib/migrate.ts';
+import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+import { schemaSnapshot } from '../helpers/snapshot.ts';
+
+const SNAPSHOT = fileURLToPath(new URL('../fixtures/schema.snapshot.txt', import.meta.url));
+
+let t: TestDb;
+beforeAll(async () => {
+  t = await freshDatabase('migrate');
+});
+afterAll(async () => t.close());
+
+describe('ipms db migrate', () => {
+  it('is idempotent: a second run changes nothing and re-creates no trigger', async () => {
+    const before = await t.db.rows<{ name: string; installed_at: Date }>('SELECT name, installed_at FROM ipms_object ORDER BY name');
+    const report = await migrate(t.cfg);
+    expect(report.applied).toEqual([]);
+    expect(report.created).toEqual([]);
+    expect(report.unchanged.length).toBe(before.length);
+    expect(await t.db.rows('SELECT name, installed_at FROM ipms_object ORDER BY name')).toEqual(before);
+  });
+
+  it('re-creates only the trigger whose text changed, and restores one dropped by hand', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipms-triggers-'));
+    cpSync(TRIGGERS_DIR, dir, { recursive: true });
+    const file = join(dir, 'Whitelist_after_insert.sql');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('BEGIN', 'BEGIN\n  -- changed\n  DO 0;'));
+    await t.db.exec('DROP TRIGGER Blacklist_after_delete');
+    const report = await migrate(t.cfg, { triggersDir: dir });
+    expect(report.created.sort()).toEqual(['Blacklist_after_delete', 'Whitelist_after_insert']);
+    // and back to the committed text
+    const back = await migrate(t.cfg);
+    expect(back.created).toEqual(['Whitelist_after_insert']);
+  });
+
+  it('serialises concurrent migrators on a fresh database', async () => {
+    const fresh = await freshDatabase('migrate_concurrent', { migrate: false });
+    try {
+      const reports = await Promise.all([migrate(fresh.cfg), migrate(fresh.cfg), migrate(fresh.cfg)]);
+      const applied = reports.map((r) => r.applied.length).sort();
+      expect(applied).toEqual([0, 0, 2]);
+      expect(reports.map((r) => r.created.length).sort((a, b) => a - b)).toEqual([0, 0, reports[0]!.unchanged.length + reports[0]!.created.length]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('matches the committed schema snapshot', async () => {
+    const snap = await schemaSnapshot(t.db);
+    if (process.env.UPDATE_SNAPSHOT || !existsSync(SNAPSHOT)) writeFileSync(SNAPSHOT, snap);
+    expect(snap).toBe(readFileSync(SNAPSHOT, 'utf8'));
+  });
+});
+
+describe('privileges with the binary log on', () => {
+  const pw = 'migrator-test-pw';
+  const admin = () => openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
+
+  it('runs on a server with the binary log on', async () => {
+    const [r] = await t.db.rows<{ lb: number }>('SELECT @@log_bin AS lb');
+    expect(Number(r!.lb)).toBe(1);
+  });
+
+  it('migrates as the documented least-privilege migrator, and says what is missing when it cannot', async () => {
+    const fresh = await freshDatabase('migrate_priv', { migrate: false });
+    const root = admin();
+    try {
+      const role = ROLES.find((r) => r.user === 'ipms_migrator')!;
+      const stmts = grantStatements(fresh.cfg.database, '127.0.0.1', [{ ...role, user: 'ipms_t_migrator' }])
+        .filter((s) => !s.startsWith('--'))
+        .map((s) => s.replace('CHANGE-ME', pw));
+      await root.exec("DROP USER IF EXISTS 'ipms_t_migrator'@'127.0.0.1'");
+      for (const s of stmts) await root.exec(s);
+      const u = new URL(fresh.url);
+      u.username = 'ipms_t_migrator';
+      u.password = pw;
+      const cfg = parseDatabaseUrl(u.toString());
+      // Without SUPER and with log_bin_trust_function_creators off, the server refuses
+      // triggers: the migrator must say so and how to fix it.
+      await root.exec('SET GLOBAL log_bin_trust_function_creators = 0');
+      try {
+        await expect(migrate(cfg)).rejects.toThrow(/binary logging is on and the migrating user lacks SUPER; set log_bin_trust_function_creators=1/);
+      } finally {
+        await root.exec('SET GLOBAL log_bin_trust_function_creators = 1');
+      }
+      const report = await migrate(cfg);
+      expect(report.created.length).toBeGreaterThan(10);
+      const st = await fresh.db.rows<{ n: number }>(
+        'SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
+      );
+      expect(st[0]!.n).toBeGreaterThan(10);
+    } finally {
+      await root.exec("DROP USER IF EXISTS 'ipms_t_migrator'@'127.0.0.1'");
+      await root.end();
+      await fresh.close();
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { burst, insertHits, rules } from '../helpers/hits.ts';
+
+let t: TestDb;
+
+interface RdRow {
+  rule_id: number;
+  device: string;
+  desired: string;
+  state: string;
+  version: number;
+}
+
+async function deviceRows(ruleId?: number): Promise<RdRow[]> {
+  return t.db.rows<RdRow>(
+    `SELECT rd.rule_id, d.name AS device, rd.desired, rd.state, rd.version
+     FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id
+     ${ruleId === undefined ? '' : 'WHERE rd.rule_id = ?'} ORDER BY rd.rule_id, d.name`,
+    ruleId === undefined ? [] : [ruleId],
+  );
+}
+
+async function status(id: number): Promise<string> {
+  const [r] = await t.db.rows<{ status: string }>('SELECT status FROM Rule WHERE id = ?', [id]);
+  return r!.status;
+}
+
+beforeAll(async () => {
+  t = await freshDatabase('lifecycle');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
+});
+afterAll(async () => t.close());
+beforeEach(async () => {
+  await t.db.exec('DELETE FROM RuleDevice');
+  await t.db.exec('DELETE FROM Rule');
+  await t.db.exec('DELETE FROM Device');
+  await t.db.exec('DELETE FROM Whitelist');
+  await t.db.exec('DELETE FROM Blacklist');
+  await t.db.exec('DELETE FROM ThresholdCounter');
+});
+
+async function addDevices(): Promise<void> {
+  await t.db.exec(`INSERT INTO Device (name, host, adapter, transport, applies_to, enabled) VALUES
+    ('border', 'fw.example.net', 'nftables', 'dry-run', 'external', 1),
+    ('core', 'core.example.net', 'iptables', 'dry-run', 'internal', 1),
+    ('all', 'all.example.net', 'ipset', 'dry-run', 'any', 1),
+    ('off', 'off.example.net', 'pf', 'dry-run', 'any', 0)`);
+}
+
+describe('which devices get a rule', () => {
+  it('gives a rule to every enabled device that takes its scope, for every origin', async () => {
+    await addDevices();
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '203.0.113.1' }));
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '10.9.8.7' }));
+    await t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('198.51.100.0/24')");
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('2001:db8:77::'), 48, 'manual')");
+    const got = await t.db.rows<{ src: string; scope: string; devices: string }>(
+      `SELECT v.src, v.scope, GROUP_CONCAT(d.name ORDER BY d.name) AS devices
+       FROM RuleView v JOIN RuleDevice rd ON rd.rule_id = v.id JOIN Device d ON d.id = rd.device_id
+       GROUP BY v.id, v.src, v.scope ORDER BY v.id`,
+    );
+    expect(got).toEqual([
+      { src: '203.0.113.1', scope: 'external', devices: 'all,border' },
+      { src: '10.9.8.7', scope: 'internal', devices: 'all,core' },
+      { src: '198.51.100.0/24', scope: 'external', devices: 'all,border' },
+      { src: '2001:db8:77::/48', scope: 'external', devices: 'all,border' },
+    ]);
+  });
+
+  it('fills in open rules when a device is added or enabled, and takes them off when it narrows', async () => {
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '203.0.113.2' }));
+    const [r] = await rules(t.db);
+    expect(await deviceRows(r!.id)).toEqual([]);
+    await addDevices();
+    expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all', 'border']);
+    await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'off'");
+    expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all', 'border', 'off']);
+    await t.db.exec("UPDATE Device SET applies_to = 'internal' WHERE name = 'all'");
+    const all = (await deviceRows(r!.id)).find((x) => x.device === 'all')!;
+    expect(all).toMatchObject({ desired: 'absent', state: 'pending' });
+  });
+});
+
+describe('the lifecycle a DBA drives with Rule.status', () => {
+  it('turns drop / disable / expire into removals and pending / active back into presence', async () => {
+    await addDevices();
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 11:00:00', src: '203.0.113.3' }));
+    const [r] = await rules(t.db);
+    const id = r!.id;
+    for (const closed of ['dropped', 'disabled', 'expired']) {
+      await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [id]);
+      await t.db.exec('UPDATE Rule SET status = ? WHERE id = ?', [closed, id]);
+      expect((await deviceRows(id)).map((x) => [x.desired, x.state])).toEqual([
+        ['absent', 'pending'],
+        ['absent', 'pending'],
+      ]);
+      await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [id]);
+      await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [id]);
+      expect((await deviceRows(id)).map((x) => [x.desired, x.state])).toEqual([
+        ['present', 'pending'],
+        ['present', 'pending'],
+      ]);
+    }
+    // every change of desired bumped the version (3 closes + 3 re-opens)
+    expect((await deviceRows(id)).map((x) => x.version)).toEqual([6, 6]);
+  });
+
+  it('makes a rule active once every device has applied it', async () => {
+    await addDevices();
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 12:00:00', src: '203.0.113.4' }));
+    const [r] = await rules(t.db);
+    const rows = await t.db.rows<{ id: number }>('SELECT id FROM RuleDevice WHERE rule_id = ? ORDER BY id', [r!.id]);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE id = ?", [rows[0]!.id]);
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE RuleDevice SET state = 'failed' WHERE id = ?", [rows[1]!.id]);
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE id = ?", [rows[1]!.id]);
+    expect(await status(r!.id)).toBe('active');
+    // a new device means the rule is not everywhere any more
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('new', 'new.example.net', 'nftables', 'dry-run')");
+    expect(await status(r!.id)).toBe('pending');
+  });
+
+  it('refuses to re-open a rule whose source has been whitelisted since', async () => {
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 13:00:00', src: '203.0.113.5' }));
+    const [r] = await rules(t.db);
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('203.0.113.0/24', 'friends')");
+    expect(await status(r!.id)).toBe('dropped');
+    await expect(t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [r!.id])).rejects.toThrow(
+      /protected by whitelist 203\.0\.113\.0\/24/,
+    );
+  });
+
+  it('allows one open rule per traffic key, and a new one once the old is closed', async () => {
+    const ins = "INSERT INTO Rule (src_ip, dst_port, proto, origin) VALUES (INET6_ATON('198.51.100.9'), NULL, NULL, 'manual')";
+    await t.db.exec(ins);
+    await expect(t.db.exec(ins)).rejects.toThrow(/Duplicate/);
+    await t.db.exec("UPDATE Rule SET status = 'dropped'");
+    await t.db.exec(ins);
+    expect((await rules(t.db)).map((r) => r.status)).toEqual(['dropped', 'pending']);
+  });
+});
+
+describe('whitelist and blacklist', () => {
+  it('derives ranges from the cidr text a DBA writes, and rejects bad text', async () => {
+    await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('10.1.2.3/8'), ('2001:DB8::1/33'), ('192.0.2.7')");
+    const got = await t.db.rows<{ cidr: string; first: string; last: string; prefix: number }>(
+      'SELECT cidr, INET6_NTOA(first_ip) AS first, INET6_NTOA(last_ip) AS last, prefix FROM Whitelist ORDER BY id',
+    );
+    expect(got).toEqual([
+      { cidr: '10.0.0.0/8', first: '10.0.0.0', last: '10.255.255.255', prefix: 8 },
+      { cidr: '2001:db8::/33', first: '2001:db8::', last: '2001:db8:7fff:ffff:ffff:ffff:ffff:ffff', prefix: 33 },
+      { cidr: '192.0.2.7/32', first: '192.0.2.7', last: '192.0.2.7', prefix: 32 },
+    ]);
+    await expect(t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('10.0.0.0/33')")).rejects.toThrow(/bad prefix length/);
+    await expect(t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('300.1.1.1')")).rejects.toThrow(/not an IP address/);
+  });
+
+  it('turns blacklist entries into rules and drops them with the entry', async () => {
+    await t.db.exec("INSERT INTO Blacklist (cidr, source, expires_at) VALUES ('192.0.2.0/24', 'feed', '2030-01-01 00:00:00')");
+    const [r] = await rules(t.db);
+    expect(r).toMatchObject({ src: '192.0.2.0/24', origin: 'blacklist', status: 'pending' });
+    expect(r!.expires_at!.toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    await t.db.exec("DELETE FROM Blacklist WHERE cidr = '192.0.2.0/24'");
+    expect(await status(r!.id)).toBe('dropped');
+  });
+
+  it('refuses a blacklist entry that would block a whitelisted address', async () => {
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('192.0.2.77/32', 'our DNS')");
+    await expect(t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('192.0.2.0/24')")).rejects.toThrow(
+      /refused to block 192\.0\.2\.0\/24: protected by whitelist 192\.0\.2\.77\/32/,
+    );
+    expect(await t.db.rows('SELECT * FROM Blacklist')).toEqual([]);
+    expect(await rules(t.db)).toEqual([]);
+  });
+});

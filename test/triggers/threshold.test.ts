@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { burst, insertHits, rules } from '../helpers/hits.ts';
+
+let t: TestDb;
+
+beforeAll(async () => {
+  t = await freshDatabase('threshold');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1'), ('s2')");
+});
+afterAll(async () => t.close());
+
+// Each test starts from the seeded threshold set and no rules or counters.
+beforeEach(async () => {
+  await t.db.exec('DELETE FROM RuleDevice');
+  await t.db.exec('DELETE FROM Rule');
+  await t.db.exec('DELETE FROM ThresholdCounter');
+  await t.db.exec('DELETE FROM Whitelist');
+  await t.db.exec("DELETE FROM Threshold WHERE name <> 'default'");
+  await t.db.exec("UPDATE Threshold SET enabled = 1, max_hits = 50, window_s = 1, group_by = 'src', proto = NULL, dst_port = NULL, sensor_id = NULL, duration_s = NULL, action = 'DROP' WHERE name = 'default'");
+});
+
+describe('the SQL contract', () => {
+  it('takes the plain inserts a DBA writes, and identical rows', async () => {
+    const sql =
+      "INSERT INTO SensorLog (sensor_id, ts, proto, src_ip, src_port, dst_ip, dst_port) VALUES (1, '2026-01-01 10:00:00.250', 'tcp', INET6_ATON('203.0.113.7'), 40000, INET6_ATON('192.168.2.1'), 1080)";
+    await t.db.exec(sql);
+    await t.db.exec(sql);
+    const rows = await t.db.rows<{ kind: string; n: number }>(
+      "SELECT kind, COUNT(*) AS n FROM SensorLog WHERE src_ip = INET6_ATON('203.0.113.7') AND ts = '2026-01-01 10:00:00.250' GROUP BY kind",
+    );
+    expect(rows).toEqual([{ kind: 'start', n: 2 }]);
+    const [counter] = await t.db.rows<{ hits: number }>(
+      "SELECT hits FROM ThresholdCounter WHERE src_ip = INET6_ATON('203.0.113.7')",
+    );
+    expect(counter?.hits).toBe(2);
+  });
+
+  it('keeps event_id unique but nullable', async () => {
+    const ins = "INSERT INTO SensorLog (sensor_id, ts, src_ip, dst_ip, event_id) VALUES (1, '2026-01-02 00:00:00', INET6_ATON('198.51.100.1'), INET6_ATON('192.168.2.1'), ?)";
+    await t.db.exec(ins, [null]);
+    await t.db.exec(ins, [null]);
+    await t.db.exec(ins, [Buffer.from('ev-1')]);
+    await expect(t.db.exec(ins, [Buffer.from('ev-1')])).rejects.toThrow(/Duplicate/);
+  });
+});
+
+describe('crossing a threshold', () => {
+  it('creates no rule at max_hits - 1 and exactly one at max_hits', async () => {
+    const hit = { ts: '2026-01-01 10:00:00.250', src: '203.0.113.7' };
+    await insertHits(t.db, burst(49, hit));
+    expect(await rules(t.db)).toEqual([]);
+    await insertHits(t.db, [hit]);
+    const [r, ...more] = await rules(t.db);
+    expect(more).toEqual([]);
+    expect(r).toMatchObject({
+      src: '203.0.113.7', dst: null, dst_port: null, proto: null, action: 'DROP',
+      origin: 'threshold', status: 'pending', hits: 50, threshold: 'default', expires_at: null,
+    });
+    // more hits in the same window, and in later windows, add nothing
+    await insertHits(t.db, burst(60, hit));
+    await insertHits(t.db, burst(60, { ...hit, ts: '2026-01-01 10:00:05.000' }));
+    expect(await rules(t.db)).toHaveLength(1);
+  });
+
+  it('judges hits by their own time, in tumbling windows', async () => {
+    // 25 + 25 hits across a second boundary: two windows, no rule
+    await insertHits(t.db, burst(25, { ts: '2026-01-01 10:00:00.999', src: '203.0.113.8' }));
+    await insertHits(t.db, burst(25, { ts: '2026-01-01 10:00:01.000', src: '203.0.113.8' }));
+    expect(await rules(t.db)).toEqual([]);
+    // the same 50 hits spread within one 10-second window do cross
+    await t.db.exec("UPDATE Threshold SET window_s = 10 WHERE name = 'default'");
+    await insertHits(t.db, burst(25, { ts: '2026-01-01 10:00:10.000', src: '203.0.113.9' }));
+    await insertHits(t.db, burst(24, { ts: '2026-01-01 10:00:19.999', src: '203.0.113.9' }));
+    await insertHits(t.db, burst(1, { ts: '2026-01-01 10:00:20.000', src: '203.0.113.9' }));
+    expect(await rules(t.db)).toEqual([]);
+    await insertHits(t.db, burst(1, { ts: '2026-01-01 10:00:12.500', src: '203.0.113.9' }));
+    expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.9']);
+  });
+
+  it('counts old events (a replayed spool) by when they happened', async () => {
+    await insertHits(t.db, burst(50, { ts: '2001-09-09 01:46:40.000', src: '198.51.100.20' }));
+    expect((await rules(t.db)).map((r) => r.src)).toEqual(['198.51.100.20']);
+  });
+
+  it('does not count connection ends or stray traffic', async () => {
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 11:00:00', src: '203.0.113.30', kind: 'end' }));
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 11:00:00', src: '203.0.113.30', kind: 'stray' }));
+    expect(await rules(t.db)).toEqual([]);
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 11:00:00', src: '203.0.113.30', kind: 'probe' }));
+    expect(await rules(t.db)).toHaveLength(1);
+  });
+
+  it('sets expires_at from the rule creation and the threshold duration', async () => {
+    await t.db.exec("UPDATE Threshold SET duration_s = 3600, action = 'REJECT' WHERE name = 'default'");
+    await insertHits(t.db, burst(50, { ts: '2020-01-01 00:00:00', src: '203.0.113.40' }));
+    const [r] = await rules(t.db);
+    expect(r?.action).toBe('REJECT');
+    expect(r!.expires_at!.getTime() - r!.created_at.getTime()).toBe(3600_000);
+  });
+});
+
+describe('what the DBA tunes', () => {
+  it('applies an UPDATE of max_hits on the very next insert', async () => {
+    await t.db.exec("UPDATE Threshold SET max_hits = 10 WHERE name = 'default'");
+    await insertHits(t.db, burst(9, { ts: '2026-01-01 12:00:00', src: '203.0.113.50' }));
+    expect(await rules(t.db)).toEqual([]);
+    await insertHits(t.db, burst(1, { ts: '2026-01-01 12:00:00', src: '203.0.113.50' }));
+    expect(await rules(t.db)).toHaveLength(1);
+    // lowering it below a count already reached fires on the next hit of that window
+    await t.db.exec("UPDATE Threshold SET max_hits = 50 WHERE name = 'default'");
+    await insertHits(t.db, burst(20, { ts: '2026-01-01 12:00:00', src: '203.0.113.51' }));
+    expect(await rules(t.db, "src = '203.0.113.51'")).toEqual([]);
+    await t.db.exec("UPDATE Threshold SET max_hits = 10 WHERE name = 'default'");
+    await insertHits(t.db, burst(1, { ts: '2026-01-01 12:00:00', src: '203.0.113.51' }));
+    expect(await rules(t.db, "src = '203.0.113.51'")).toHaveLength(1);
+  });
+
+  it('stops counting a disabled threshold at once', async () => {
+    await t.db.exec("UPDATE Threshold SET enabled = 0 WHERE name = 'default'");
+    await insertHits(t.db, burst(100, { ts: '2026-01-01 12:00:00', src: '203.0.113.52' }));
+    expect(await rules(t.db)).toEqual([]);
+  });
+
+  it('evaluates several thresholds and scopes at once', async () => {
+    await t.db.exec(`INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits, duration_s)
+                     VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5, 600),
+                            ('per-host', NULL, NULL, 'src_dst_dport', 60, 3, NULL),
+                            ('s2-only', 'udp', NULL, 'tuple', 10, 4, NULL)`);
+    await t.db.exec("UPDATE Threshold SET sensor_id = 2 WHERE name = 's2-only'");
+    // ssh: 5 hits to port 22 spread over a minute, on two honeypots -> per-host sees 2 + 3
+    await insertHits(t.db, [
+      ...burst(2, { ts: '2026-01-01 13:00:01', src: '198.51.100.60', dst: '192.168.2.1', dstPort: 22 }),
+      ...burst(3, { ts: '2026-01-01 13:00:40', src: '198.51.100.60', dst: '192.168.2.2', dstPort: 22 }),
+    ]);
+    const got = await rules(t.db);
+    expect(got.map((r) => [r.threshold, r.src, r.dst, r.dst_port, r.proto]).sort()).toEqual([
+      ['per-host', '198.51.100.60', '192.168.2.2', 22, 'tcp'],
+      ['ssh', '198.51.100.60', null, 22, 'tcp'],
+    ]);
+    const ssh = got.find((r) => r.threshold === 'ssh')!;
+    expect(ssh.expires_at!.getTime() - ssh.created_at.getTime()).toBe(600_000);
+    // the sensor-scoped tuple threshold ignores sensor 1 and counts per source port on sensor 2
+    await t.db.exec("UPDATE Threshold SET enabled = 0 WHERE name IN ('ssh', 'per-host')");
+    await insertHits(t.db, burst(4, { sensor: 1, ts: '2026-01-01 13:05:00', src: '198.51.100.61', proto: 'udp', dstPort: 53 }));
+    await insertHits(t.db, burst(3, { sensor: 2, ts: '2026-01-01 13:05:00', src: '198.51.100.62', proto: 'udp', srcPort: 1000, dstPort: 53 }));
+    await insertHits(t.db, burst(3, { sensor: 2, ts: '2026-01-01 13:05:00', src: '198.51.100.62', proto: 'udp', srcPort: 1001, dstPort: 53 }));
+    expect(await rules(t.db, "threshold = 's2-only'")).toEqual([]);
+    await insertHits(t.db, burst(1, { sensor: 2, ts: '2026-01-01 13:05:00', src: '198.51.100.62', proto: 'udp', srcPort: 1001, dstPort: 53 }));
+    expect((await rules(t.db, "threshold = 's2-only'")).map((r) => [r.src, r.dst, r.dst_port, r.proto])).toEqual([
+      ['198.51.100.62', '192.168.2.1', 53, 'udp'],
+    ]);
+  });
+
+  it('gives no narrower rule to a source already blocked for all its traffic', async () => {
+    await t.db.exec("INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits) VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5)");
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 14:00:00', src: '198.51.100.70', dstPort: 80 }));
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 14:00:30', src: '198.51.100.70', dstPort: 22 }));
+    expect((await rules(t.db)).map((r) => r.threshold)).toEqual(['default']);
+    // a blacklisted range covers its addresses too
+    await t.db.exec("INSERT INTO Blacklist (cidr, source) VALUES ('198.51.100.128/25', 'test')");
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 14:00:30', src: '198.51.100.130', dstPort: 22 }));
+    expect((await rules(t.db, "origin = 'threshold'")).map((r) => r.src)).toEqual(['198.51.100.70']);
+    // but a narrower rule does not stop the broader one
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 14:00:30', src: '198.51.100.71', dstPort: 22 }));
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 14:00:31', src: '198.51.100.71', dstPort: 80 }));
+    expect((await rules(t.db, "src = '198.51.100.71'")).map((r) => r.threshold)).toEqual(['ssh', 'default']);
+  });
+});
+
+describe('whitelists', () => {
+  it('never blocks IPv4 and IPv6 whitelisted ranges, and blocks just outside them', async () => {
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('203.0.113.0/28', 'partner'), ('2001:db8:10::/48', 'v6 partner')");
+    for (const src of ['203.0.113.0', '203.0.113.15', '2001:db8:10::1', '2001:db8:10:ffff:ffff:ffff:ffff:ffff']) {
+      await insertHits(t.db, burst(60, { ts: '2026-01-01 15:00:00', src, dst: src.includes(':') ? '2001:db8::1' : '192.168.2.1' }));
+    }
+    expect(await rules(t.db)).toEqual([]);
+    for (const src of ['203.0.113.16', '2001:db8:11::1']) {
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 15:00:00', src, dst: src.includes(':') ? '2001:db8::1' : '192.168.2.1' }));
+    }
+    expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.16', '2001:db8:11::1']);
+  });
+
+  it('does not confuse an IPv4 address with IPv6 bytes of the same prefix', async () => {
+    // ::/96 holds 16-byte addresses whose last 4 bytes look like any IPv4 address
+    await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('::/96')");
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 15:30:00', src: '203.0.113.99' }));
+    expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.99']);
+  });
+
+  it('never blocks sensors, honeypots or device management addresses', async () => {
+    await t.db.exec("UPDATE Sensor SET address = INET6_ATON('198.51.100.201') WHERE id = 1");
+    await t.db.exec("INSERT INTO VirtHost (sensor_id, address) VALUES (1, INET6_ATON('198.51.100.202'))");
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw-prot', '198.51.100.203', 'nftables', 'dry-run')");
+    for (const src of ['198.51.100.201', '198.51.100.202', '198.51.100.203']) {
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 16:00:00', src }));
+    }
+    expect(await rules(t.db)).toEqual([]);
+    await expect(
+      t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.203'), 'manual')"),
+    ).rejects.toThrow(/refused to block 198\.51\.100\.203\/32: protected by device fw-prot/);
+    await t.db.exec("UPDATE Sensor SET address = NULL WHERE id = 1");
+    await t.db.exec('DELETE FROM VirtHost');
+    await t.db.exec("DELETE FROM Device WHERE name = 'fw-prot'");
+  });
+});
