@@ -52,7 +52,8 @@ export function connectionOptions(cfg: DbConfig): PoolOptions {
     bigNumberStrings: false,
     decimalNumbers: true,
     connectTimeout: 10_000,
-    charset: 'utf8mb4',
+    // the tables' collation, so that strings from this session compare with columns without a mix
+    charset: 'UTF8MB4_UNICODE_CI',
   };
   if (cfg.tls) {
     const read = (what: string, path: string | undefined) => {
@@ -181,4 +182,33 @@ export function openDb(cfg: DbConfig, options: OpenOptions = {}): Db {
       await pool.end().catch(() => undefined);
     },
   };
+}
+
+/** InnoDB's "try again" errors: deadlock victim, lock wait timeout. The statement was rolled back whole. */
+export function isRetryable(err: unknown): boolean {
+  const e = (err instanceof Error && 'cause' in err && err.cause ? err.cause : err) as { errno?: number; code?: string };
+  return e.errno === 1213 || e.errno === 1205 || e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT';
+}
+
+export interface RetryStats {
+  retries: number;
+}
+
+/**
+ * Run `fn` again when InnoDB picked it as a deadlock victim. Writers that insert hits of the
+ * same sources at once can deadlock on counter and rule rows (a multi-row INSERT holds its
+ * row locks until it commits); the victim's statement was rolled back whole, so running it
+ * again gives the same outcome as if it had waited.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, opts: { attempts?: number; stats?: RetryStats } = {}): Promise<T> {
+  const attempts = opts.attempts ?? 8;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !isRetryable(err)) throw err;
+      if (opts.stats) opts.stats.retries++;
+      await new Promise((r) => setTimeout(r, Math.min(200, 2 ** i) * (0.5 + Math.random())));
+    }
+  }
 }

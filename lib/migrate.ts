@@ -76,8 +76,17 @@ export function programFiles(dir = TRIGGERS_DIR): ProgramFile[] {
 function knexFor(cfg: DbConfig): Knex {
   return knexFactory({
     client: 'mysql2',
-    connection: { ...connectionOptions(cfg), multipleStatements: false } as Knex.MySql2ConnectionConfig,
-    pool: { min: 0, max: 1 },
+    // knex also uses `charset` as the default of tables it creates, where a collation name is invalid
+    connection: { ...connectionOptions(cfg), charset: 'utf8mb4', multipleStatements: false } as Knex.MySql2ConnectionConfig,
+    pool: {
+      min: 0,
+      max: 1,
+      // Views and routines keep the collation of the session that created them: make it the
+      // tables' collation, so view columns compare cleanly with columns and literals.
+      afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.query('SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci', (err) => done(err, conn));
+      },
+    },
   });
 }
 

@@ -215,8 +215,8 @@ CREATE TABLE ThresholdCounter (
   fired TINYINT(1) NOT NULL DEFAULT 0,
   -- the sensor of the latest hit
   sensor_id INT UNSIGNED NOT NULL,
-  -- end of the window in event time, for purging
-  window_end DATETIME NOT NULL,
+  -- end of the window in event time, in seconds since 1970-01-01 UTC, for purging
+  window_end BIGINT UNSIGNED NOT NULL,
   PRIMARY KEY (threshold_id, src_ip, window_no, dst_ip, dst_port, src_port, proto),
   KEY ix_counter_window_end (window_end)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

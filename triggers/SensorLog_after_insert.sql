@@ -1,42 +1,159 @@
--- The decision, on every SensorLog row. Hot path: one upsert of one counter row per matching
--- threshold (normally one). The count the decision uses is the value of the row this upsert
--- just locked and wrote (see ThresholdCounter_before_update), never a separate SELECT: a plain
--- read inside a trigger can be a snapshot that misses concurrent hits.
+-- The decision, on every SensorLog row. The hot path is one indexed write per matching
+-- threshold (normally one) and nothing else: in a trigger every statement that touches a table
+-- costs about as much as the row's own insert, so
+--  * the enabled thresholds are read once per INSERT statement, not once per row, into session
+--    variables keyed by NOW(6) (constant for the duration of one statement, so a DBA's
+--    UPDATE Threshold applies from the next statement on; SYSDATE(6) forces a reload at least
+--    every second for a session whose clock was frozen with SET timestamp);
+--  * with one enabled threshold (the usual case) a row costs three stored-program steps: the
+--    reload check, the upsert (which also does the match) and the crossing test; further
+--    thresholds take a loop;
+--  * old counters are purged once per block of N SensorLog ids per session, from the reload
+--    step, not by a test on every row;
+--  * the count comes back from the counter upsert itself, through LAST_INSERT_ID(expr) in its
+--    ON DUPLICATE KEY UPDATE: the value of the row this statement just locked and wrote. A
+--    separate SELECT could read a snapshot that misses concurrent hits, and costs a statement.
+--    The `fired` flag flips under that same row lock, so one key and window fires once.
+-- A session could forge these variables only for its own inserts, and a session that can
+-- insert hits can already make any count it likes; the protected-address checks in
+-- ipms_threshold_crossed and Rule_before_insert do not depend on them.
+-- Session variables take the collation of the session that set them, which need not be the
+-- table's: comparisons with them name one (COLLATE utf8mb4_bin) to be valid in any session.
 -- Windows are tumbling, numbered FLOOR(seconds since 1970 UTC / window_s) of the event's own
--- time; TIMESTAMPDIFF is used instead of UNIX_TIMESTAMP, which depends on the session's zone.
+-- time. Seconds come from TO_SECONDS(ts) - 62167219200 (TO_SECONDS('1970-01-01')): integer
+-- arithmetic that does not depend on the session's time zone, as UNIX_TIMESTAMP() would.
 CREATE TRIGGER SensorLog_after_insert AFTER INSERT ON SensorLog FOR EACH ROW
-sl: BEGIN
-  DECLARE v_sec BIGINT;
-  DECLARE v_every INT;
-  DECLARE v_horizon INT;
-  IF NEW.kind NOT IN ('start', 'probe') THEN
-    LEAVE sl;
+BEGIN
+  -- (Local variables live in inner blocks: every DECLARE is a step executed on each entry.)
+
+  -- Once per statement: the enabled thresholds, as 'id,proto,port,sensor,group_by,window_s,max_hits;...'
+  -- and, for the first one, in variables of their own.
+  IF @ipms_thr_stmt IS NULL OR @ipms_thr_stmt <> NOW(6) OR @ipms_thr_loaded < SYSDATE(6) - INTERVAL 1 SECOND THEN
+   BEGIN
+    DECLARE v_last INT UNSIGNED DEFAULT 0;
+    DECLARE v_item VARCHAR(200);
+    DECLARE v_horizon INT UNSIGNED;
+    SET @ipms_thr = '', @ipms_thr_n = 0;
+    load_loop: LOOP
+      SET v_item = NULL;
+      SELECT CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                       t.group_by, t.window_s, t.max_hits), t.id
+        INTO v_item, v_last
+        FROM Threshold t WHERE t.enabled = 1 AND t.id > v_last ORDER BY t.id LIMIT 1;
+      IF v_item IS NULL THEN
+        LEAVE load_loop;
+      END IF;
+      SET @ipms_thr = IF(@ipms_thr_n = 0, v_item, CONCAT(@ipms_thr, ';', v_item)), @ipms_thr_n = @ipms_thr_n + 1;
+    END LOOP;
+    SET @ipms_t1_id = CAST(SUBSTRING_INDEX(@ipms_thr, ',', 1) AS UNSIGNED),
+        @ipms_t1_proto = NULLIF(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 2), ',', -1), ''),
+        @ipms_t1_port = CAST(NULLIF(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 3), ',', -1), '') AS UNSIGNED),
+        @ipms_t1_sensor = CAST(NULLIF(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 4), ',', -1), '') AS UNSIGNED),
+        @ipms_t1_group = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1),
+        @ipms_t1_gdst = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) IN ('src_dst_dport', 'tuple'),
+        @ipms_t1_gport = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) <> 'src',
+        @ipms_t1_gsport = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) = 'tuple',
+        @ipms_t1_win = CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 6), ',', -1) AS UNSIGNED),
+        @ipms_t1_max = CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ';', 1), ',', 7), ',', -1) AS UNSIGNED);
+    SET @ipms_thr_stmt = NOW(6), @ipms_thr_loaded = SYSDATE(6);
+    -- Purge counters of windows that ended more than the horizon ago, in event time capped at
+    -- the clock: a replayed old log keeps its own recent windows, a clock running ahead
+    -- cannot purge the present.
+    SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_purge_every');
+    IF v_horizon > 0 AND NOT (NEW.id DIV v_horizon <=> @ipms_purged_block) THEN
+      SET @ipms_purged_block = NEW.id DIV v_horizon;
+      SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_horizon_s');
+      DELETE FROM ThresholdCounter
+      WHERE window_end < TO_SECONDS(LEAST(NEW.ts, UTC_TIMESTAMP(3))) - 62167219200 - IFNULL(v_horizon, 86400);
+    END IF;
+   END;
   END IF;
-  SET v_sec = TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', NEW.ts);
+
+  -- Threshold 1 (the usual case) in one statement: a row that does not match inserts nothing.
+  -- `fired` is assigned before `hits`, so `hits` there is the old value under both
+  -- left-to-right (MySQL, MariaDB) and simultaneous (MariaDB SIMULTANEOUS_ASSIGNMENT) rules.
+  -- Key columns a grouping does not use hold '' or 0, never NULL, so that they collide.
   INSERT INTO ThresholdCounter (threshold_id, src_ip, window_no, dst_ip, dst_port, src_port, proto,
-                                hits, max_hits, sensor_id, window_end)
-  SELECT t.id, NEW.src_ip, v_sec DIV t.window_s,
-         IF(t.group_by IN ('src_dst_dport', 'tuple'), NEW.dst_ip, ''),
-         IF(t.group_by = 'src', 0, IFNULL(NEW.dst_port, 0)),
-         IF(t.group_by = 'tuple', IFNULL(NEW.src_port, 0), 0),
-         IF(t.group_by = 'src', '', NEW.proto),
-         1, t.max_hits, NEW.sensor_id,
-         TIMESTAMPADD(SECOND, (v_sec DIV t.window_s + 1) * t.window_s, '1970-01-01 00:00:00')
-  FROM Threshold t
-  WHERE t.enabled = 1
-    AND (t.proto IS NULL OR t.proto = NEW.proto)
-    AND (t.dst_port IS NULL OR t.dst_port = NEW.dst_port)
-    AND (t.sensor_id IS NULL OR t.sensor_id = NEW.sensor_id)
-  ON DUPLICATE KEY UPDATE ThresholdCounter.hits = ThresholdCounter.hits + 1,
-                          ThresholdCounter.max_hits = VALUES(max_hits),
-                          ThresholdCounter.sensor_id = VALUES(sensor_id);
-  -- Purge counters of windows that ended more than the horizon ago, every Nth row. Event time,
-  -- capped at the clock: a replayed old log keeps its own recent windows, a clock running
-  -- ahead cannot purge the present.
-  SET v_every = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_purge_every');
-  IF v_every > 0 AND NEW.id MOD v_every = 0 THEN
-    SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_horizon_s');
-    DELETE FROM ThresholdCounter
-    WHERE window_end < TIMESTAMPADD(SECOND, -IFNULL(v_horizon, 86400), LEAST(NEW.ts, UTC_TIMESTAMP(3)));
+                                hits, max_hits, fired, sensor_id, window_end)
+  SELECT @ipms_t1_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win,
+         IF(@ipms_t1_gdst, NEW.dst_ip, ''),
+         IF(@ipms_t1_gport, IFNULL(NEW.dst_port, 0), 0),
+         IF(@ipms_t1_gsport, IFNULL(NEW.src_port, 0), 0),
+         IF(@ipms_t1_gport, NEW.proto, ''),
+         1, @ipms_t1_max, LAST_INSERT_ID(@ipms_t1_max <= 1), NEW.sensor_id,
+         ((TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win + 1) * @ipms_t1_win
+  FROM DUAL
+  WHERE @ipms_thr_n > 0 AND NEW.kind IN ('start', 'probe')
+    AND (@ipms_t1_proto IS NULL OR @ipms_t1_proto = NEW.proto COLLATE utf8mb4_bin)
+    AND (@ipms_t1_port IS NULL OR @ipms_t1_port <=> NEW.dst_port)
+    AND (@ipms_t1_sensor IS NULL OR @ipms_t1_sensor = NEW.sensor_id)
+  ON DUPLICATE KEY UPDATE
+    fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= VALUES(max_hits)),
+    hits = hits + 1,
+    max_hits = VALUES(max_hits),
+    sensor_id = VALUES(sensor_id);
+
+  -- LAST_INSERT_ID() is 1 when this hit crossed the threshold: set by the row values when the
+  -- upsert inserted (a first hit crosses max_hits <= 1), else by the UPDATE clause. When the
+  -- row did not match, it is whatever the session had, so the match is tested again.
+  -- (ROW_COUNT() would tell insert from update, but is not maintained inside triggers.)
+  IF @ipms_thr_n > 1 OR LAST_INSERT_ID() = 1 THEN
+    IF LAST_INSERT_ID() = 1 AND @ipms_thr_n > 0 AND NEW.kind IN ('start', 'probe')
+       AND (@ipms_t1_proto IS NULL OR @ipms_t1_proto = NEW.proto COLLATE utf8mb4_bin)
+       AND (@ipms_t1_port IS NULL OR @ipms_t1_port <=> NEW.dst_port)
+       AND (@ipms_t1_sensor IS NULL OR @ipms_t1_sensor = NEW.sensor_id) THEN
+      CALL ipms_threshold_crossed(@ipms_t1_id, NEW.src_ip, IF(@ipms_t1_gdst, NEW.dst_ip, ''),
+                                  IF(@ipms_t1_gport, IFNULL(NEW.dst_port, 0), 0),
+                                  IF(@ipms_t1_gport, NEW.proto, ''), @ipms_t1_max, NEW.sensor_id);
+    END IF;
+    -- Thresholds 2..n: the same, one at a time.
+    IF @ipms_thr_n > 1 AND NEW.kind IN ('start', 'probe') THEN
+   BEGIN
+    DECLARE v_i INT DEFAULT 1;
+    DECLARE v_item VARCHAR(200);
+    DECLARE v_id INT UNSIGNED;
+    DECLARE v_proto VARCHAR(16);
+    DECLARE v_port VARCHAR(8);
+    DECLARE v_sensor VARCHAR(12);
+    DECLARE v_group VARCHAR(16);
+    DECLARE v_win INT UNSIGNED;
+    DECLARE v_max INT UNSIGNED;
+    DECLARE v_dst VARBINARY(16);
+    DECLARE v_dport INT UNSIGNED;
+    DECLARE v_kproto VARCHAR(16);
+    WHILE v_i < @ipms_thr_n DO
+      SET v_i = v_i + 1;
+      SET v_item = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ';', v_i), ';', -1);
+      SET v_proto = SUBSTRING_INDEX(SUBSTRING_INDEX(v_item, ',', 2), ',', -1),
+          v_port = SUBSTRING_INDEX(SUBSTRING_INDEX(v_item, ',', 3), ',', -1),
+          v_sensor = SUBSTRING_INDEX(SUBSTRING_INDEX(v_item, ',', 4), ',', -1);
+      IF (v_proto = '' OR v_proto = NEW.proto COLLATE utf8mb4_bin)
+         AND (v_port = '' OR CAST(v_port AS UNSIGNED) <=> NEW.dst_port)
+         AND (v_sensor = '' OR CAST(v_sensor AS UNSIGNED) = NEW.sensor_id) THEN
+        SET v_id = CAST(SUBSTRING_INDEX(v_item, ',', 1) AS UNSIGNED),
+            v_group = SUBSTRING_INDEX(SUBSTRING_INDEX(v_item, ',', 5), ',', -1),
+            v_win = CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(v_item, ',', 6), ',', -1) AS UNSIGNED),
+            v_max = CAST(SUBSTRING_INDEX(v_item, ',', -1) AS UNSIGNED);
+        SET v_dst = IF(v_group IN ('src_dst_dport', 'tuple'), NEW.dst_ip, ''),
+            v_dport = IF(v_group = 'src', 0, IFNULL(NEW.dst_port, 0)),
+            v_kproto = IF(v_group = 'src', '', NEW.proto);
+        INSERT INTO ThresholdCounter (threshold_id, src_ip, window_no, dst_ip, dst_port, src_port, proto,
+                                      hits, max_hits, fired, sensor_id, window_end)
+        VALUES (v_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV v_win, v_dst, v_dport,
+                IF(v_group = 'tuple', IFNULL(NEW.src_port, 0), 0), v_kproto,
+                1, v_max, LAST_INSERT_ID(v_max <= 1), NEW.sensor_id,
+                ((TO_SECONDS(NEW.ts) - 62167219200) DIV v_win + 1) * v_win)
+        ON DUPLICATE KEY UPDATE
+          fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= VALUES(max_hits)),
+          hits = hits + 1,
+          max_hits = VALUES(max_hits),
+          sensor_id = VALUES(sensor_id);
+        IF LAST_INSERT_ID() = 1 THEN
+          CALL ipms_threshold_crossed(v_id, NEW.src_ip, v_dst, v_dport, v_kproto, v_max, NEW.sensor_id);
+        END IF;
+      END IF;
+    END WHILE;
+   END;
+    END IF;
   END IF;
 END

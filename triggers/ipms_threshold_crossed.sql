@@ -1,6 +1,6 @@
 -- A counter reached its threshold: decide whether a rule is created. Called from the
--- ThresholdCounter triggers, at most once per key and window (they set the counter's `fired`
--- flag under the row lock the counter upsert holds, so concurrent inserts cannot both fire).
+-- SensorLog trigger, at most once per key and window (the counter upsert sets its `fired`
+-- flag under the row lock it holds, so concurrent inserts cannot both fire).
 -- No rule when the source is protected (whitelist, sensor, honeypot, device) or already under
 -- an open rule for all its traffic; an identical open rule is kept (the unique open_key makes
 -- that safe under concurrency, where a read-then-write check would not be).

@@ -1,5 +1,5 @@
 /** Write SensorLog rows the way the ingest does: multi-row INSERTs with INET6_ATON. */
-import type { Queryable } from '../../lib/db.ts';
+import { withRetry, type Queryable } from '../../lib/db.ts';
 
 export interface Hit {
   sensor?: number;
@@ -26,9 +26,9 @@ export async function insertHits(q: Queryable, hits: Hit[]): Promise<void> {
       h.dst ?? '192.168.2.1',
       h.dstPort === undefined ? 1080 : h.dstPort,
     ]);
-    await q.exec(
-      `INSERT INTO SensorLog (sensor_id, ts, kind, proto, src_ip, src_port, dst_ip, dst_port) VALUES ${values}`,
-      params,
+    // retried on deadlock as the ingest does: concurrent writers of one source can deadlock
+    await withRetry(() =>
+      q.exec(`INSERT INTO SensorLog (sensor_id, ts, kind, proto, src_ip, src_port, dst_ip, dst_port) VALUES ${values}`, params),
     );
   }
 }
