@@ -18,6 +18,8 @@ export interface Output {
 }
 
 export class Context {
+  /** the exit code a command asks for when it ends normally (errors carry their own) */
+  exitCode = 0;
   private cfg?: Readonly<Config>;
   private pool?: Db;
   private readonly cleanups: (() => Promise<void> | void)[] = [];

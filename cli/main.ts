@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
+import { registerRules } from './commands/rules.ts';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -35,6 +36,7 @@ export function buildProgram(ctx: Context): Command {
     })
     .exitOverride();
   registerDb(program, ctx);
+  registerRules(program, ctx);
   return program;
 }
 
@@ -53,7 +55,7 @@ export async function main(argv: string[], io: Output = defaultOutput(), env: No
   program = buildProgram(ctx);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : EXIT.OK;
+    return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are "errors" to commander; they are successes to the shell

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, ResultSetHeader } from 'mysql2/promise';
 import type { DbConfig } from './config.ts';
-import { ConfigError, DatabaseError, IpmsError } from './errors.ts';
+import { ConfigError, DatabaseError, InputError, IpmsError, RefusedError } from './errors.ts';
 
 export type Params = readonly unknown[] | Record<string, unknown>;
 
@@ -96,10 +96,17 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
     case 'ER_BAD_DB_ERROR':
       return new DatabaseError(`database '${cfg.database}' does not exist on ${where}`, 'E_DB_MISSING', { cause: err });
+    case 'ER_NO_SUCH_TABLE':
+      return new DatabaseError(`database '${cfg.database}' is not migrated (${e.sqlMessage ?? e.message}): run \`ipms db migrate\``, 'E_DB_SCHEMA', { cause: err });
     case 'HANDSHAKE_NO_SSL_SUPPORT':
       return new DatabaseError(`the database at ${where} does not offer TLS, which this configuration requires`, 'E_DB_TLS', { cause: err });
     default:
       break;
+  }
+  // SIGNAL SQLSTATE '45000' from our triggers: their message says what was refused and why
+  if (e.errno === 1644 && e.sqlMessage?.startsWith('ipms: ')) {
+    const text = e.sqlMessage.slice('ipms: '.length);
+    return /^refused/.test(text) ? new RefusedError(text, 'E_PROTECTED') : new InputError(text, 'E_SQL_INPUT');
   }
   const msg = e.message ?? String(err);
   if (/certificate|self.signed|SSL|TLS|altnames/i.test(msg) && !e.sqlMessage) {

@@ -34,7 +34,7 @@ export function registerDb(program: Command, ctx: Context): void {
       if (bad.length) ctx.io.out(renderTable(['name', 'kind', 'state'], bad.map((p) => [p.name, p.kind, p.state])));
       if (st.pending.length || bad.length) {
         ctx.io.err('ipms: the database is not fully migrated: run `ipms db migrate`');
-        process.exitCode = 3;
+        ctx.exitCode = 3;
       }
     });
 

@@ -1,0 +1,162 @@
+/** `ipms rules list | show | drop | disable | enable | add | edit`. */
+import type { Command } from 'commander';
+import { parseDuration, parseId, parseSince, formatDuration } from '../../lib/duration.ts';
+import { EXIT, InputError } from '../../lib/errors.ts';
+import {
+  RULE_ORIGINS, RULE_STATUSES, addManualRule, changeRuleStatus, editRule, getRule, listRules,
+  type RuleOut, type StatusChange,
+} from '../../lib/queries/rules.ts';
+import { actionArg, cidrArg, collect, intArg, ipArg, listOf, nameArg, portArg, protoArg } from '../args.ts';
+import type { Context } from '../context.ts';
+import { renderTable } from '../table.ts';
+
+function traffic(r: RuleOut): string {
+  const to = r.dst ?? 'any';
+  const port = r.dst_port ? `:${r.dst_port}` : '';
+  return `${to}${port}${r.proto ? `/${r.proto}` : ''}`;
+}
+
+function age(iso: string): string {
+  return formatDuration((Date.now() - Date.parse(iso)) / 1000);
+}
+
+function deviceSummary(r: RuleOut): string {
+  if (!r.devices.length) return 'no device';
+  const by = new Map<string, number>();
+  for (const d of r.devices) by.set(d.state, (by.get(d.state) ?? 0) + 1);
+  return [...by].map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+function printRules(ctx: Context, rules: RuleOut[]): void {
+  if (!rules.length) return ctx.io.out('no rules');
+  ctx.io.out(
+    renderTable(
+      ['id', 'src', 'to', 'action', 'status', 'origin', 'hits', 'age', 'expires', 'devices'],
+      rules.map((r) => [
+        r.id, r.src, traffic(r), r.action, r.status, r.threshold ? `${r.origin}:${r.threshold}` : r.origin, r.hits,
+        age(r.created_at), r.expires_at ? r.expires_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : 'never', deviceSummary(r),
+      ]),
+    ),
+  );
+}
+
+function ids(values: string[]): number[] {
+  if (!values.length) throw new InputError('give at least one rule ID');
+  return [...new Set(values.map((v) => parseId(v, 'rule ID')))];
+}
+
+export function registerRules(program: Command, ctx: Context): void {
+  const rules = program.command('rules').description('the decisions: list, inspect, add, drop, disable, enable');
+
+  rules
+    .command('list')
+    .description('rules, newest first')
+    .option('--status <status...>', `only these statuses (${RULE_STATUSES.join(', ')})`)
+    .option('--origin <origin...>', `only these origins (${RULE_ORIGINS.join(', ')})`)
+    .option('--src <cidr>', 'only rules whose source overlaps this address or CIDR')
+    .option('--sensor <name>', 'only rules made from hits of this sensor')
+    .option('--since <when>', 'only rules created since a duration ago (24h) or a time (2026-01-01T10:00Z)')
+    .option('--limit <n>', 'at most this many rules', '100')
+    .option('--json', 'print a JSON array')
+    .action(async (o: { status?: string[]; origin?: string[]; src?: string; sensor?: string; since?: string; limit: string; json?: boolean }) => {
+      const filter = {
+        status: listOf(o.status, RULE_STATUSES, '--status'),
+        origin: listOf(o.origin, RULE_ORIGINS, '--origin'),
+        ...(o.src ? { src: cidrArg(o.src, '--src') } : {}),
+        ...(o.sensor ? { sensor: nameArg(o.sensor, '--sensor') } : {}),
+        ...(o.since ? { since: parseSince(o.since) } : {}),
+        limit: intArg(o.limit, '--limit', 1, 1_000_000),
+      };
+      const got = await listRules(ctx.db(), filter);
+      if (o.json) return ctx.json(got);
+      printRules(ctx, got);
+    });
+
+  rules
+    .command('show <id>')
+    .description('one rule with each device\'s state and last error')
+    .option('--json', 'print JSON')
+    .action(async (idText: string, o: { json?: boolean }) => {
+      const r = await getRule(ctx.db(), parseId(idText, 'rule ID'));
+      if (o.json) return ctx.json(r);
+      const lines: [string, string][] = [
+        ['id', String(r.id)], ['source', r.src], ['traffic', traffic(r)], ['action', r.action], ['status', r.status],
+        ['origin', r.origin + (r.threshold ? ` (threshold ${r.threshold})` : '')], ['sensor', r.sensor ?? '-'],
+        ['hits', String(r.hits)], ['scope', r.scope], ['reason', r.reason ?? '-'], ['created', r.created_at],
+        ['expires', r.expires_at ?? 'never'], ['updated', r.updated_at ?? '-'],
+      ];
+      ctx.io.out(lines.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n'));
+      ctx.io.out('');
+      ctx.io.out(r.devices.length
+        ? renderTable(['device', 'desired', 'state', 'last error'], r.devices.map((d) => [d.device, d.desired, d.state, d.last_error]))
+        : 'no device takes this rule');
+    });
+
+  const change = (name: StatusChange, what: string) =>
+    rules
+      .command(`${name} <id...>`)
+      .description(what)
+      .option('--json', 'print the outcome as JSON')
+      .action(async (values: string[], o: { json?: boolean }) => {
+        const res = await changeRuleStatus(ctx.db(), ids(values), name);
+        if (o.json) ctx.json(res);
+        else {
+          for (const id of res.changed) ctx.io.out(`rule ${id}: ${name === 'drop' ? 'dropped' : name === 'disable' ? 'disabled' : 'enabled'}`);
+          for (const u of res.unchanged) ctx.io.err(`ipms: rule ${u.id} is ${u.status}: nothing to ${name}`);
+          for (const id of res.missing) ctx.io.err(`ipms: rule ${id} does not exist`);
+        }
+        if (res.missing.length) ctx.exitCode = EXIT.NOT_FOUND;
+        else if (res.unchanged.length) ctx.exitCode = EXIT.REFUSED;
+      });
+  change('drop', 'take rules off every device for good (status dropped)');
+  change('disable', 'red light: take rules off the devices but keep them (status disabled)');
+  change('enable', 'green light: put disabled rules back on the devices');
+
+  rules
+    .command('add <src>')
+    .description('block a source address or CIDR by hand (origin manual)')
+    .option('--dst <ip>', 'only traffic to this address')
+    .option('--dst-port <port>', 'only traffic to this port (needs --proto tcp or udp; tcp if omitted)')
+    .option('--proto <proto>', 'only this protocol (tcp, udp, icmp, ...)')
+    .option('--action <action>', 'DROP or REJECT', 'DROP')
+    .option('--duration <duration>', 'expire after this long (4h, 7d); default: until dropped')
+    .option('--reason <text>', 'why (free text, kept in the database, never sent to devices)')
+    .option('--device <name>', 'only this device (repeatable); default: every device that takes it', collect)
+    .option('--json', 'print the new rule as JSON')
+    .action(async (src: string, o: { dst?: string; dstPort?: string; proto?: string; action: string; duration?: string; reason?: string; device?: string[]; json?: boolean }) => {
+      const cidr = cidrArg(src, 'SRC');
+      const dstPort = o.dstPort !== undefined ? portArg(o.dstPort) : undefined;
+      const proto = o.proto !== undefined ? protoArg(o.proto) : dstPort !== undefined ? 'tcp' : undefined;
+      if (o.reason !== undefined && o.reason.length > 255) throw new InputError('--reason: at most 255 characters');
+      const id = await addManualRule(ctx.db(), {
+        src: cidr,
+        ...(o.dst ? { dst: ipArg(o.dst, '--dst') } : {}),
+        ...(dstPort !== undefined ? { dstPort } : {}),
+        ...(proto ? { proto } : {}),
+        action: actionArg(o.action),
+        ...(o.duration ? { durationS: parseDuration(o.duration, '--duration') } : {}),
+        ...(o.reason !== undefined ? { reason: o.reason } : {}),
+        ...(o.device?.length ? { devices: o.device.map((d) => nameArg(d, '--device')) } : {}),
+        ...(process.env.USER ? { createdBy: process.env.USER } : {}),
+      });
+      const r = await getRule(ctx.db(), id);
+      if (o.json) return ctx.json(r);
+      ctx.io.out(`rule ${id}: ${r.action} ${r.src} -> ${traffic(r)} (${deviceSummary(r)})`);
+    });
+
+  rules
+    .command('edit <id>')
+    .description('change the duration (from creation; "never" = permanent), action or reason of a rule')
+    .option('--duration <duration>', 'lifetime counted from the rule\'s creation, or "never"')
+    .option('--action <action>', 'DROP or REJECT')
+    .option('--reason <text>', 'why')
+    .action(async (idText: string, o: { duration?: string; action?: string; reason?: string }) => {
+      const id = parseId(idText, 'rule ID');
+      await editRule(ctx.db(), id, {
+        ...(o.duration !== undefined ? { durationS: /^(never|permanent)$/i.test(o.duration) ? null : parseDuration(o.duration, '--duration') } : {}),
+        ...(o.action !== undefined ? { action: actionArg(o.action) } : {}),
+        ...(o.reason !== undefined ? { reason: o.reason } : {}),
+      });
+      ctx.io.out(`rule ${id}: updated`);
+    });
+}

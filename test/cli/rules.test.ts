@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ipms } from '../helpers/cli.ts';
+import { burst, insertHits } from '../helpers/hits.ts';
+
+let t: TestDb;
+beforeAll(async () => {
+  t = await freshDatabase('cli_rules');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1'), ('s2')");
+  await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw1', 'fw1.example.net', 'nftables', 'dry-run'), ('fw2', 'fw2.example.net', 'iptables', 'dry-run')");
+  await insertHits(t.db, burst(50, { sensor: 2, ts: '2026-05-01 10:00:00', src: '203.0.113.7' }));
+});
+afterAll(async () => t.close());
+
+interface RuleJson {
+  id: number; src: string; dst: string | null; dst_port: number | null; proto: string | null; action: string;
+  status: string; origin: string; hits: number; created_at: string; expires_at: string | null;
+  devices: { device: string; state: string; last_error: string | null }[];
+}
+
+describe('ipms rules list', () => {
+  it('prints the JSON contract', async () => {
+    const r = await ipms(t.url, 'rules', 'list', '--json');
+    expect(r.code).toBe(0);
+    const [rule, ...rest] = r.json<RuleJson[]>();
+    expect(rest).toEqual([]);
+    expect(rule).toMatchObject({
+      src: '203.0.113.7', dst: null, dst_port: null, proto: null, action: 'DROP', status: 'pending',
+      origin: 'threshold', hits: 50, expires_at: null,
+      devices: [
+        { device: 'fw1', state: 'pending', last_error: null },
+        { device: 'fw2', state: 'pending', last_error: null },
+      ],
+    });
+    expect(rule!.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    for (const k of ['id', 'src', 'dst', 'dst_port', 'proto', 'action', 'status', 'origin', 'hits', 'created_at', 'expires_at', 'devices']) {
+      expect(rule).toHaveProperty(k);
+    }
+  });
+
+  it('prints an aligned table for people', async () => {
+    const r = await ipms(t.url, 'rules', 'list');
+    expect(r.code).toBe(0);
+    const [head, row] = r.out.split('\n');
+    expect(head).toMatch(/^ID\s+SRC\s+TO\s+ACTION\s+STATUS\s+ORIGIN\s+HITS\s+AGE\s+EXPIRES\s+DEVICES$/);
+    expect(row).toMatch(/203\.0\.113\.7\s+any\s+DROP\s+pending\s+threshold:default\s+50 .* never\s+2 pending$/);
+  });
+
+  it('filters by status, origin, source, sensor and time', async () => {
+    const q = async (...a: string[]) => (await ipms(t.url, 'rules', 'list', '--json', ...a)).json<RuleJson[]>().length;
+    expect(await q('--status', 'pending')).toBe(1);
+    expect(await q('--status', 'dropped,expired')).toBe(0);
+    expect(await q('--origin', 'manual')).toBe(0);
+    expect(await q('--src', '203.0.113.0/24')).toBe(1);
+    expect(await q('--src', '2001:db8::/32')).toBe(0);
+    expect(await q('--sensor', 's2')).toBe(1);
+    expect(await q('--sensor', 's1')).toBe(0);
+    expect(await q('--since', '1h')).toBe(1);
+    expect(await q('--since', '2999-01-01')).toBe(0);
+  });
+
+  it('rejects bad input with one line and exit 2', async () => {
+    for (const args of [
+      ['--status', 'frozen'], ['--src', '10.0.0.300'], ['--src', '10.1.2.3/8'], ['--since', 'yesterday'], ['--limit', '-3'],
+    ]) {
+      const r = await ipms(t.url, 'rules', 'list', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(/^ipms: (--status|--src|--since|--limit)/);
+      expect(r.out).toBe('');
+    }
+  });
+});
+
+describe('adding and changing rules', () => {
+  it('adds a manual rule for named devices, and refuses duplicates and whitelisted sources', async () => {
+    const add = await ipms(t.url, 'rules', 'add', '198.51.100.0/24', '--dst-port', '22', '--duration', '4h', '--reason', 'ssh brute force', '--device', 'fw1', '--json');
+    expect(add.code).toBe(0);
+    const rule = add.json<RuleJson>();
+    expect(rule).toMatchObject({ src: '198.51.100.0/24', dst_port: 22, proto: 'tcp', origin: 'manual', status: 'pending' });
+    expect(rule.devices.map((d) => d.device)).toEqual(['fw1']);
+    expect(Date.parse(rule.expires_at!) - Date.parse(rule.created_at)).toBe(4 * 3600_000);
+
+    const dup = await ipms(t.url, 'rules', 'add', '198.51.100.0/24', '--dst-port', '22');
+    expect(dup.code).toBe(5);
+    expect(dup.err).toBe(`ipms: rule ${rule.id} already covers this traffic and is open`);
+
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('192.0.2.0/24', 'partners')");
+    const wl = await ipms(t.url, 'rules', 'add', '192.0.2.0/23');
+    expect(wl.code).toBe(5);
+    expect(wl.err).toBe('ipms: refused to block 192.0.2.0/23: protected by whitelist 192.0.2.0/24');
+
+    const bad = await ipms(t.url, 'rules', 'add', '192.0.2.1', '--dst-port', '22', '--proto', 'icmp');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^ipms: --dst-port needs --proto/);
+    const nodev = await ipms(t.url, 'rules', 'add', '203.0.113.99', '--device', 'nope');
+    expect(nodev.code).toBe(4);
+    expect((await ipms(t.url, 'rules', 'list', '--src', '203.0.113.99', '--json')).json<RuleJson[]>()).toEqual([]);
+  });
+
+  it('disables, enables, drops and edits, with the right exit codes', async () => {
+    const [rule] = (await ipms(t.url, 'rules', 'list', '--origin', 'threshold', '--json')).json<RuleJson[]>();
+    const id = String(rule!.id);
+    expect((await ipms(t.url, 'rules', 'disable', id)).out).toBe(`rule ${id}: disabled`);
+    const again = await ipms(t.url, 'rules', 'disable', id);
+    expect(again.code).toBe(5);
+    expect(again.err).toBe(`ipms: rule ${id} is disabled: nothing to disable`);
+    expect((await ipms(t.url, 'rules', 'enable', id)).code).toBe(0);
+    expect((await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>().status).toBe('pending');
+    const edit = await ipms(t.url, 'rules', 'edit', id, '--duration', '2h', '--action', 'reject');
+    expect(edit.code).toBe(0);
+    const shown = (await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>();
+    expect(shown.action).toBe('REJECT');
+    expect(Date.parse(shown.expires_at!) - Date.parse(shown.created_at)).toBe(7200_000);
+    const drop = await ipms(t.url, 'rules', 'drop', id, '999999');
+    expect(drop.code).toBe(4);
+    expect(drop.out).toBe(`rule ${id}: dropped`);
+    expect(drop.err).toBe('ipms: rule 999999 does not exist');
+    const devs = await t.db.rows<{ desired: string }>('SELECT desired FROM RuleDevice WHERE rule_id = ?', [rule!.id]);
+    expect(devs.map((d) => d.desired)).toEqual(['absent', 'absent']);
+    expect((await ipms(t.url, 'rules', 'show', '0')).code).toBe(2);
+    expect((await ipms(t.url, 'rules', 'show', '424242')).code).toBe(4);
+  });
+});
+
+describe('configuration errors', () => {
+  it('says how to configure the database, exit 2; unreachable is exit 3', async () => {
+    const none = await ipms(undefined, 'rules', 'list');
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/^ipms: no database configured: set IPMS_DATABASE_URL/);
+    const down = await ipms('mysql://x:y@127.0.0.1:1/ipms', 'rules', 'list');
+    expect(down.code).toBe(3);
+    expect(down.err).toBe('ipms: cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)');
+    const help = await ipms(undefined, '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/Exit codes:\n\s+0\s+ok/);
+  });
+});
