@@ -7,6 +7,7 @@ import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
 import { registerRules } from './commands/rules.ts';
+import { registerLists } from './commands/lists.ts';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -37,6 +38,7 @@ export function buildProgram(ctx: Context): Command {
     .exitOverride();
   registerDb(program, ctx);
   registerRules(program, ctx);
+  registerLists(program, ctx);
   return program;
 }
 

@@ -8,9 +8,14 @@ BEGIN
   DECLARE v_prefix INT;
   DECLARE v_what VARCHAR(200);
   DECLARE v_msg VARCHAR(255);
-  CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
-                 v_first, v_last, v_prefix);
-  SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+  IF LENGTH(NEW.src_ip) IN (4, 16) AND IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8) = LENGTH(NEW.src_ip) * 8 THEN
+    -- one address (threshold rules, most blacklist entries): no masking to do
+    SET NEW.src_prefix = LENGTH(NEW.src_ip) * 8, NEW.src_last = NEW.src_ip;
+  ELSE
+    CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
+                   v_first, v_last, v_prefix);
+    SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+  END IF;
   IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
   END IF;
@@ -25,9 +30,7 @@ BEGIN
                              WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last
                                AND LENGTH(n.first_ip) = LENGTH(NEW.src_ip)), 'internal', 'external');
   IF NEW.status IN ('pending', 'active', 'disabled') THEN
-    SET v_what = (SELECT CONCAT(p.reason, ' ', p.what) FROM ProtectedRange p
-                  WHERE p.first_ip <= NEW.src_last AND p.last_ip >= NEW.src_ip
-                    AND LENGTH(p.first_ip) = LENGTH(NEW.src_ip) LIMIT 1);
+    CALL ipms_protected(NEW.src_ip, NEW.src_last, v_what);
     IF v_what IS NOT NULL THEN
       SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
                          ': protected by ', v_what);

@@ -16,9 +16,7 @@ BEGIN
   IF NEW.status IN ('pending', 'active', 'disabled')
      AND (OLD.status NOT IN ('pending', 'active', 'disabled') OR NOT (NEW.src_ip <=> OLD.src_ip)
           OR NOT (NEW.src_prefix <=> OLD.src_prefix)) THEN
-    SET v_what = (SELECT CONCAT(p.reason, ' ', p.what) FROM ProtectedRange p
-                  WHERE p.first_ip <= NEW.src_last AND p.last_ip >= NEW.src_ip
-                    AND LENGTH(p.first_ip) = LENGTH(NEW.src_ip) LIMIT 1);
+    CALL ipms_protected(NEW.src_ip, NEW.src_last, v_what);
     IF v_what IS NOT NULL THEN
       SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
                          ': protected by ', v_what);

@@ -13,8 +13,9 @@ proc: BEGIN
   DECLARE v_name VARCHAR(64);
   DECLARE v_proto VARCHAR(16);
   DECLARE v_now DATETIME(3);
-  IF EXISTS (SELECT 1 FROM ProtectedRange p
-             WHERE p.first_ip <= p_src AND p.last_ip >= p_src AND LENGTH(p.first_ip) = LENGTH(p_src)) THEN
+  DECLARE v_what VARCHAR(200);
+  CALL ipms_protected(p_src, p_src, v_what);
+  IF v_what IS NOT NULL THEN
     LEAVE proc;
   END IF;
   IF EXISTS (SELECT 1 FROM Rule r

@@ -1,0 +1,143 @@
+/** Whitelist and blacklist, shared by the CLI and the web console. */
+import type { Db, Queryable } from '../db.ts';
+import { NotFoundError, RefusedError } from '../errors.ts';
+import { overlaps, type Cidr } from '../ip.ts';
+import type { FeedEntry } from '../feeds.ts';
+import type { Action } from '../types.ts';
+import { srcText } from './rules.ts';
+
+export interface ListEntryOut {
+  id: number;
+  cidr: string;
+  comment: string | null;
+  created_at: string;
+  source?: string | null;
+  action?: Action;
+  expires_at?: string | null;
+}
+
+export type ListName = 'Whitelist' | 'Blacklist';
+
+export async function listEntries(q: Queryable, table: ListName, limit = 100_000): Promise<ListEntryOut[]> {
+  const extra = table === 'Blacklist' ? ', source, action, expires_at' : '';
+  const rows = await q.rows<{ id: number; cidr: string; comment: string | null; created_at: Date; source?: string | null; action?: Action; expires_at?: Date | null }>(
+    `SELECT id, cidr, comment, created_at${extra} FROM ${table} ORDER BY first_ip, prefix LIMIT ${Math.max(1, limit)}`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    cidr: r.cidr,
+    comment: r.comment,
+    created_at: r.created_at.toISOString(),
+    ...(table === 'Blacklist'
+      ? { source: r.source ?? null, action: r.action!, expires_at: r.expires_at ? r.expires_at.toISOString() : null }
+      : {}),
+  }));
+}
+
+/** Open rules a range would cover (they are dropped when the range is whitelisted). */
+export async function openRulesIn(q: Queryable, c: Cidr): Promise<{ id: number; src: string }[]> {
+  const rows = await q.rows<{ id: number; src_ip: Buffer; src_prefix: number }>(
+    `SELECT id, src_ip, src_prefix FROM Rule
+     WHERE status IN ('pending','active','disabled') AND src_ip <= ? AND src_last >= ? AND LENGTH(src_ip) = ?
+     ORDER BY id`,
+    [c.last, c.first, c.first.length],
+  );
+  return rows.map((r) => ({ id: r.id, src: srcText(r.src_ip, r.src_prefix) }));
+}
+
+export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: string): Promise<{ id: number; dropped: { id: number; src: string }[] }> {
+  return db.transaction(async (t) => {
+    const [dup] = await t.rows<{ id: number }>('SELECT id FROM Whitelist WHERE cidr = ?', [c.text]);
+    if (dup) throw new RefusedError(`${c.text} is already whitelisted (entry ${dup.id})`, 'E_DUPLICATE');
+    const dropped = await openRulesIn(t, c);
+    const res = await t.exec('INSERT INTO Whitelist (cidr, first_ip, last_ip, prefix, comment, created_by) VALUES (?, ?, ?, ?, ?, ?)', [
+      c.text, c.first, c.last, c.prefix, comment ?? null, by ?? null,
+    ]);
+    return { id: res.insertId, dropped };
+  });
+}
+
+/** Remove by id or by CIDR text. */
+export async function removeEntry(q: Queryable, table: ListName, key: { id?: number; cidr?: Cidr }): Promise<string> {
+  const [row] = key.id !== undefined
+    ? await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE id = ?`, [key.id])
+    : await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE cidr = ?`, [key.cidr!.text]);
+  if (!row) throw new NotFoundError(`no ${table.toLowerCase()} entry ${key.id ?? key.cidr!.text}`);
+  await q.exec(`DELETE FROM ${table} WHERE id = ?`, [row.id]);
+  return row.cidr;
+}
+
+export interface ProtectedOut {
+  reason: string;
+  what: string;
+}
+
+/** Everything that protects an address: whitelist entries, sensors, honeypots, devices. */
+export async function protectionOf(q: Queryable, ip: Buffer): Promise<ProtectedOut[]> {
+  return q.rows<ProtectedOut>(
+    'SELECT reason, what FROM ProtectedRange WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ? ORDER BY reason, what',
+    [ip, ip, ip.length],
+  );
+}
+
+export interface Protected {
+  first: Buffer;
+  last: Buffer;
+  what: string;
+}
+
+export async function protectedRanges(q: Queryable): Promise<Protected[]> {
+  const rows = await q.rows<{ reason: string; what: string; first_ip: Buffer; last_ip: Buffer }>(
+    'SELECT reason, what, first_ip, last_ip FROM ProtectedRange',
+  );
+  return rows.map((r) => ({ first: r.first_ip, last: r.last_ip, what: `${r.reason} ${r.what}` }));
+}
+
+export interface BlacklistImport {
+  added: number;
+  present: number;
+  refused: { line: number; cidr: string; why: string }[];
+}
+
+/**
+ * Insert blacklist entries in multi-row batches; each new entry becomes a rule (trigger).
+ * Entries that overlap a protected range are refused here, before the database would refuse
+ * the whole batch for one of them.
+ */
+export async function addBlacklist(
+  db: Db,
+  entries: FeedEntry[],
+  opts: { source?: string; expiresAt?: Date | null; action?: Action } = {},
+): Promise<BlacklistImport> {
+  const prot = await protectedRanges(db);
+  const out: BlacklistImport = { added: 0, present: 0, refused: [] };
+  const seen = new Set<string>();
+  const ok: FeedEntry[] = [];
+  for (const e of entries) {
+    if (seen.has(e.cidr.text)) {
+      out.present++;
+      continue;
+    }
+    seen.add(e.cidr.text);
+    const hit = prot.find((p) => overlaps(p, e.cidr));
+    if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
+    else ok.push(e);
+  }
+  const [{ n: before } = { n: 0 }] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Blacklist');
+  for (let i = 0; i < ok.length; i += 1000) {
+    const chunk = ok.slice(i, i + 1000);
+    await db.exec(
+      `INSERT INTO Blacklist (cidr, first_ip, last_ip, prefix, source, comment, action, expires_at) VALUES
+       ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(',')}
+       ON DUPLICATE KEY UPDATE id = id`,
+      chunk.flatMap((e) => [
+        e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
+        opts.action ?? 'DROP', opts.expiresAt ?? null,
+      ]),
+    );
+  }
+  const [{ n: after } = { n: 0 }] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Blacklist');
+  out.added = after - before;
+  out.present += ok.length - out.added;
+  return out;
+}

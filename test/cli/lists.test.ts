@@ -1,0 +1,91 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFeed } from '../../lib/feeds.ts';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ipms } from '../helpers/cli.ts';
+import { burst, insertHits } from '../helpers/hits.ts';
+
+let t: TestDb;
+const dir = mkdtempSync(join(tmpdir(), 'ipms-feeds-'));
+beforeAll(async () => {
+  t = await freshDatabase('cli_lists');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
+});
+afterAll(async () => t.close());
+
+describe('ipms whitelist', () => {
+  it('adds an entry, drops the open rules it covers and says which', async () => {
+    await insertHits(t.db, burst(50, { ts: '2026-06-01 10:00:00', src: '198.51.100.77' }));
+    const add = await ipms(t.url, 'whitelist', 'add', '198.51.100.0/24', '--comment', 'partner net');
+    expect(add.code).toBe(0);
+    expect(add.out).toMatch(/^whitelist: added 198\.51\.100\.0\/24\nrule \d+ \(198\.51\.100\.77\): dropped, now whitelisted$/);
+    const list = (await ipms(t.url, 'whitelist', 'list', '--json')).json<{ cidr: string; comment: string }[]>();
+    expect(list).toMatchObject([{ cidr: '198.51.100.0/24', comment: 'partner net' }]);
+    expect((await ipms(t.url, 'whitelist', 'add', '198.51.100.0/24')).code).toBe(5);
+    expect((await ipms(t.url, 'whitelist', 'add', '198.51.100.1/24')).err).toMatch(/host bits set; did you mean 198\.51\.100\.0\/24/);
+  });
+
+  it('checks an address (exit 0 protected, 1 not) and removes entries', async () => {
+    const yes = await ipms(t.url, 'whitelist', 'check', '198.51.100.5');
+    expect([yes.code, yes.out]).toEqual([0, '198.51.100.5: protected by whitelist 198.51.100.0/24']);
+    const no = await ipms(t.url, 'whitelist', 'check', '2001:db8::5');
+    expect([no.code, no.out]).toEqual([1, '2001:db8::5: not whitelisted']);
+    expect((await ipms(t.url, 'whitelist', 'check', 'fish')).code).toBe(2);
+    expect((await ipms(t.url, 'whitelist', 'remove', '198.51.100.0/24')).out).toBe('whitelist: removed 198.51.100.0/24');
+    expect((await ipms(t.url, 'whitelist', 'remove', '198.51.100.0/24')).code).toBe(4);
+  });
+});
+
+describe('ipms blacklist', () => {
+  it('turns entries into rules, refuses whitelisted ones, and drops the rule on removal', async () => {
+    await ipms(t.url, 'whitelist', 'add', '192.0.2.10');
+    const add = await ipms(t.url, 'blacklist', 'add', '203.0.113.0/25', '--expire', '7d');
+    expect(add.out).toBe('blacklist: added 203.0.113.0/25');
+    const refused = await ipms(t.url, 'blacklist', 'add', '192.0.2.0/24');
+    expect(refused.code).toBe(5);
+    expect(refused.err).toBe('ipms: refused to blacklist 192.0.2.0/24: protected by whitelist 192.0.2.10/32');
+    const rules = (await ipms(t.url, 'rules', 'list', '--origin', 'blacklist', '--json')).json<{ id: number; src: string; expires_at: string; status: string }[]>();
+    expect(rules).toMatchObject([{ src: '203.0.113.0/25', status: 'pending' }]);
+    expect(Date.parse(rules[0]!.expires_at) - Date.now()).toBeGreaterThan(6.9 * 86400_000);
+    await ipms(t.url, 'blacklist', 'remove', '203.0.113.0/25');
+    expect((await ipms(t.url, 'rules', 'show', String(rules[0]!.id), '--json')).json<{ status: string }>().status).toBe('dropped');
+  });
+
+  it('imports every feed format, reporting refused and unreadable lines', async () => {
+    const files: Record<string, string> = {
+      plain: '# comment\n203.0.113.1\n203.0.113.0/30\n192.0.2.10\nnot-an-ip\n2001:db8:66::/48\n',
+      firehol: '#\n# firehol_level1\n#\n198.18.0.0/15\n203.0.113.64/26\n',
+      dshield: '# DShield.org Suspicious Source Summary\nStart\tEnd\tNetblock\tAttacks\tName\n203.0.113.128\t203.0.113.255\t25\t1234\tExample\n',
+      spamhaus: '; Spamhaus DROP List\n198.51.101.0/24 ; SBL123456\n',
+      'crowdsec-csv': 'id,source,ip,reason,action,country,as,events_count,expiration,simulated,alert_id,scope,value\n1,crowdsec,,crowdsecurity/ssh-bf,ban,FR,,5,3h59m,false,1,Ip,203.0.113.200\n2,crowdsec,,x,ban,,,1,1h,false,2,Country,FR\n',
+    };
+    const got: Record<string, unknown> = {};
+    for (const [format, text] of Object.entries(files)) {
+      const f = join(dir, `${format}.txt`);
+      writeFileSync(f, text);
+      const r = await ipms(t.url, 'blacklist', 'import', f, '--format', format, '--source', format, '--json');
+      expect(r.code, format).toBe(0);
+      got[format] = r.json();
+    }
+    expect(got.plain).toMatchObject({ entries: 4, added: 3, refused: [{ line: 4, cidr: '192.0.2.10/32', why: 'protected by whitelist 192.0.2.10/32' }], rejected: [{ line: 5 }] });
+    expect(got.firehol).toMatchObject({ entries: 2, added: 2 });
+    expect(got.dshield).toMatchObject({ entries: 1, added: 1 });
+    expect(got.spamhaus).toMatchObject({ entries: 1, added: 1 });
+    expect(got['crowdsec-csv']).toMatchObject({ entries: 1, added: 1, rejected: [{ line: 3 }] });
+    const srcs = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>().map((e) => `${e.cidr} ${e.source}`);
+    expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '2001:db8:66::/48 plain']));
+    // importing again adds nothing
+    const again = await ipms(t.url, 'blacklist', 'import', join(dir, 'firehol.txt'), '--format', 'firehol', '--json');
+    expect(again.json()).toMatchObject({ added: 0, present: 2 });
+    expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'nope.txt'), '--format', 'plain')).code).toBe(2);
+    expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'plain.txt'), '--format', 'csv')).code).toBe(2);
+  });
+
+  it('parses feed lines strictly but clears host bits feeds publish', () => {
+    const r = parseFeed('10.1.2.3/8\n999.1.1.1\n', 'plain');
+    expect(r.entries.map((e) => e.cidr.text)).toEqual(['10.0.0.0/8']);
+    expect(r.rejects[0]!.reason).toMatch(/not an IP address/);
+  });
+});
