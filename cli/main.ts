@@ -8,6 +8,8 @@ import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
 import { registerRules } from './commands/rules.ts';
 import { registerLists } from './commands/lists.ts';
+import { registerSensors } from './commands/sensors.ts';
+import { registerObserve } from './commands/observe.ts';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -39,6 +41,8 @@ export function buildProgram(ctx: Context): Command {
   registerDb(program, ctx);
   registerRules(program, ctx);
   registerLists(program, ctx);
+  registerSensors(program, ctx);
+  registerObserve(program, ctx);
   return program;
 }
 

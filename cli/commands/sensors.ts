@@ -1,0 +1,120 @@
+/** `ipms sensors ...` and `ipms thresholds ...`. */
+import type { Command } from 'commander';
+import { formatDuration, parseDuration } from '../../lib/duration.ts';
+import { InputError, NotFoundError } from '../../lib/errors.ts';
+import { addSensor, addThreshold, listSensors, listThresholds, removeSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
+import { RULE_PROTOCOLS } from '../../lib/types.ts';
+import { actionArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
+import type { Context } from '../context.ts';
+import { renderTable } from '../table.ts';
+
+const GROUPS = ['src', 'src_dport', 'src_dst_dport', 'tuple'] as const;
+
+/** key=value pairs of `thresholds add/set`, each validated; keys are the Threshold columns. */
+export function parseThresholdPairs(pairs: string[]): ThresholdSet {
+  const set: ThresholdSet = {};
+  const none = (v: string) => /^(any|none|null|)$/i.test(v);
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new InputError(`'${pair}' is not key=value`);
+    const key = pair.slice(0, eq).trim().toLowerCase();
+    const v = pair.slice(eq + 1).trim();
+    const what = `threshold ${key}`;
+    switch (key) {
+      case 'enabled': set.enabled = oneOf(v, ['yes', 'no', 'true', 'false', '1', '0'] as const, what).match(/^(yes|true|1)$/) !== null; break;
+      case 'proto': set.proto = none(v) ? null : oneOf(v.toLowerCase(), RULE_PROTOCOLS, what); break;
+      case 'dst_port': case 'port': set.dst_port = none(v) ? null : portArg(v, what); break;
+      case 'sensor': set.sensor = none(v) ? null : nameArg(v, what); break;
+      case 'group_by': case 'group': set.group_by = oneOf(v, GROUPS, what); break;
+      case 'window_s': set.window_s = intArg(v, what, 1, 31 * 86400); break;
+      case 'window': set.window_s = /^\d+$/.test(v) ? intArg(v, what, 1, 31 * 86400) : parseDuration(v, what); break;
+      case 'max_hits': case 'hits': set.max_hits = intArg(v, what, 1, 1_000_000_000); break;
+      case 'action': set.action = actionArg(v, what); break;
+      case 'duration_s': set.duration_s = none(v) || /^(never|permanent)$/i.test(v) ? null : intArg(v, what, 1, 100 * 365 * 86400); break;
+      case 'duration': set.duration_s = none(v) || /^(never|permanent)$/i.test(v) ? null : parseDuration(v, what); break;
+      case 'description':
+        if (v.length > 255) throw new InputError(`${what}: at most 255 characters`);
+        set.description = v || null;
+        break;
+      default:
+        throw new InputError(`unknown threshold key '${key}' (enabled, proto, dst_port, sensor, group_by, window, max_hits, action, duration, description)`);
+    }
+  }
+  return set;
+}
+
+function printThresholds(ctx: Context, rows: ThresholdOut[]): void {
+  ctx.io.out(renderTable(
+    ['name', 'enabled', 'counts', 'group by', 'rule'],
+    rows.map((t) => [
+      t.name, t.enabled ? 'yes' : 'no',
+      `${t.max_hits} hits / ${formatDuration(t.window_s)} of ${t.proto ?? 'any'}${t.dst_port ? ` to port ${t.dst_port}` : ''}${t.sensor ? ` on ${t.sensor}` : ''}`,
+      t.group_by, `${t.action} ${t.duration_s ? `for ${formatDuration(t.duration_s)}` : 'until dropped'}`,
+    ]),
+  ));
+}
+
+export function registerSensors(program: Command, ctx: Context): void {
+  const sensors = program.command('sensors').description('the honeyd sensors that feed the database');
+  sensors.command('add <name>')
+    .description('register a sensor (ingest also registers one on first use)')
+    .option('--address <ip>', 'management address of the sensor host (never blocked)')
+    .option('--description <text>', 'where it is, what it watches')
+    .action(async (name: string, o: { address?: string; description?: string }) => {
+      const id = await addSensor(ctx.db(), nameArg(name), o.address ? ipArg(o.address, '--address').bytes : null, o.description);
+      ctx.io.out(`sensor ${name}: added (id ${id})`);
+    });
+  sensors.command('list')
+    .description('sensors with their last event and events in the last 24 h; silent ones stand out')
+    .option('--silent-after <duration>', 'call a sensor silent after this long without events', '24h')
+    .option('--json', 'print a JSON array')
+    .action(async (o: { silentAfter: string; json?: boolean }) => {
+      const rows = await listSensors(ctx.db(), parseDuration(o.silentAfter, '--silent-after'));
+      if (o.json) return ctx.json(rows);
+      if (!rows.length) return ctx.io.out('no sensors');
+      ctx.io.out(renderTable(['name', 'address', 'last event', 'events 24h', 'honeypots', ''],
+        rows.map((s) => [s.name, s.address, s.last_event_at ?? 'never', s.events_24h, s.honeypots, s.silent ? 'SILENT' : ''])));
+    });
+  sensors.command('show <name>')
+    .description('one sensor')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const [s] = await listSensors(ctx.db(), 86400, nameArg(name));
+      if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+      if (o.json) return ctx.json(s);
+      ctx.io.out(Object.entries(s).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n'));
+    });
+  sensors.command('remove <name>')
+    .description('remove a sensor (refused while it has logs, unless --purge)')
+    .option('--purge', 'also delete its log rows and payloads')
+    .action(async (name: string, o: { purge?: boolean }) => {
+      const r = await removeSensor(ctx.db(), nameArg(name), Boolean(o.purge));
+      ctx.io.out(`sensor ${name}: removed${r.logs ? ` with ${r.logs} log rows` : ''}`);
+    });
+
+  const th = program.command('thresholds').description('when hits become rules (the rows a DBA edits in SQL)');
+  th.command('list').option('--json', 'print a JSON array').description('every threshold')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listThresholds(ctx.db());
+      if (o.json) return ctx.json(rows);
+      printThresholds(ctx, rows);
+    });
+  th.command('add <name> [pairs...]')
+    .description('add a threshold: key=value (max_hits=20 window=1m group_by=src_dport proto=tcp dst_port=22 action=DROP duration=1h sensor=NAME)')
+    .action(async (name: string, pairs: string[]) => {
+      await addThreshold(ctx.db(), nameArg(name), parseThresholdPairs(pairs));
+      ctx.io.out(`threshold ${name}: added`);
+    });
+  th.command('set <name> <pairs...>')
+    .description('change a threshold: key=value ...; takes effect on the next insert')
+    .action(async (name: string, pairs: string[]) => {
+      await setThreshold(ctx.db(), nameArg(name), parseThresholdPairs(pairs));
+      ctx.io.out(`threshold ${name}: updated`);
+    });
+  for (const [cmd, on] of [['enable', true], ['disable', false]] as const) {
+    th.command(`${cmd} <name>`).description(`${cmd} a threshold`).action(async (name: string) => {
+      await setThreshold(ctx.db(), nameArg(name), { enabled: on });
+      ctx.io.out(`threshold ${name}: ${cmd}d`);
+    });
+  }
+}

@@ -1,0 +1,136 @@
+/** Sensors and thresholds: the rows admins and DBAs tune. */
+import type { Queryable } from '../db.ts';
+import { InputError, NotFoundError, RefusedError } from '../errors.ts';
+import { bytesToIp } from '../ip.ts';
+import type { ThresholdRow } from '../types.ts';
+
+export interface SensorOut {
+  id: number;
+  name: string;
+  address: string | null;
+  description: string | null;
+  created_at: string;
+  last_event_at: string | null;
+  events_24h: number;
+  honeypots: number;
+  /** no event for longer than the silence limit */
+  silent: boolean;
+}
+
+export async function listSensors(q: Queryable, silentAfterS = 86400, name?: string): Promise<SensorOut[]> {
+  const rows = await q.rows<{ id: number; name: string; address: Buffer | null; description: string | null; created_at: Date; last: Date | null; n24: number; hp: number }>(
+    `SELECT s.id, s.name, s.address, s.description, s.created_at,
+            (SELECT MAX(l.ts) FROM SensorLog l WHERE l.sensor_id = s.id) AS last,
+            (SELECT COUNT(*) FROM SensorLog l WHERE l.sensor_id = s.id AND l.ts >= UTC_TIMESTAMP(3) - INTERVAL 1 DAY) AS n24,
+            (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id) AS hp
+     FROM Sensor s ${name !== undefined ? 'WHERE s.name = ?' : ''} ORDER BY s.name`,
+    name !== undefined ? [name] : [],
+  );
+  const now = Date.now();
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    address: r.address ? bytesToIp(r.address) : null,
+    description: r.description,
+    created_at: r.created_at.toISOString(),
+    last_event_at: r.last ? r.last.toISOString() : null,
+    events_24h: Number(r.n24),
+    honeypots: Number(r.hp),
+    silent: !r.last || now - r.last.getTime() > silentAfterS * 1000,
+  }));
+}
+
+export async function addSensor(q: Queryable, name: string, address: Buffer | null, description?: string): Promise<number> {
+  const [dup] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  if (dup) throw new RefusedError(`sensor ${name} already exists (id ${dup.id})`, 'E_DUPLICATE');
+  const res = await q.exec('INSERT INTO Sensor (name, address, description) VALUES (?, ?, ?)', [name, address, description ?? null]);
+  return res.insertId;
+}
+
+export async function removeSensor(q: Queryable, name: string, purge: boolean): Promise<{ logs: number }> {
+  const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+  const [{ n } = { n: 0 }] = await q.rows<{ n: number }>('SELECT COUNT(*) AS n FROM SensorLog WHERE sensor_id = ?', [s.id]);
+  if (n && !purge) throw new RefusedError(`sensor ${name} has ${n} log rows: remove it with --purge to delete them too`, 'E_HAS_LOGS');
+  // in chunks: a sensor can have millions of rows, and one huge DELETE holds locks for long
+  for (const table of ['Data', 'SensorLog']) {
+    for (let i = 0; i < 100_000; i++) {
+      const r = await q.exec(`DELETE FROM ${table} WHERE sensor_id = ? LIMIT 10000`, [s.id]);
+      if (r.affectedRows < 10000) break;
+    }
+  }
+  await q.exec('UPDATE Rule SET sensor_id = NULL WHERE sensor_id = ?', [s.id]);
+  await q.exec('DELETE FROM Sensor WHERE id = ?', [s.id]);
+  return { logs: Number(n) };
+}
+
+export interface ThresholdOut {
+  id: number;
+  name: string;
+  enabled: boolean;
+  proto: string | null;
+  dst_port: number | null;
+  sensor: string | null;
+  group_by: string;
+  window_s: number;
+  max_hits: number;
+  action: string;
+  duration_s: number | null;
+  description: string | null;
+}
+
+export async function listThresholds(q: Queryable, name?: string): Promise<ThresholdOut[]> {
+  const rows = await q.rows<ThresholdRow & { sensor: string | null }>(
+    `SELECT t.*, s.name AS sensor FROM Threshold t LEFT JOIN Sensor s ON s.id = t.sensor_id
+     ${name !== undefined ? 'WHERE t.name = ?' : ''} ORDER BY t.id`,
+    name !== undefined ? [name] : [],
+  );
+  return rows.map((t) => ({
+    id: t.id, name: t.name, enabled: Boolean(t.enabled), proto: t.proto, dst_port: t.dst_port, sensor: t.sensor,
+    group_by: t.group_by, window_s: t.window_s, max_hits: t.max_hits, action: t.action, duration_s: t.duration_s,
+    description: t.description,
+  }));
+}
+
+/** Column values of a threshold, validated by the caller; sensor is a name here. */
+export type ThresholdSet = Partial<{
+  enabled: boolean; proto: string | null; dst_port: number | null; sensor: string | null; group_by: string;
+  window_s: number; max_hits: number; action: string; duration_s: number | null; description: string | null;
+}>;
+
+async function columns(q: Queryable, set: ThresholdSet): Promise<[string, unknown][]> {
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(set)) {
+    if (v === undefined) continue;
+    if (k === 'sensor') {
+      if (v === null) out.push(['sensor_id', null]);
+      else {
+        const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [v]);
+        if (!s) throw new NotFoundError(`sensor ${v} does not exist`);
+        out.push(['sensor_id', s.id]);
+      }
+    } else out.push([k, k === 'enabled' ? (v ? 1 : 0) : v]);
+  }
+  return out;
+}
+
+export async function addThreshold(q: Queryable, name: string, set: ThresholdSet): Promise<number> {
+  const [dup] = await q.rows<{ id: number }>('SELECT id FROM Threshold WHERE name = ?', [name]);
+  if (dup) throw new RefusedError(`threshold ${name} already exists`, 'E_DUPLICATE');
+  const cols = await columns(q, set);
+  const res = await q.exec(
+    `INSERT INTO Threshold (name${cols.map(([c]) => `, ${c}`).join('')}) VALUES (?${cols.map(() => ', ?').join('')})`,
+    [name, ...cols.map(([, v]) => v)],
+  );
+  return res.insertId;
+}
+
+export async function setThreshold(q: Queryable, name: string, set: ThresholdSet): Promise<void> {
+  const cols = await columns(q, set);
+  if (!cols.length) throw new InputError('nothing to set: give key=value pairs');
+  const res = await q.exec(`UPDATE Threshold SET ${cols.map(([c]) => `${c} = ?`).join(', ')} WHERE name = ?`, [...cols.map(([, v]) => v), name]);
+  if (!res.affectedRows) {
+    const [t] = await q.rows('SELECT id FROM Threshold WHERE name = ?', [name]);
+    if (!t) throw new NotFoundError(`threshold ${name} does not exist`);
+  }
+}

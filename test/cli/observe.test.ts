@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ipms } from '../helpers/cli.ts';
+import { burst, insertHits } from '../helpers/hits.ts';
+
+let t: TestDb;
+const recent = (minAgo: number) => new Date(Date.now() - minAgo * 60_000).toISOString().replace('T', ' ').replace('Z', '');
+
+beforeAll(async () => {
+  t = await freshDatabase('cli_observe');
+});
+afterAll(async () => t.close());
+
+describe('sensors and thresholds', () => {
+  it('adds, lists (silent ones stand out), shows and removes sensors', async () => {
+    expect((await ipms(t.url, 'sensors', 'add', 'dmz-1', '--address', '192.0.2.50')).code).toBe(0);
+    expect((await ipms(t.url, 'sensors', 'add', 'lab')).code).toBe(0);
+    expect((await ipms(t.url, 'sensors', 'add', 'lab')).code).toBe(5);
+    expect((await ipms(t.url, 'sensors', 'add', 'bad name!')).code).toBe(2);
+    await insertHits(t.db, burst(3, { sensor: 1, ts: recent(5), src: '203.0.113.9' }));
+    const list = (await ipms(t.url, 'sensors', 'list', '--json')).json<{ name: string; events_24h: number; silent: boolean; address: string | null }[]>();
+    expect(list.map((s) => [s.name, s.address, s.events_24h, s.silent])).toEqual([['dmz-1', '192.0.2.50', 3, false], ['lab', null, 0, true]]);
+    const table = await ipms(t.url, 'sensors', 'list');
+    expect(table.out.split('\n')[2]).toMatch(/^lab\s+-\s+never\s+0\s+0\s+SILENT$/);
+    expect((await ipms(t.url, 'sensors', 'remove', 'dmz-1')).code).toBe(5);
+    expect((await ipms(t.url, 'sensors', 'remove', 'lab')).out).toBe('sensor lab: removed');
+    expect((await ipms(t.url, 'sensors', 'show', 'lab')).code).toBe(4);
+  });
+
+  it('edits the same Threshold rows a DBA edits, with validation', async () => {
+    const add = await ipms(t.url, 'thresholds', 'add', 'ssh', 'proto=tcp', 'dst_port=22', 'group_by=src_dport', 'window=1m', 'max_hits=5', 'duration=1h');
+    expect(add.code).toBe(0);
+    const [row] = await t.db.rows<Record<string, unknown>>("SELECT proto, dst_port, group_by, window_s, max_hits, duration_s, enabled FROM Threshold WHERE name = 'ssh'");
+    expect(row).toEqual({ proto: 'tcp', dst_port: 22, group_by: 'src_dport', window_s: 60, max_hits: 5, duration_s: 3600, enabled: 1 });
+    expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'max_hits=7', 'duration=never')).code).toBe(0);
+    expect((await ipms(t.url, 'thresholds', 'disable', 'ssh')).out).toBe('threshold ssh: disabled');
+    const list = (await ipms(t.url, 'thresholds', 'list', '--json')).json<{ name: string; max_hits: number; duration_s: number | null; enabled: boolean }[]>();
+    expect(list.find((x) => x.name === 'ssh')).toMatchObject({ max_hits: 7, duration_s: null, enabled: false });
+    for (const bad of [['max_hits=0'], ['window=fortnight'], ['proto=smtp'], ['colour=red'], ['max_hits']]) {
+      const r = await ipms(t.url, 'thresholds', 'set', 'ssh', ...bad);
+      expect(r.code, bad.join()).toBe(2);
+      expect(r.err.split('\n')).toHaveLength(1);
+    }
+    expect((await ipms(t.url, 'thresholds', 'set', 'nope', 'max_hits=3')).code).toBe(4);
+  });
+});
+
+describe('logs, why, status, check', () => {
+  it('shows records with their payload lines, escaped', async () => {
+    const [l] = await t.db.rows<{ id: number }>("SELECT id FROM SensorLog ORDER BY id DESC LIMIT 1");
+    await t.db.exec("INSERT INTO Data (sensorlog_id, sensor_id, ts, source, payload) VALUES (?, 1, UTC_TIMESTAMP(3), 'service', ?)", [l!.id, 'USER root\r\n<script>alert(1)</script>\x1b[2J']);
+    const r = await ipms(t.url, 'logs', '--sensor', 'dmz-1', '--limit', '1');
+    expect(r.out).toMatch(/^\S+Z {2}dmz-1 {2}start tcp {2}203\.0\.113\.9:40000 -> 192\.168\.2\.1:1080\n {4}\| USER root\\r\\n<script>alert\(1\)<\/script>\\x1b\[2J$/);
+    const j = (await ipms(t.url, 'logs', '--src', '203.0.113.0/24', '--json')).json<{ src: string; payload: unknown[] }[]>();
+    expect(j).toHaveLength(3);
+    expect(j[0]!.payload).toHaveLength(1);
+    expect((await ipms(t.url, 'logs', '--src', '198.51.100.0/24', '--json')).json()).toEqual([]);
+  });
+
+  it('explains a block and its absence', async () => {
+    const under = await ipms(t.url, 'why', '203.0.113.9');
+    expect(under.out.split('\n')[0]).toBe('203.0.113.9: not blocked: under threshold (3/50 for default)');
+    await insertHits(t.db, burst(50, { ts: recent(1), src: '203.0.113.10' }));
+    const blocked = (await ipms(t.url, 'why', '203.0.113.10', '--json')).json<{ verdict: string; rules: unknown[] }>();
+    expect(blocked.verdict).toMatch(/^blocked by rule \d+ \(threshold default\): no device takes it$/);
+    expect((await ipms(t.url, 'why', '192.0.2.50')).out.split('\n')[0]).toBe('192.0.2.50: never blocked: protected by sensor dmz-1');
+    expect((await ipms(t.url, 'why', '198.51.100.1')).out.split('\n')[0]).toBe('198.51.100.1: not blocked: no sensor has seen it');
+  });
+
+  it('reports status and works as a Nagios plugin', async () => {
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw1', 'fw1.example.net', 'nftables', 'dry-run')");
+    const st = (await ipms(t.url, 'status', '--json')).json<{ rules: Record<string, number>; devices: { name: string; pending: number }[]; silent_sensors: string[] }>();
+    expect(st.rules.pending).toBe(1);
+    expect(st.devices).toMatchObject([{ name: 'fw1', pending: 1 }]);
+    const ok = await ipms(t.url, 'check');
+    expect([ok.code, ok.out]).toEqual([0, 'IPMS OK - 0 active, 1 pending rules | active=0 pending=1 failed=0;1;10 oldest_pending=0s;300;1800 silent_sensors=0']);
+    await t.db.exec("UPDATE RuleDevice SET state = 'failed', last_error = 'connection refused', updated_at = UTC_TIMESTAMP(3) - INTERVAL 10 MINUTE");
+    const warn = await ipms(t.url, 'check');
+    expect(warn.code).toBe(1);
+    expect(warn.out).toMatch(/^IPMS WARNING - a rule has waited 10m for a device; 1 failed on fw1 \| /);
+    const crit = await ipms(t.url, 'check', '--crit-pending', '5m');
+    expect(crit.code).toBe(2);
+    const unknown = await ipms('mysql://x:y@127.0.0.1:1/ipms', 'check');
+    expect([unknown.code, unknown.out]).toEqual([3, 'IPMS UNKNOWN - cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)']);
+  });
+});
