@@ -6,10 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
+import { registerIngest } from './commands/ingest.ts';
 import { registerRules } from './commands/rules.ts';
 import { registerLists } from './commands/lists.ts';
 import { registerSensors } from './commands/sensors.ts';
 import { registerObserve } from './commands/observe.ts';
+import { registerDevices } from './commands/devices.ts';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -39,10 +41,12 @@ export function buildProgram(ctx: Context): Command {
     })
     .exitOverride();
   registerDb(program, ctx);
+  registerIngest(program, ctx);
   registerRules(program, ctx);
   registerLists(program, ctx);
   registerSensors(program, ctx);
   registerObserve(program, ctx);
+  registerDevices(program, ctx);
   return program;
 }
 

@@ -1,0 +1,217 @@
+/** `ipms devices ...`, `ipms apply --once`, `ipms worker`. */
+import type { Command } from 'commander';
+import { isAbsolute } from 'node:path';
+import { EXIT, InputError, NotFoundError, RefusedError } from '../../lib/errors.ts';
+import { canonicalIp } from '../../lib/ip.ts';
+import type { DeviceRow } from '../../lib/types.ts';
+import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
+import { applyDeviceBatch } from '../../worker/apply.ts';
+import { reconcile } from '../../worker/reconcile.ts';
+import { TRANSPORTS, transportFor } from '../../worker/target.ts';
+import { Worker, newWorkerId } from '../../worker/worker.ts';
+import { parseDuration } from '../../lib/duration.ts';
+import { collect, intArg, nameArg, oneOf, portArg } from '../args.ts';
+import type { Context } from '../context.ts';
+import { renderTable } from '../table.ts';
+
+const HOST_KEY_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+function hostArg(text: string): string {
+  if (text.includes(':') || /^[\d.]+$/.test(text)) return canonicalIp(text, '--host');
+  if (!/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(text)) {
+    throw new InputError(`--host: '${text}' is neither an IP address nor a host name`);
+  }
+  return text.toLowerCase();
+}
+
+function optionsArg(pairs: string[] | undefined): string | null {
+  if (!pairs?.length) return null;
+  const o: Record<string, string | number> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z][A-Za-z0-9_]{0,31})=([A-Za-z0-9_.:-]{1,64})$/.exec(p);
+    if (!m) throw new InputError(`--option: '${p}' must be key=value (letters, digits, _ . : -)`);
+    o[m[1]!] = /^\d+$/.test(m[2]!) ? Number(m[2]) : m[2]!;
+  }
+  return JSON.stringify(o);
+}
+
+async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
+  const [d] = await ctx.db().rows<DeviceRow>('SELECT * FROM Device WHERE name = ?', [nameArg(name)]);
+  if (!d) throw new NotFoundError(`device ${name} does not exist`);
+  return d;
+}
+
+function deps(ctx: Context) {
+  return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => ctx.io.out(s) }) };
+}
+
+export function registerDevices(program: Command, ctx: Context): void {
+  const devices = program.command('devices').description('the firewalls and routers that enforce rules');
+
+  devices.command('add <name>')
+    .description('store a device (nothing is contacted; several devices may share a host)')
+    .requiredOption('--adapter <adapter>', ADAPTER_NAMES.join('|'))
+    .option('--transport <transport>', TRANSPORTS.join('|'), 'ssh')
+    .option('--host <host>', 'management address or name', '127.0.0.1')
+    .option('--port <port>', 'SSH port', '22')
+    .option('--user <user>', 'SSH user')
+    .option('--key <path>', 'private key file on the worker host (kept as a path, never read into the database)')
+    .option('--host-key <fingerprint>', 'pinned host key: SHA256:... as printed by ssh-keygen -lf')
+    .option('--applies-to <scope>', 'external|internal|any', 'any')
+    .option('--option <key=value>', 'adapter option (repeatable), e.g. table=ipms', collect)
+    .option('--disabled', 'store it disabled')
+    .action(async (name: string, o: { adapter: string; transport: string; host: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; disabled?: boolean }) => {
+      const adapter = oneOf(o.adapter, ADAPTER_NAMES, '--adapter');
+      const transport = oneOf(o.transport, TRANSPORTS, '--transport');
+      if (transport === 'ssh') {
+        if (!o.user) throw new InputError('--user is needed with --transport ssh');
+        if (!o.key) throw new InputError('--key is needed with --transport ssh');
+        if (!o.hostKey) throw new InputError('--host-key SHA256:... is needed with --transport ssh (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the device)');
+      }
+      if (o.user !== undefined && !/^[a-z_][a-z0-9_.-]{0,31}$/i.test(o.user)) throw new InputError(`--user: '${o.user}' is not a user name`);
+      if (o.key !== undefined && (!isAbsolute(o.key) || /[\0\n]/.test(o.key) || o.key.length > 500)) throw new InputError('--key: give an absolute path');
+      if (o.hostKey !== undefined && !HOST_KEY_RE.test(o.hostKey)) throw new InputError(`--host-key: '${o.hostKey}' is not an OpenSSH SHA256:... fingerprint`);
+      const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
+      if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
+      await ctx.db().exec(
+        `INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key, options, enabled, applies_to)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [name, hostArg(o.host), portArg(o.port, '--port'), adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
+          optionsArg(o.option), o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to')],
+      );
+      ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
+    });
+
+  devices.command('list')
+    .description('devices with their rule counts and health')
+    .option('--json', 'print a JSON array')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await ctx.db().rows<DeviceRow & { applied: number; pending: number; failed: number }>(
+        `SELECT d.*, SUM(rd.state = 'applied' AND rd.desired = 'present') AS applied, SUM(rd.state = 'pending') AS pending,
+                SUM(rd.state = 'failed') AS failed
+         FROM Device d LEFT JOIN RuleDevice rd ON rd.device_id = d.id GROUP BY d.id ORDER BY d.name`,
+      );
+      const out = rows.map((d) => ({
+        name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
+        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options ? JSON.parse(d.options) : {},
+        applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0),
+        last_ok_at: d.last_ok_at ? d.last_ok_at.toISOString() : null, last_error: d.last_error,
+      }));
+      if (o.json) return ctx.json(out);
+      if (!out.length) return ctx.io.out('no devices');
+      ctx.io.out(renderTable(['name', 'adapter', 'transport', 'host', 'takes', 'enabled', 'applied', 'pending', 'failed', 'last error'],
+        out.map((d) => [d.name, d.adapter, d.transport, `${d.host}:${d.port}`, d.applies_to, d.enabled ? 'yes' : 'no', d.applied, d.pending, d.failed, d.last_error])));
+    });
+
+  devices.command('show <name>')
+    .option('--json', 'print JSON')
+    .description('one device')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const d = await deviceByName(ctx, name);
+      const view = { name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
+        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options, last_ok_at: d.last_ok_at, last_error: d.last_error };
+      if (o.json) return ctx.json(view);
+      ctx.io.out(Object.entries(view).map(([k, v]) => `${k.padEnd(11)} ${v instanceof Date ? v.toISOString() : v ?? '-'}`).join('\n'));
+    });
+
+  devices.command('test <name>')
+    .description('connect (checking the pinned host key) and check the firewall tool is there')
+    .action(async (name: string) => {
+      const d = await deviceByName(ctx, name);
+      const session = await transportFor(d, { print: (s) => ctx.io.out(s) }).open();
+      try {
+        const check = TOOL_CHECK[d.adapter];
+        if (check) {
+          const [r] = await session.run([{ argv: check }]);
+          ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'}); ${(r?.stdout || r?.stderr || '').trim().split('\n')[0] ?? ''}`);
+        } else ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'})`);
+      } finally {
+        await session.close();
+      }
+    });
+
+  for (const [cmd, on] of [['enable', 1], ['disable', 0]] as const) {
+    devices.command(`${cmd} <name>`).description(cmd === 'disable' ? 'give it nothing new (what it has stays)' : 'give it the open rules again')
+      .action(async (name: string) => {
+        const d = await deviceByName(ctx, name);
+        await ctx.db().exec('UPDATE Device SET enabled = ? WHERE id = ?', [on, d.id]);
+        ctx.io.out(`device ${name}: ${cmd}d`);
+      });
+  }
+
+  devices.command('remove <name>')
+    .description('forget a device; say what to do with the rules it enforces')
+    .option('--take-off', 'first remove every ipms rule from the device (connects to it)')
+    .option('--leave-rules', 'leave its rules in place on the device')
+    .action(async (name: string, o: { takeOff?: boolean; leaveRules?: boolean }) => {
+      const d = await deviceByName(ctx, name);
+      const [{ n } = { n: 0 }] = await ctx.db().rows<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM RuleDevice WHERE device_id = ? AND state IN ('applied', 'failed', 'pending') AND applied_at IS NOT NULL", [d.id]);
+      if (Number(n) && !o.takeOff && !o.leaveRules) {
+        throw new RefusedError(`device ${name} enforces ${n} rule(s): pass --take-off to remove them from it first, or --leave-rules`, 'E_HAS_RULES');
+      }
+      if (o.takeOff && Number(n)) {
+        const workerId = newWorkerId();
+        await ctx.db().exec(
+          `UPDATE RuleDevice SET desired = 'absent', state = 'pending', version = version + 1, claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE
+           WHERE device_id = ?`, [workerId, d.id]);
+        const claimed = await ctx.db().rows<{ id: number; rule_id: number; device_id: number; desired: 'absent'; version: number; attempts: number; applied_at: Date | null }>(
+          'SELECT id, rule_id, device_id, desired, version, attempts, applied_at FROM RuleDevice WHERE device_id = ?', [d.id]);
+        const res = await applyDeviceBatch(ctx.db(), d, claimed, { ...deps(ctx), workerId });
+        if (res.failed) throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept`, 'E_DEVICE');
+      }
+      await ctx.db().exec('DELETE FROM Device WHERE id = ?', [d.id]);
+      ctx.io.out(`device ${name}: removed`);
+    });
+
+  devices.command('reconcile <name>')
+    .description('compare what the device enforces with the database and fix the difference both ways')
+    .option('--dry-run', 'only report the drift')
+    .option('--json', 'print the report as JSON')
+    .action(async (name: string, o: { dryRun?: boolean; json?: boolean }) => {
+      const d = await deviceByName(ctx, name);
+      const r = await reconcile(ctx.db(), d, deps(ctx), Boolean(o.dryRun));
+      // a dry run that finds drift exits 1, so cron and monitoring can act on it
+      if (o.dryRun && (r.missing.length || r.unexpected.length)) ctx.exitCode = EXIT.FAILURE;
+      if (o.json) return ctx.json(r);
+      ctx.io.out(`device ${name}: ${r.expected} expected, ${r.found} found; ${r.missing.length} missing, ${r.unexpected.length} unexpected${r.fixed ? ': fixed' : o.dryRun ? ' (dry run: nothing changed)' : ''}`);
+      for (const m of r.missing) ctx.io.out(`  missing    ${m}`);
+      for (const u of r.unexpected) ctx.io.out(`  unexpected ${u}`);
+    });
+
+  program.command('apply')
+    .description('apply every due rule to the devices, once (for cron); exit 1 if anything failed')
+    .requiredOption('--once', 'do one pass and exit (the only mode; `ipms worker` loops)')
+    .option('--device <name>', 'only this device')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (o: { device?: string; json?: boolean }) => {
+      const dev = o.device ? await deviceByName(ctx, o.device) : undefined;
+      const w = new Worker(ctx.db(), deps(ctx), { ...(dev ? { deviceId: dev.id } : {}), log: o.json ? undefined : (s) => ctx.io.out(s) });
+      const r = await w.tick();
+      if (o.json) ctx.json(r);
+      else if (!r.outcomes.length && !r.errors.length) ctx.io.out('nothing due');
+      if (r.errors.length || r.outcomes.some((x) => x.failed > 0)) ctx.exitCode = EXIT.FAILURE;
+    });
+
+  program.command('worker')
+    .description('apply rules as they come (daemon); SIGTERM lets the batch in flight finish')
+    .option('--poll <duration>', 'how often to look for due rules when idle', '1s')
+    .option('--poll-ms <ms>', 'the same in milliseconds')
+    .action(async (o: { poll: string; pollMs?: string }) => {
+      const pollMs = o.pollMs !== undefined ? intArg(o.pollMs, '--poll-ms', 10, 3_600_000) : parseDuration(o.poll, '--poll') * 1000;
+      const w = new Worker(ctx.db(), deps(ctx), { log: (s) => ctx.io.err(`${new Date().toISOString()} ${s}`) });
+      const stop = () => {
+        ctx.io.err(`${new Date().toISOString()} stopping after the batch in flight`);
+        void w.stop();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      ctx.io.err(`${new Date().toISOString()} worker ${w.id} polling every ${pollMs} ms`);
+      try {
+        await w.run(pollMs);
+      } finally {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+      }
+    });
+}

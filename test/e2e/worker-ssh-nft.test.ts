@@ -1,0 +1,118 @@
+/**
+ * End to end, for real: hits in SensorLog cross the default threshold, the trigger writes the
+ * rule, the worker applies it over SSH (real sshd, pinned host key) to real nftables inside a
+ * network namespace, and a real TCP connection from the attacker's namespace is then dropped.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLab, type Lab } from '../helpers/lab.ts';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ipms } from '../helpers/cli.ts';
+import { burst, insertHits } from '../helpers/hits.ts';
+import { Worker } from '../../worker/worker.ts';
+import { adapterFor } from '../../worker/adapters.ts';
+import { transportFor } from '../../worker/target.ts';
+
+let lab: Lab;
+let t: TestDb;
+
+beforeAll(async () => {
+  lab = await createLab();
+  t = await freshDatabase('e2e_worker');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
+  const add = await ipms(t.url, 'devices', 'add', 'fw', '--adapter', 'nftables', '--transport', 'ssh', '--host', lab.mgmt,
+    '--user', 'root', '--key', lab.clientKey, '--host-key', lab.hostKeyFingerprint, '--applies-to', 'any');
+  expect(add.code, add.err).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await t?.close();
+  lab?.close();
+});
+
+const now = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
+
+async function ruleOf(src: string) {
+  const [r] = (await ipms(t.url, 'rules', 'list', '--src', src, '--json')).json<{ id: number; status: string; devices: { device: string; state: string; last_error: string | null }[] }[]>();
+  return r;
+}
+
+describe('hits to a dropped packet and back', () => {
+  it('tests the device: host key checked, nft present', async () => {
+    const r = await ipms(t.url, 'devices', 'test', 'fw');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^device fw: connected \(host key SHA256:.{43}\); nftables v\d/);
+  });
+
+  it('blocks the attacker after the threshold, and lets it in again when the rule is dropped', async () => {
+    expect(lab.attackerCanConnect()).toBe(true);
+    await insertHits(t.db, burst(50, { ts: now(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
+    const pending = await ruleOf(lab.attacker);
+    expect(pending).toMatchObject({ status: 'pending', devices: [{ device: 'fw', state: 'pending' }] });
+
+    const apply = await ipms(t.url, 'apply', '--once');
+    expect(apply.code, apply.out + apply.err).toBe(0);
+    expect(apply.out).toMatch(/fw: 1 applied, 0 removed, 0 failed/);
+    expect(await ruleOf(lab.attacker)).toMatchObject({ status: 'active', devices: [{ device: 'fw', state: 'applied' }] });
+    expect(lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms'])).toContain(lab.attacker);
+    expect(lab.attackerCanConnect()).toBe(false);
+
+    // drift: someone deletes the element by hand; reconcile sees it and puts it back
+    const listing = lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']);
+    const set = [...listing.matchAll(/set (\w+) \{[^}]*?elements = \{([^}]*)\}/g)].find((m) => m[2]!.includes(lab.attacker))?.[1];
+    expect(set).toBeDefined();
+    lab.dev.ok(['nft', 'delete', 'element', 'inet', 'ipms', set!, `{ ${lab.attacker} }`]);
+    expect(lab.attackerCanConnect()).toBe(true);
+    const dry = await ipms(t.url, 'devices', 'reconcile', 'fw', '--dry-run', '--json');
+    expect(dry.code).toBe(1);
+    expect(dry.json<{ missing: string[] }>().missing).toHaveLength(1);
+    const fix = await ipms(t.url, 'devices', 'reconcile', 'fw');
+    expect(fix.code, fix.err).toBe(0);
+    expect(lab.attackerCanConnect()).toBe(false);
+
+    const drop = await ipms(t.url, 'rules', 'drop', String(pending!.id));
+    expect(drop.code).toBe(0);
+    const off = await ipms(t.url, 'apply', '--once');
+    expect(off.out).toMatch(/fw: 0 applied, 1 removed, 0 failed/);
+    expect(await ruleOf(lab.attacker)).toMatchObject({ status: 'dropped', devices: [{ device: 'fw', state: 'removed' }] });
+    expect(lab.attackerCanConnect()).toBe(true);
+  });
+
+  it('works as a daemon: a new rule is applied within the poll, and stop() waits for the batch', async () => {
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE status IN ('pending','active','disabled')");
+    const worker = new Worker(t.db, { adapterFor, transportFor: (d) => transportFor(d, { print: () => undefined }) });
+    const running = worker.run(100);
+    try {
+      // the dropped rule's removal may be in flight; a direct UPDATE re-opens it like a DBA would
+      const [r] = await t.db.rows<{ id: number }>('SELECT id FROM Rule WHERE src_ip = INET6_ATON(?)', [lab.attacker]);
+      await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [r!.id]);
+      const end = Date.now() + 15_000;
+      while (Date.now() < end && (await ruleOf(lab.attacker))?.status !== 'active') await new Promise((res) => setTimeout(res, 100));
+      expect((await ruleOf(lab.attacker))?.status).toBe('active');
+      expect(lab.attackerCanConnect()).toBe(false);
+      await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
+      const end2 = Date.now() + 15_000;
+      while (Date.now() < end2 && lab.attackerCanConnect() === false) await new Promise((res) => setTimeout(res, 100));
+      expect(lab.attackerCanConnect()).toBe(true);
+    } finally {
+      await worker.stop();
+      await running;
+    }
+  });
+
+  it('refuses a device whose host key does not match the pin, leaving the rule failed and visible', async () => {
+    const add = await ipms(t.url, 'devices', 'add', 'fw-wrongkey', '--adapter', 'nftables', '--transport', 'ssh', '--host', lab.mgmt,
+      '--user', 'root', '--key', lab.clientKey, '--host-key', lab.otherFingerprint);
+    expect(add.code).toBe(0);
+    const r = await ipms(t.url, 'rules', 'add', '198.51.100.66', '--device', 'fw-wrongkey', '--json');
+    const id = r.json<{ id: number }>().id;
+    const apply = await ipms(t.url, 'apply', '--once');
+    expect(apply.code).toBe(1);
+    const shown = (await ipms(t.url, 'rules', 'show', String(id), '--json')).json<{ status: string; devices: { device: string; state: string; last_error: string }[] }>();
+    expect(shown.status).toBe('pending');
+    expect(shown.devices).toHaveLength(1);
+    expect(shown.devices[0]!.state).toBe('failed');
+    expect(shown.devices[0]!.last_error).toContain(`host key of ${lab.mgmt}:22 is ${lab.hostKeyFingerprint}, not the pinned ${lab.otherFingerprint}: refused, nothing was sent`);
+    expect((await ipms(t.url, 'devices', 'test', 'fw-wrongkey')).code).not.toBe(0);
+    expect(lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms'])).not.toContain('198.51.100.66');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * A small lab for end-to-end tests: a "device" network namespace running a real OpenSSH sshd
+ * (throwaway host and client keys, the host key pinned by its fingerprint) and real nftables,
+ * reached from this namespace over a veth pair; an "attacker" namespace on another veth pair.
+ * All addresses live inside namespaces the test creates. Everything is torn down by close().
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNetns, requireTool, type Netns } from './netns.ts';
+
+export interface Lab {
+  dev: Netns;
+  atk: Netns;
+  /** the device's management address (sshd), reached from here */
+  mgmt: string;
+  /** the device's address the attacker talks to, and the attacker's */
+  target: string;
+  attacker: string;
+  clientKey: string;
+  hostKeyFingerprint: string;
+  /** a fingerprint of some other key, for the wrong-host-key case */
+  otherFingerprint: string;
+  /** can the attacker open a TCP connection to target:8080? */
+  attackerCanConnect(): boolean;
+  close(): void;
+}
+
+function sh(argv: string[]): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr || r.error}`);
+  return r.stdout;
+}
+
+function fingerprint(pub: string): string {
+  return sh(['ssh-keygen', '-l', '-E', 'sha256', '-f', pub]).split(' ')[1]!;
+}
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+}
+
+export async function createLab(): Promise<Lab> {
+  for (const t of ['ip', 'nft', 'sshd', 'ssh-keygen']) requireTool(t);
+  const dir = mkdtempSync(join(tmpdir(), 'ipms-lab-'));
+  const n = randomInt(1, 250);
+  const tag = randomBytes(2).toString('hex');
+  const mgmtNet = `10.231.${n}`;
+  const atkNet = `10.232.${n}`;
+  const dev = createNetns('ipms-dev');
+  const atk = createNetns('ipms-atk');
+  const children: ChildProcess[] = [];
+  const vr = `ipr${tag}`;
+  const close = () => {
+    for (const c of children) c.kill('SIGKILL');
+    spawnSync('ip', ['link', 'del', vr], { timeout: 5000 });
+    dev.destroy();
+    atk.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // management link: this namespace <-> device
+    sh(['ip', 'link', 'add', vr, 'type', 'veth', 'peer', 'name', `ipd${tag}`]);
+    sh(['ip', 'link', 'set', `ipd${tag}`, 'netns', dev.name]);
+    sh(['ip', 'addr', 'add', `${mgmtNet}.1/30`, 'dev', vr]);
+    sh(['ip', 'link', 'set', vr, 'up']);
+    dev.ok(['ip', 'addr', 'add', `${mgmtNet}.2/30`, 'dev', `ipd${tag}`]);
+    dev.ok(['ip', 'link', 'set', `ipd${tag}`, 'up']);
+    dev.ok(['ip', 'link', 'set', 'lo', 'up']);
+    // attack link: attacker <-> device
+    dev.ok(['ip', 'link', 'add', `ipa${tag}`, 'type', 'veth', 'peer', 'name', `ipx${tag}`]);
+    dev.ok(['ip', 'link', 'set', `ipx${tag}`, 'netns', atk.name]);
+    dev.ok(['ip', 'addr', 'add', `${atkNet}.1/30`, 'dev', `ipa${tag}`]);
+    dev.ok(['ip', 'link', 'set', `ipa${tag}`, 'up']);
+    atk.ok(['ip', 'addr', 'add', `${atkNet}.2/30`, 'dev', `ipx${tag}`]);
+    atk.ok(['ip', 'link', 'set', `ipx${tag}`, 'up']);
+    atk.ok(['ip', 'link', 'set', 'lo', 'up']);
+
+    // sshd with throwaway keys; root logs in with the client key only
+    sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host'), '-C', 'ipms-lab-host']);
+    sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other'), '-C', 'ipms-lab-other']);
+    sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client'), '-C', 'ipms-lab-client']);
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    writeFileSync(join(dir, 'sshd_config'), [
+      `ListenAddress ${mgmtNet}.2`, 'Port 22', `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no',
+      'StrictModes no', `PidFile ${join(dir, 'sshd.pid')}`, 'LogLevel ERROR', '',
+    ].join('\n'));
+    const sshd = spawn('ip', ['netns', 'exec', dev.name, requireTool('sshd'), '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(sshd);
+    // a service on the device for the attacker to reach
+    const listener = spawn('ip', ['netns', 'exec', dev.name, process.execPath, '-e',
+      `require('net').createServer((s) => { s.on('error', () => {}); s.end('hello'); }).listen(8080, '${atkNet}.1')`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(listener);
+
+    const lab: Lab = {
+      dev, atk, mgmt: `${mgmtNet}.2`, target: `${atkNet}.1`, attacker: `${atkNet}.2`,
+      clientKey: join(dir, 'client'),
+      hostKeyFingerprint: fingerprint(join(dir, 'host.pub')),
+      otherFingerprint: fingerprint(join(dir, 'other.pub')),
+      attackerCanConnect() {
+        const r = atk.run([process.execPath, '-e',
+          `const s = require('net').connect(8080, '${atkNet}.1'); s.setTimeout(1500);
+           s.on('connect', () => process.exit(0)); s.on('timeout', () => process.exit(1)); s.on('error', () => process.exit(2));`],
+          { timeoutMs: 10_000 });
+        return r.status === 0;
+      },
+      close,
+    };
+    const portOpen = (ns: Netns | undefined, host: string, port: number) => {
+      const argv = [process.execPath, '-e', `const s = require('net').connect(${port}, '${host}'); s.setTimeout(500);
+        s.on('connect', () => process.exit(0)); s.on('timeout', () => process.exit(1)); s.on('error', () => process.exit(2));`];
+      return (ns ? ns.run(argv) : { status: spawnSync(argv[0]!, argv.slice(1), { timeout: 5000 }).status }).status === 0;
+    };
+    await waitFor('sshd listening', () => portOpen(undefined, `${mgmtNet}.2`, 22));
+    await waitFor('the device service listening', () => portOpen(dev, `${atkNet}.1`, 8080));
+    return lab;
+  } catch (err) {
+    close();
+    throw err;
+  }
+}

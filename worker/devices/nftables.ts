@@ -1,0 +1,180 @@
+/**
+ * nftables: an own table `inet <table>` with interval+timeout sets (nftables-sets.ts), a regular
+ * chain `block` matching them, jumped to from `input` and `forward` base chains (priority
+ * filter - 10, policy accept). Every plan is ONE `nft -f -` transaction: all or nothing.
+ *
+ * Why no `auto-merge` (checked on nft 1.0.6): it merges adjacent ranges too, keeps the shorter
+ * timeout of the merged elements, and afterwards `delete element` of an original range fails with
+ * "element does not exist", which aborts the whole transaction. Without it, overlapping elements
+ * are refused ("interval overlaps"), so we never add any: rules whose ranges nest are partitioned
+ * (partition.ts), which needs the kept rules that overlap the batch (RenderCall.keep).
+ *
+ * Why `add element X; delete element X`: `delete element` of a missing element aborts the batch
+ * and `destroy element` needs nft >= 1.0.8; adding an element that is there is a no-op, so the
+ * pair always succeeds and leaves X absent. Adds are written the same way followed by the real
+ * add, which also refreshes the timeout of an element that was already there.
+ */
+import { InputError } from '../../lib/errors.ts';
+import { assertDeviceRules, familyBits } from './canonical.ts';
+import { chunks, compactDuration, OptionReader } from './options.ts';
+import { fromBig, partition, rangeId, rootsOf, toBig, type TimedRange } from './partition.ts';
+import { NFT_SETS, selectorText, setOf, srcText, type NftSet } from './nftables-sets.ts';
+import { nftExpectedState, nftParseState } from './nftables-state.ts';
+import type { Adapter, Batch, DeviceOptions, DeviceRule, Plan, RenderCall } from './types.ts';
+
+export interface NftOptions {
+  table: string;
+  /** offset from the filter priority for the input and forward hooks */
+  priority: number;
+  /** elements per `add element` / `delete element` statement */
+  chunk: number;
+}
+
+export function nftOptions(raw?: DeviceOptions): NftOptions {
+  const r = new OptionReader('nftables', raw, ['table', 'priority', 'chunk']);
+  return { table: r.name('table', 'ipms'), priority: r.int('priority', -10, -300, 300), chunk: r.int('chunk', 10000, 1, 1_000_000) };
+}
+
+const NFT = ['nft', '-f', '-'] as const;
+
+function setup(raw?: DeviceOptions): Plan {
+  const o = nftOptions(raw);
+  const t = `inet ${o.table}`;
+  const prio = o.priority === 0 ? 'filter' : `filter ${o.priority < 0 ? '-' : '+'} ${Math.abs(o.priority)}`;
+  const lines = [`add table ${t}`];
+  for (const s of NFT_SETS) lines.push(`add set ${t} ${s.name} { type ${s.type}; flags interval, timeout; }`);
+  lines.push(`add chain ${t} block`, `flush chain ${t} block`);
+  for (const s of NFT_SETS) {
+    const verdict = s.action === 'DROP' ? 'drop' : 'reject with icmpx admin-prohibited';
+    lines.push(`add rule ${t} block ${s.match} @${s.name} counter ${verdict}`);
+  }
+  for (const hook of ['input', 'forward']) {
+    lines.push(`add chain ${t} ${hook} { type filter hook ${hook} priority ${prio}; policy accept; }`, `flush chain ${t} ${hook}`, `add rule ${t} ${hook} jump block`);
+  }
+  return { steps: [{ argv: NFT, stdin: `${lines.join('\n')}\n` }] };
+}
+
+interface Group {
+  set: NftSet;
+  sel: string;
+  add: TimedRange[];
+  remove: TimedRange[];
+  keep: TimedRange[];
+}
+
+function groupsOf(parts: { add: readonly DeviceRule[]; remove?: readonly DeviceRule[]; keep?: readonly DeviceRule[] }): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  for (const role of ['add', 'remove', 'keep'] as const) {
+    for (const r of parts[role] ?? []) {
+      const set = setOf(r);
+      const sel = selectorText(r);
+      const id = `${set.name}${sel}`;
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = { set, sel, add: [], remove: [], keep: [] }));
+      g[role].push({ first: toBig(r.src.address), prefix: r.src.prefix, expiresInS: r.expiresInS });
+    }
+  }
+  return groups;
+}
+
+function elementText(g: Group, p: TimedRange, withTimeout: boolean): string {
+  const bits = familyBits(g.set.family);
+  const t = withTimeout && p.expiresInS !== undefined ? ` timeout ${compactDuration(p.expiresInS)}` : '';
+  return `${srcText(g.set.family, fromBig(p.first, bits), p.prefix)}${g.sel}${t}`;
+}
+
+function statements(verb: 'add' | 'delete', t: string, set: string, elems: readonly string[], chunk: number): string[] {
+  return chunks(elems, chunk).map((c) => `${verb} element ${t} ${set} {\n\t${c.join(',\n\t')}\n}`);
+}
+
+function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
+  const o = nftOptions(raw);
+  const mode = call.mode ?? 'delta';
+  const keep = call.keep ?? [];
+  assertDeviceRules(batch.add);
+  assertDeviceRules(batch.remove);
+  assertDeviceRules(keep);
+  const t = `inet ${o.table}`;
+  const lines: string[] = [];
+  const perSet = new Map<string, { safe: string[]; old: string[]; neu: string[] }>(NFT_SETS.map((s) => [s.name, { safe: [], old: [], neu: [] }]));
+
+  if (mode === 'full') {
+    if (batch.remove.length) throw new InputError('nftables: a full render takes the whole desired state in add; remove must be empty', 'E_RENDER');
+    for (const s of NFT_SETS) lines.push(`flush set ${t} ${s.name}`);
+    for (const g of groupsOf({ add: batch.add }).values()) {
+      const neu = perSet.get(g.set.name)!.neu;
+      for (const p of partition(familyBits(g.set.family), g.add)) neu.push(elementText(g, p, true));
+    }
+  } else if (mode === 'delta') {
+    for (const g of groupsOf({ add: batch.add, remove: batch.remove, keep }).values()) {
+      const bits = familyBits(g.set.family);
+      const roots = rootsOf(bits, [...g.add, ...g.remove, ...g.keep]);
+      const comps = new Map<string, { add: TimedRange[]; remove: TimedRange[]; kept: TimedRange[] }>();
+      const bucket = (r: TimedRange) => {
+        const root = roots.get(rangeId(r))!;
+        let c = comps.get(root);
+        if (!c) comps.set(root, (c = { add: [], remove: [], kept: [] }));
+        return c;
+      };
+      for (const r of g.add) bucket(r).add.push(r);
+      for (const r of g.remove) bucket(r).remove.push(r);
+      for (const r of g.keep) comps.get(roots.get(rangeId(r))!)?.kept.push(r);
+      for (const { add, remove, kept } of comps.values()) {
+        // A lone range may or may not be on the device already (a retry, a refresh): the
+        // add/delete pair makes either case safe. Nested ranges: the device holds the partition of
+        // what was applied before (kept + removed rules) and we delete exactly that, without the
+        // pair: nft 1.0.6 keeps a second copy of an element re-added in the same transaction in its
+        // overlap cache, and the new, differently cut pieces would then "overlap" the deleted ones.
+        // If the device holds something else the transaction fails whole and nothing changes; a
+        // full render repairs it.
+        const lone = new Set([...add, ...remove, ...kept].map(rangeId)).size === 1;
+        const entry = perSet.get(g.set.name)!;
+        const old = partition(bits, lone ? [...kept, ...remove, ...add] : [...kept, ...remove]).map((p) => elementText(g, p, false));
+        for (const e of old) {
+          if (lone) entry.safe.push(e);
+          entry.old.push(e);
+        }
+        for (const p of partition(bits, [...kept, ...add])) entry.neu.push(elementText(g, p, true));
+      }
+    }
+  } else {
+    throw new InputError(`nftables: unknown render mode ${String(mode)}`, 'E_RENDER');
+  }
+
+  for (const s of NFT_SETS) {
+    const { safe, old, neu } = perSet.get(s.name)!;
+    lines.push(...statements('add', t, s.name, safe, o.chunk));
+    lines.push(...statements('delete', t, s.name, old, o.chunk));
+    lines.push(...statements('add', t, s.name, neu, o.chunk));
+  }
+  if (lines.length === 0) return { steps: [] };
+  return { steps: [{ argv: NFT, stdin: `${lines.join('\n')}\n` }] };
+}
+
+function readState(raw?: DeviceOptions): Plan {
+  const o = nftOptions(raw);
+  // JSON output (nft built with libjansson, as Debian, RHEL and Alpine ship it): no guessing
+  // at the text layout, and protocols come back as names or numbers that protocols.ts knows.
+  return { steps: [{ argv: ['nft', '-j', 'list', 'table', 'inet', o.table] }] };
+}
+
+export const nftables: Adapter = Object.freeze<Adapter>({
+  name: 'nftables',
+  kind: 'exec',
+  modes: ['delta', 'full'],
+  // The kernel keeps u64 milliseconds; nft's parser only wants them written as days.
+  maxTimeoutS: 2 ** 31 - 1,
+  unsupported: (_rule: DeviceRule, raw?: DeviceOptions) => {
+    nftOptions(raw);
+    return undefined;
+  },
+  setup,
+  render,
+  readState,
+  parseState: (outputs: readonly string[], raw?: DeviceOptions) => nftParseState(outputs, nftOptions(raw).table),
+  expectedState: (rules: readonly DeviceRule[], raw?: DeviceOptions) => {
+    nftOptions(raw);
+    assertDeviceRules(rules);
+    return nftExpectedState(rules);
+  },
+});

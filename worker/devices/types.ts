@@ -1,0 +1,117 @@
+/**
+ * The contract between the worker and the device adapters. Adapters are pure: they turn
+ * validated rules into Steps (what to run on a device) and parse what a device shows back.
+ * Transports (ssh, local, dry-run) run the Steps; nothing in worker/devices executes anything.
+ */
+import type { Action, RuleProto } from '../../lib/types.ts';
+import type { Family } from '../../lib/ip.ts';
+
+/**
+ * One rule in canonical form. Only `toDeviceRule` (canonical.ts) makes these: it validates every
+ * field and refuses protected ranges, and renderers check that each rule they get came from it.
+ */
+export interface DeviceRule {
+  /** Rule.id: positive integer; the only "free" value that may reach a device (as a comment) */
+  readonly id: number;
+  readonly family: Family;
+  /** canonical network address (host bits clear) and prefix length */
+  readonly src: { readonly address: string; readonly prefix: number };
+  /** a single destination address of the same family */
+  readonly dst?: { readonly address: string };
+  /** 1-65535, only with a protocol that has ports */
+  readonly dstPort?: number;
+  readonly proto?: RuleProto;
+  readonly action: Action;
+  /** seconds the rule has left (>= 1); absent = until removed */
+  readonly expiresInS?: number;
+}
+
+/** What a device can show back: the traffic and action of a rule, without id and lifetime. */
+export type DeviceKey = Omit<DeviceRule, 'id' | 'expiresInS'>;
+
+/** One entry parsed from a device; `id` when the device carries it (comment, ACL sequence). */
+export interface StateEntry extends DeviceKey {
+  readonly id?: number;
+}
+
+/**
+ * A program to run on the device: an argv (never a shell string) and optional stdin.
+ * - okExit: exit codes that count as success (default [0]).
+ * - unless: an argv run first. Exit 0 means the step's effect is already there: skip the step.
+ *   Exit 1 means it is not: run the step. Any other exit code is a failure. (`iptables -C`.)
+ */
+export interface ExecStep {
+  readonly argv: readonly string[];
+  readonly stdin?: string;
+  readonly okExit?: readonly number[];
+  readonly unless?: readonly string[];
+}
+
+/**
+ * Lines for a device CLI (Cisco IOS, RouterOS), sent in order as one session (RouterOS: one
+ * exec request; IOS: an interactive shell, one line at a time). The device reports errors in its
+ * output, not in an exit code: IOS lines starting with `%`, RouterOS `failure:`/`syntax error`/
+ * `bad command`; a transport must treat those as a failed step.
+ */
+export interface SessionStep {
+  readonly session: readonly string[];
+}
+
+export type Step = ExecStep | SessionStep;
+
+export interface Plan {
+  readonly steps: readonly Step[];
+  /** configuration an administrator adds by hand (pf.conf lines, ACL on an interface) */
+  readonly manual?: string;
+}
+
+export interface Batch {
+  readonly add: readonly DeviceRule[];
+  readonly remove: readonly DeviceRule[];
+}
+
+/**
+ * - delta: apply `add` and `remove` on top of what the device has.
+ * - full: `add` is everything the device must enforce, `remove` must be empty; the adapter
+ *   replaces its own objects whole (atomically where the device allows).
+ */
+export type RenderMode = 'delta' | 'full';
+
+export interface RenderCall {
+  /** default: the adapter's first mode */
+  readonly mode?: RenderMode;
+  /**
+   * delta mode: rules that stay on the device. nftables needs (at least) every kept rule that
+   * overlaps a rule of the batch, to keep its interval sets free of overlaps; ipset uses them to
+   * check capacity. Passing all of the device's present rules is always fine.
+   */
+  readonly keep?: readonly DeviceRule[];
+  /** ipset: known element counts per set name, for the capacity check */
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
+/** Device options: the Device row's `options` JSON; each adapter validates its own keys. */
+export type DeviceOptions = Readonly<Record<string, unknown>>;
+
+export interface Adapter {
+  readonly name: string;
+  /** exec: ExecSteps only; session: SessionSteps only */
+  readonly kind: 'exec' | 'session';
+  readonly modes: readonly RenderMode[];
+  /**
+   * Longest lifetime the device itself enforces; 0 = no timeouts on this device. Rules that
+   * live longer (or devices without timeouts) rely on the worker removing them when they expire.
+   */
+  readonly maxTimeoutS: number;
+  /** why this adapter cannot carry the rule, or undefined when it can */
+  unsupported(rule: DeviceRule, opts?: DeviceOptions): string | undefined;
+  /** idempotent: creates the adapter's own table/chains/sets/lists and hooks them in */
+  setup(opts?: DeviceOptions): Plan;
+  render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
+  /** the steps whose outputs parseState reads */
+  readState(opts?: DeviceOptions): Plan;
+  /** outputs: stdout of each readState step, in order */
+  parseState(outputs: readonly string[], opts?: DeviceOptions): StateEntry[];
+  /** what parseState should return once exactly `rules` are applied (for reconcile) */
+  expectedState(rules: readonly DeviceRule[], opts?: DeviceOptions): DeviceKey[];
+}

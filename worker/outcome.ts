@@ -1,0 +1,65 @@
+/**
+ * Recording what a device did. A result only counts for the version of the row that was
+ * claimed: if the rule's wish changed meanwhile (dropped while being applied), the row is just
+ * released and stays pending for the next round.
+ */
+import type { Db } from '../lib/db.ts';
+import type { Claimed } from './claim.ts';
+
+const CHUNK = 1000;
+
+/** Exponential backoff: 5 s, 10 s, 20 s ... capped at one hour. */
+export function backoffS(attempts: number): number {
+  return Math.min(3600, 5 * 2 ** Math.min(Math.max(attempts - 1, 0), 12));
+}
+
+async function release(db: Db, rows: Claimed[], workerId: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const ids = rows.slice(i, i + CHUNK).map((r) => r.id);
+    await db.exec(
+      `UPDATE RuleDevice SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND id IN (${ids.map(() => '?').join(',')})`,
+      [workerId, ...ids],
+    );
+  }
+}
+
+export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await db.exec(
+      `UPDATE RuleDevice
+       SET state = IF(desired = 'present', 'applied', 'removed'),
+           applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
+           removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
+           last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+       WHERE claimed_by = ? AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
+      [workerId, ...chunk.flatMap((r) => [r.id, r.version])],
+    );
+  }
+  await release(db, rows, workerId);
+}
+
+export async function markFailed(db: Db, rows: Claimed[], workerId: string, error: string): Promise<void> {
+  const text = error.replace(/\s+/g, ' ').slice(0, 1000);
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    // one backoff for the chunk, from its first row's attempts (rows of a batch fail together)
+    await db.exec(
+      `UPDATE RuleDevice
+       SET state = 'failed', last_error = ?, next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,
+           claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+       WHERE claimed_by = ? AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
+      [text, backoffS(chunk[0]!.attempts), workerId, ...chunk.flatMap((r) => [r.id, r.version])],
+    );
+  }
+  await release(db, rows, workerId);
+}
+
+export async function deviceHealth(db: Db, deviceId: number, error: string | null): Promise<void> {
+  await db.exec(
+    error === null
+      ? 'UPDATE Device SET last_ok_at = UTC_TIMESTAMP(3), last_error = NULL WHERE id = ?'
+      : 'UPDATE Device SET last_error = ? WHERE id = ?',
+    error === null ? [deviceId] : [error.slice(0, 1000), deviceId],
+  );
+}

@@ -1,0 +1,45 @@
+/** From a Device row to a transport and an adapter. */
+import { InputError } from '../lib/errors.ts';
+import type { DeviceRow } from '../lib/types.ts';
+import type { Adapter, DeviceOptions } from './devices/types.ts';
+import { dryRunTransport } from './transports/dryrun.ts';
+import { localTransport } from './transports/local.ts';
+import { sshTransport } from './transports/ssh.ts';
+import type { Transport } from './transports/types.ts';
+
+export const TRANSPORTS = ['ssh', 'local', 'dry-run'] as const;
+
+export interface TransportDeps {
+  /** where dry-run prints */
+  print: (text: string) => void;
+  timeoutMs?: number;
+}
+
+export function transportFor(d: DeviceRow, deps: TransportDeps): Transport {
+  switch (d.transport) {
+    case 'ssh':
+      return sshTransport({
+        name: d.name, host: d.host, port: d.port, username: d.username, keyRef: d.key_ref, hostKey: d.host_key,
+        timeoutMs: deps.timeoutMs ?? 30_000,
+      });
+    case 'local':
+      return localTransport(deps.timeoutMs ?? 60_000);
+    case 'dry-run':
+      return dryRunTransport(d.name, deps.print);
+    default:
+      throw new InputError(`device ${d.name}: unknown transport '${d.transport}' (${TRANSPORTS.join(', ')})`);
+  }
+}
+
+export function deviceOptions(d: DeviceRow): DeviceOptions {
+  if (!d.options) return {};
+  try {
+    const o = JSON.parse(d.options) as unknown;
+    if (o && typeof o === 'object' && !Array.isArray(o)) return o as DeviceOptions;
+  } catch {
+    // fall through
+  }
+  throw new InputError(`device ${d.name}: options is not a JSON object`);
+}
+
+export type AdapterLookup = (name: string) => Adapter;

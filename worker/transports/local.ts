@@ -1,0 +1,54 @@
+/** Run steps on this host: argv through execFile, never a shell. */
+import { spawn } from 'node:child_process';
+import type { Step } from '../devices/types.ts';
+import { exitOk, failure, TransportError, type Session, type StepResult, type Transport } from './types.ts';
+
+function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: number): Promise<StepResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => reject(new TransportError('E_EXEC', `${argv[0]}: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (signal) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was killed (${signal}) after ${timeoutMs} ms`));
+      else resolve({ stdout, stderr, code: code ?? -1 });
+    });
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+export async function runExecSteps(
+  steps: readonly Step[],
+  run: (argv: readonly string[], stdin?: string) => Promise<StepResult>,
+): Promise<StepResult[]> {
+  const out: StepResult[] = [];
+  for (const step of steps) {
+    if (!('argv' in step)) throw new TransportError('E_STEP', 'this transport runs commands, not device CLI sessions');
+    if (step.unless) {
+      const check = await run(step.unless);
+      if (check.code === 0) {
+        out.push({ ...check, skipped: true });
+        continue;
+      }
+      if (check.code !== 1) throw new TransportError('E_STEP', failure(step.unless, check));
+    }
+    const r = await run(step.argv, step.stdin);
+    if (!exitOk(step, r.code)) throw new TransportError('E_STEP', failure(step.argv, r));
+    out.push(r);
+  }
+  return out;
+}
+
+export function localTransport(timeoutMs = 60_000): Transport {
+  return {
+    name: 'local',
+    async open(): Promise<Session> {
+      return {
+        run: (steps) => runExecSteps(steps, (argv, stdin) => exec(argv, stdin, timeoutMs)),
+        async close() {},
+      };
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The poll loop: expire due rules, claim due rows device by device, apply each device's batch.
+ * A tick never throws (errors are recorded on the rows and logged with their context); stop()
+ * lets the tick in flight finish.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../lib/db.ts';
+import { oneLine } from '../lib/errors.ts';
+import type { DeviceRow } from '../lib/types.ts';
+import { applyDeviceBatch, type ApplyDeps, type BatchOutcome } from './apply.ts';
+import { claimDue, expireDue, type Claimed } from './claim.ts';
+
+export interface WorkerOptions {
+  /** most rows claimed per tick */
+  batchLimit?: number;
+  /** how long a claim holds before another worker may take it over */
+  leaseS?: number;
+  deviceId?: number;
+  log?: (line: string) => void;
+}
+
+export interface TickResult {
+  expired: number;
+  outcomes: BatchOutcome[];
+  /** errors of the tick itself (database), besides the ones recorded on rows */
+  errors: string[];
+}
+
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`.slice(0, 64);
+}
+
+export class Worker {
+  readonly id = newWorkerId();
+  private running = false;
+  private stopping = false;
+  private inFlight: Promise<TickResult> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly deps: Omit<ApplyDeps, 'workerId'>,
+    private readonly opts: WorkerOptions = {},
+  ) {}
+
+  /** Everything due now, once. */
+  async tick(): Promise<TickResult> {
+    const res: TickResult = { expired: 0, outcomes: [], errors: [] };
+    const log = this.opts.log ?? (() => undefined);
+    try {
+      res.expired = await expireDue(this.db);
+      if (res.expired) log(`expired ${res.expired} rule(s)`);
+      const claimed = await claimDue(this.db, {
+        workerId: this.id,
+        limit: this.opts.batchLimit ?? 200_000,
+        leaseS: this.opts.leaseS ?? 300,
+        ...(this.opts.deviceId !== undefined ? { deviceId: this.opts.deviceId } : {}),
+      });
+      if (!claimed.length) return res;
+      const byDevice = new Map<number, Claimed[]>();
+      for (const c of claimed) byDevice.set(c.device_id, [...(byDevice.get(c.device_id) ?? []), c]);
+      const ids = [...byDevice.keys()];
+      const devices = await this.db.rows<DeviceRow>(`SELECT * FROM Device WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      // devices are independent: apply them side by side
+      res.outcomes = await Promise.all(
+        devices.map(async (d) => {
+          const t0 = Date.now();
+          const o = await applyDeviceBatch(this.db, d, byDevice.get(d.id)!, { ...this.deps, workerId: this.id }).catch((err: unknown) => {
+            const msg = `${d.name}: ${oneLine(err)}`;
+            return { device: d.name, applied: 0, removed: 0, failed: byDevice.get(d.id)!.length, errors: [msg] };
+          });
+          log(`${d.name}: ${o.applied} applied, ${o.removed} removed, ${o.failed} failed (${Date.now() - t0} ms)${o.errors.length ? `: ${o.errors.join('; ')}` : ''}`);
+          return o;
+        }),
+      );
+    } catch (err) {
+      const msg = oneLine(err);
+      res.errors.push(msg);
+      log(`tick failed: ${msg}`);
+    }
+    return res;
+  }
+
+  /** Tick every pollMs until stop(); a tick that finds work is followed by another at once. */
+  async run(pollMs: number): Promise<void> {
+    this.running = true;
+    while (!this.stopping) {
+      this.inFlight = this.tick();
+      const r = await this.inFlight;
+      this.inFlight = undefined;
+      const busy = r.outcomes.some((o) => o.applied + o.removed > 0);
+      if (this.stopping) break;
+      if (!busy) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.running = false;
+  }
+
+  /** Finish the tick in flight, then return. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    if (this.inFlight) await this.inFlight;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+}
