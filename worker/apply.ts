@@ -14,12 +14,15 @@ import type { DeviceRule } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
+import type { SessionPool } from './sessions.ts';
 import type { Transport } from './transports/types.ts';
 
 export interface ApplyDeps {
   adapterFor: AdapterLookup;
   transportFor: (d: DeviceRow) => Transport;
   workerId: string;
+  /** daemon mode: keep connections open between batches */
+  pool?: SessionPool;
 }
 
 export interface BatchOutcome {
@@ -81,12 +84,24 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
       }
     }
     const plan = adapter.render({ add, remove }, opts, { mode: 'delta', keep });
-    const session = await deps.transportFor(device).open();
-    try {
-      await session.run(adapter.setup(opts).steps);
-      await session.run(plan.steps);
-    } finally {
-      await session.close();
+    if (deps.pool) {
+      const { session, fresh } = await deps.pool.get(device);
+      try {
+        // the setup is idempotent; with a kept connection it runs once per connection
+        if (fresh) await session.run(adapter.setup(opts).steps);
+        await session.run(plan.steps);
+      } catch (err) {
+        await deps.pool.discard(device.id);
+        throw err;
+      }
+    } else {
+      const session = await deps.transportFor(device).open();
+      try {
+        await session.run(adapter.setup(opts).steps);
+        await session.run(plan.steps);
+      } finally {
+        await session.close();
+      }
     }
   } catch (err) {
     const msg = `${device.name}: ${oneLine(err)}`;

@@ -10,6 +10,7 @@ import { oneLine } from '../lib/errors.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import { applyDeviceBatch, type ApplyDeps, type BatchOutcome } from './apply.ts';
 import { claimDue, expireDue, type Claimed } from './claim.ts';
+import { SessionPool } from './sessions.ts';
 
 export interface WorkerOptions {
   /** most rows claimed per tick */
@@ -37,6 +38,7 @@ export class Worker {
   private stopping = false;
   private inFlight: Promise<TickResult> | undefined;
   private wake: (() => void) | undefined;
+  private pool: SessionPool | undefined;
 
   constructor(
     private readonly db: Db,
@@ -66,7 +68,9 @@ export class Worker {
       res.outcomes = await Promise.all(
         devices.map(async (d) => {
           const t0 = Date.now();
-          const o = await applyDeviceBatch(this.db, d, byDevice.get(d.id)!, { ...this.deps, workerId: this.id }).catch((err: unknown) => {
+          const o = await applyDeviceBatch(this.db, d, byDevice.get(d.id)!, {
+            ...this.deps, workerId: this.id, ...(this.pool ? { pool: this.pool } : {}),
+          }).catch((err: unknown) => {
             const msg = `${d.name}: ${oneLine(err)}`;
             return { device: d.name, applied: 0, removed: 0, failed: byDevice.get(d.id)!.length, errors: [msg] };
           });
@@ -85,6 +89,8 @@ export class Worker {
   /** Tick every pollMs until stop(); a tick that finds work is followed by another at once. */
   async run(pollMs: number): Promise<void> {
     this.running = true;
+    // a daemon keeps one connection per device open between batches (reconnecting on failure)
+    this.pool = new SessionPool(this.deps.transportFor);
     while (!this.stopping) {
       this.inFlight = this.tick();
       const r = await this.inFlight;
@@ -100,6 +106,8 @@ export class Worker {
       });
       this.wake = undefined;
     }
+    await this.pool.closeAll();
+    this.pool = undefined;
     this.running = false;
   }
 

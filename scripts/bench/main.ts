@@ -2,6 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { run as triggers } from './triggers.ts';
+import { run as ingestBench } from './ingest.ts';
+import { run as worker } from './worker.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const url =
@@ -11,4 +13,7 @@ const url =
     .split('\n')
     .pop()!;
 
-await triggers(url);
+const rates = await triggers(url);
+await ingestBench(url, rates.withTriggers);
+if (process.getuid?.() === 0) await worker(url);
+else console.log('worker: skipped (needs root for network namespaces)');

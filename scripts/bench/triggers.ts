@@ -12,7 +12,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 60_000);
 const BATCH = 100;
 const MAX_HITS = 50;
 
-interface Row {
+export interface Row {
   ts: string;
   src: string;
   sport: number;
@@ -36,7 +36,7 @@ function rng(seed: number): () => number {
  * A honeypot's day in miniature: most sources are slow scanners (a few hits, spread out);
  * some are floods that cross 50 hits in a second. Times advance through the data.
  */
-function makeRows(n: number, seed: number, base = Date.UTC(2026, 0, 1)): Row[] {
+export function makeRows(n: number, seed: number, base = Date.UTC(2026, 0, 1)): Row[] {
   const r = rng(seed);
   const rows: Row[] = [];
   let t = base;
@@ -98,7 +98,13 @@ function expectedRules(rows: Row[]): number {
   return crossed.size;
 }
 
-export async function run(url: string): Promise<void> {
+/** Rates in rows/s: into the trigger-less copy (`plain`) and into SensorLog with its triggers (`withTriggers`). */
+export interface TriggerRates {
+  plain: number;
+  withTriggers: number;
+}
+
+export async function run(url: string): Promise<TriggerRates> {
   const admin = parseDatabaseUrl(url);
   const root = openDb(admin, { poolSize: 1 });
   await root.exec('DROP DATABASE IF EXISTS ipms_bench');
@@ -144,6 +150,7 @@ export async function run(url: string): Promise<void> {
     const expected = expectedRules(crows);
     console.log(`triggers: 4 concurrent writers ${Math.round(crows.length / secs)} rows/s; rules ${per.length} for ${expected} expected sources, duplicate rules ${dupes} (target 0); deadlock retries ${stats.retries}`);
     if (dupes !== 0 || per.length !== expected) process.exitCode = 1;
+    return { plain, withTriggers: trig };
   } finally {
     await db.end();
   }
