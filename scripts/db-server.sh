@@ -104,9 +104,13 @@ start() {
     --log-bin="$home/binlog" --server-id=1 --binlog-format=ROW --log-bin-trust-function-creators=1 \
     --max-connections=300 --innodb-buffer-pool-size=512M \
     >/dev/null 2>&1 &
-  local i
+  local server_pid=$! i
   for i in $(seq 1 150); do
     if client -e 'SELECT 1' >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      grep -E '\[ERROR\]' "$errlog" | tail -n 3 >&2 || true
+      die "server exited at start (port $port taken? set IPMS_DB_PORT); log: $errlog"
+    fi
     if [ "$i" = 150 ]; then tail -n 20 "$errlog" >&2 || true; die "server did not come up within 30 s (log: $errlog)"; fi
     sleep 0.2
   done
