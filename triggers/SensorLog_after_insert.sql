@@ -30,18 +30,14 @@ CREATE TRIGGER SensorLog_after_insert AFTER INSERT ON SensorLog FOR EACH ROW
 BEGIN
   -- (Local variables live in inner blocks: every DECLARE is a step executed on each entry.)
   IF @ipms_fast <=> 1 AND @ipms_thr_stmt <=> NOW(6) + 0 AND NEW.kind IN ('start', 'probe') THEN
-    -- The usual case: one enabled threshold that counts everything (the paper's), already
-    -- loaded for this statement. One upsert, one test.
+    -- The usual case: one enabled threshold that counts every hit per source (the paper's),
+    -- already loaded for this statement. One upsert with no per-grouping expressions, one test.
     -- `fired` is assigned before `hits`, so `hits` there is the old value under both
     -- left-to-right (MySQL, MariaDB) and simultaneous (MariaDB SIMULTANEOUS_ASSIGNMENT) rules.
     -- Key columns a grouping does not use hold '' or 0, never NULL, so that they collide.
     INSERT INTO ThresholdCounter (threshold_id, src_ip, window_no, dst_ip, dst_port, src_port, proto,
                                   hits, max_hits, fired, sensor_id, window_end)
-    VALUES (@ipms_t1_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win,
-            IF(@ipms_t1_gdst, NEW.dst_ip, ''),
-            IF(@ipms_t1_gport, IFNULL(NEW.dst_port, 0), 0),
-            IF(@ipms_t1_gsport, IFNULL(NEW.src_port, 0), 0),
-            IF(@ipms_t1_gport, NEW.proto, ''),
+    VALUES (@ipms_t1_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win, '', 0, 0, '',
             1, @ipms_t1_max, LAST_INSERT_ID(@ipms_t1_max <= 1), NEW.sensor_id,
             ((TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win + 1) * @ipms_t1_win)
     ON DUPLICATE KEY UPDATE
@@ -53,9 +49,7 @@ BEGIN
     -- upsert inserted (a first hit crosses max_hits <= 1), else by the UPDATE clause.
     -- (ROW_COUNT() would tell insert from update, but is not maintained inside triggers.)
     IF LAST_INSERT_ID() = 1 THEN
-      CALL ipms_threshold_crossed(@ipms_t1_id, NEW.src_ip, IF(@ipms_t1_gdst, NEW.dst_ip, ''),
-                                  IF(@ipms_t1_gport, IFNULL(NEW.dst_port, 0), 0),
-                                  IF(@ipms_t1_gport, NEW.proto, ''), @ipms_t1_max, NEW.sensor_id);
+      CALL ipms_threshold_crossed(@ipms_t1_id, NEW.src_ip, '', 0, '', @ipms_t1_max, NEW.sensor_id);
     END IF;
   ELSE
    BEGIN
@@ -88,15 +82,12 @@ BEGIN
         END IF;
         SET @ipms_thr = IF(@ipms_thr_n = 0, v_item, CONCAT(@ipms_thr, ';', v_item)), @ipms_thr_n = @ipms_thr_n + 1;
       END LOOP;
-      -- Threshold 1 in variables of its own, for the fast path above.
+      -- Threshold 1 in variables of its own, for the fast path above: it takes one threshold
+      -- grouped per source, without protocol, port or sensor filters.
       SET @ipms_t1_id = CAST(SUBSTRING_INDEX(@ipms_thr, ',', 1) AS UNSIGNED),
           @ipms_t1_win = CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 6), ',', -1) AS UNSIGNED),
           @ipms_t1_max = CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ';', 1), ',', 7), ',', -1) AS UNSIGNED),
-          @ipms_t1_gdst = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) IN ('src_dst_dport', 'tuple'),
-          @ipms_t1_gport = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) <> 'src',
-          @ipms_t1_gsport = SUBSTRING_INDEX(SUBSTRING_INDEX(@ipms_thr, ',', 5), ',', -1) = 'tuple',
-          -- the fast path takes one threshold without protocol, port or sensor filters
-          @ipms_fast = (@ipms_thr_n = 1 AND SUBSTRING_INDEX(@ipms_thr, ',', 4) LIKE '%,,,');
+          @ipms_fast = (@ipms_thr_n = 1 AND SUBSTRING_INDEX(@ipms_thr, ',', 5) LIKE '%,,,,src');
       SET @ipms_thr_stmt = NOW(6) + 0, @ipms_thr_loaded = SYSDATE(6);
       -- Purge counters of windows that ended more than the horizon ago, in event time capped at
       -- the clock: a replayed old log keeps its own recent windows, a clock running ahead
