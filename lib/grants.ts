@@ -27,10 +27,17 @@ export const ROLES: readonly Role[] = [
   {
     user: 'ipms_sensor',
     purpose: 'runs `ipms ingest` on a sensor: registers itself and inserts its logs, nothing else',
+    // It cannot read SensorLog or Data: links between rows are made by event id (schema 0003).
+    // SELECT on Sensor and Profile only to learn the ids of its own sensor and templates;
+    // UPDATE only on its checkpoints (written in the transaction of each batch).
     grants: [
       ['SELECT, INSERT', 'Sensor'],
       ['INSERT', 'SensorLog'],
       ['INSERT', 'Data'],
+      ['SELECT, INSERT', 'Profile'],
+      ['INSERT', 'ProfilePort'],
+      ['INSERT', 'VirtHost'],
+      ['SELECT, INSERT, UPDATE', 'IngestCheckpoint'],
     ],
   },
   {

@@ -76,7 +76,7 @@ export function registerIngest(program: Command, ctx: Context): void {
     )
     .argument('[files...]', "log files, or - for standard input")
     .requiredOption('--sensor <name>', 'the sensor these logs come from (registered on first use)')
-    .addOption(new Option('--format <format>', 'format of the files (default: told from their first lines)').choices(['auto', ...FORMATS]).default('auto'))
+    .addOption(new Option('--format <format>', 'format of the files; auto: told from their first lines').choices(['auto', ...FORMATS]).default('auto'))
     .option('--tz <zone>', "time zone honeyd's host runs in (-l, -s and syslog times carry none); default: this machine's")
     .option('--year <year>', 'year of syslog time stamps, which carry none (default: the current year)')
     .option('--follow', 'keep reading as the files grow (through rotation); stop with SIGTERM or Ctrl-C')
@@ -97,7 +97,8 @@ export function registerIngest(program: Command, ctx: Context): void {
       'after',
       `
 Exits 0 when the run completed, refused lines included (they are counted and kept in the
-rejects file with their reason), and also when rows had to be spooled; 2 on bad arguments or an
+rejects file with their reason), and also when rows had to be spooled (the next run sends them);
+1 when stopped before the end of the files without --follow; 2 on bad arguments or an
 unreadable file; 3 when the database refused the login or TLS, is not migrated, or is
 unreachable with the spool full.`,
     )
@@ -148,6 +149,11 @@ unreachable with the spool full.`,
         });
         if (flags.json) ctx.json(summary);
         else for (const line of renderSummary(summary)) ctx.io.out(line);
+        if (!flags.follow && controller.signal.aborted) {
+          // stopping is how --follow ends; without it, a stop means the files were not read to the end
+          ctx.io.err('ipms: interrupted before the end of the files: what was read is stored, the next run reads on');
+          process.exitCode = 1;
+        }
       } finally {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);

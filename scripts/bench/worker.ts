@@ -74,7 +74,7 @@ export async function run(url: string): Promise<void> {
     console.log(`worker: pending->applied over ssh, daemon polling 50 ms: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms (${lat.length} rules; target p99 < 1000 ms)`);
 
     // bulk: 10k then 100k more in one batch each
-    for (const n of [10_000, 100_000]) {
+    for (const n of (process.env.IPMS_BENCH_WORKER_SIZES ?? "10000,100000").split(",").map(Number)) {
       await insertRules(db, 100_000 + n, n);
       const t0 = Date.now();
       const r = await new Worker(db, deps).tick();

@@ -1,0 +1,116 @@
+/**
+ * Bytes to lines, with the byte offset of every line (its event id comes from it). Lines are
+ * split at \n only and decoded as UTF-8 (invalid bytes become U+FFFD, which the parsers refuse
+ * as binary). A line longer than `maxBytes` is never held in memory whole: its first bytes are
+ * kept for the rejects file and the rest is skipped up to the next \n, so a 1 MB line (or a
+ * binary file with no newline) costs nothing.
+ */
+
+/**
+ * Longest line kept, in bytes. Data.payload and Data.raw are TEXT (65,535 bytes) and honeyd's
+ * longest lines (a -s piece of at most 1023 bytes of script text) are far below this.
+ */
+export const MAX_LINE_BYTES = 60_000;
+/** How much of a too-long line the rejects file gets. */
+const KEEP_OF_LONG = 512;
+
+export interface Line {
+  text: string;
+  /** byte offset of the first byte of the line */
+  offset: number;
+  /** byte offset just after its \n (or after its last byte for a final line without one) */
+  end: number;
+  /** set when the line exceeded maxBytes: its real length in bytes; `text` is its start */
+  tooLong?: number;
+  /** a final line without \n, given only by finish() */
+  partial?: boolean;
+}
+
+export class LineSplitter {
+  /** file offset of the next byte push() expects */
+  pos: number;
+  private carry: Buffer[] = [];
+  private carryLen = 0;
+  /** start offset of the line being carried */
+  private lineStart: number;
+  /** bytes of a too-long line seen so far (0 = not in one) */
+  private longLen = 0;
+  private longHead = '';
+
+  constructor(
+    startOffset: number,
+    private readonly maxBytes = MAX_LINE_BYTES,
+  ) {
+    this.pos = startOffset;
+    this.lineStart = startOffset;
+  }
+
+  /** Bytes held for an unfinished line. */
+  get pending(): number {
+    return this.longLen > 0 ? this.longLen : this.carryLen;
+  }
+
+  /** Feed the next bytes of the file; `onLine` gets every line they complete, in order. */
+  push(chunk: Buffer, onLine: (l: Line) => void): void {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      const nl = chunk.indexOf(10, i);
+      const stop = nl < 0 ? n : nl;
+      if (this.longLen > 0) {
+        this.longLen += stop - i;
+      } else if (this.carryLen + stop - i > this.maxBytes) {
+        const head = Buffer.concat([...this.carry, chunk.subarray(i, Math.min(stop, i + KEEP_OF_LONG))]);
+        this.longHead = head.subarray(0, KEEP_OF_LONG).toString('utf8');
+        this.longLen = this.carryLen + stop - i;
+        this.carry = [];
+        this.carryLen = 0;
+      } else if (nl >= 0 && this.carryLen === 0) {
+        // the usual case: the whole line is inside this chunk
+        const offset = this.pos + i;
+        onLine({ text: chunk.toString('utf8', i, nl), offset, end: this.pos + nl + 1 });
+        i = nl + 1;
+        this.lineStart = this.pos + i;
+        continue;
+      } else {
+        this.carry.push(chunk.subarray(i, stop));
+        this.carryLen += stop - i;
+      }
+      if (nl < 0) break;
+      const end = this.pos + nl + 1;
+      if (this.longLen > 0) {
+        onLine({ text: this.longHead, offset: this.lineStart, end, tooLong: this.longLen });
+        this.longLen = 0;
+        this.longHead = '';
+      } else {
+        const text = Buffer.concat(this.carry, this.carryLen).toString('utf8');
+        this.carry = [];
+        this.carryLen = 0;
+        onLine({ text, offset: this.lineStart, end });
+      }
+      i = nl + 1;
+      this.lineStart = end;
+    }
+    // chunks passed to push() may be reused by the caller: keep our own copy of a carried tail
+    if (this.carryLen > 0) {
+      this.carry = [Buffer.concat(this.carry, this.carryLen)]; // concat always copies
+    }
+    this.pos += n;
+  }
+
+  /**
+   * End of input (a file read to its end without --follow, or standard input closed): the bytes
+   * after the last \n, if any, as a final partial line.
+   */
+  finish(onLine: (l: Line) => void): void {
+    if (this.longLen > 0) {
+      onLine({ text: this.longHead, offset: this.lineStart, end: this.pos, tooLong: this.longLen, partial: true });
+    } else if (this.carryLen > 0) {
+      onLine({ text: Buffer.concat(this.carry, this.carryLen).toString('utf8'), offset: this.lineStart, end: this.pos, partial: true });
+    }
+    this.carry = [];
+    this.carryLen = 0;
+    this.longLen = 0;
+    this.lineStart = this.pos;
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * What the rows mean: hits only for traffic to a honeypot address; stray traffic stored and
+ * never counted (a LAN's DNS replies, multicast, broadcast, the honeypots' own packets);
+ * other-protocol tuples swapped back; E rows linked to their S rows; payload rows linked to
+ * their connection; a script-log connection with no S line becomes the connection; a contact
+ * seen in several logs counted once; honeyd.conf recorded as Profile / ProfilePort / VirtHost.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { SHARED } from '../fixtures/honeyd/lines.ts';
+import { ingestJson, runCli } from './helpers/cli.ts';
+import { parseHoneydConfig } from '../../honeyd2db/honeyd-config.ts';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { Batch } from '../../honeyd2db/batch.ts';
+import { ConnIndex } from '../../honeyd2db/correlate.ts';
+import { EventIds } from '../../honeyd2db/event-id.ts';
+import { Honeypots } from '../../honeyd2db/honeypots.ts';
+import { Interpreter, type FileState } from '../../honeyd2db/interpret.ts';
+import { parseConnLog, parseScriptLog } from '../../honeyd2db/parse/index.ts';
+import { RejectsFile } from '../../honeyd2db/rejects.ts';
+import { zeroCounts } from '../../honeyd2db/summary.ts';
+
+const CONTACT = fileURLToPath(new URL('../fixtures/ingest/contact/', import.meta.url));
+let t: TestDb;
+const state = () => mkdtempSync(join(tmpdir(), 'ipms-meaning-'));
+
+beforeAll(async () => {
+  t = await freshDatabase('ingest_meaning');
+});
+afterAll(async () => t?.close());
+
+async function sensorId(name: string): Promise<number> {
+  const [r] = await t.db.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  return Number(r!.id);
+}
+
+async function logRows(sensor: string) {
+  return t.db.rows<{ id: number; kind: string; proto: string; src: string; dst: string; src_port: number | null; dst_port: number | null; start_id: number | null; raw: string }>(
+    'SELECT id, kind, proto, src, dst, src_port, dst_port, start_id, raw FROM SensorLogView WHERE sensor = ? ORDER BY id',
+    [sensor],
+  );
+}
+
+describe('what counts as a hit', () => {
+  it('with the honeypot address given, a LAN\'s DNS and LLMNR traffic is stray and the connection to the honeypot is a hit', async () => {
+    const s = await ingestJson(t.url, ['--sensor', 'travis', '--tz', 'UTC', '--honeypot-net', '192.168.134.147/32', '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
+    expect(s.honeypotsKnown).toBe(true);
+    const rows = await logRows('travis');
+    const byKind = (k: string) => rows.filter((r) => r.kind === k).map((r) => r.raw.slice(25));
+    expect(byKind('start')).toEqual(['tcp(6) S 192.168.134.143 49677 192.168.134.147 135']);
+    expect(byKind('end')).toEqual(['tcp(6) E 192.168.134.143 49677 192.168.134.147 135: 0 0']);
+    expect(byKind('stray')).toHaveLength(8);
+    expect(s.counts).toMatchObject({ hits: 1, strays: 8, ends: 1, endsLinked: 1 });
+    const end = rows.find((r) => r.kind === 'end')!;
+    expect(end.start_id).toBe(rows.find((r) => r.kind === 'start')!.id);
+  });
+
+  it('with no honeypot address, every unicast destination counts, says so, and still never counts a DNS reply or multicast', async () => {
+    const r = await runCli(['--database-url', t.url, 'ingest', '--sensor', 'travis-all', '--tz', 'UTC', '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/honeypots: none given .* EVERY unicast destination was counted as a hit/);
+    const rows = await logRows('travis-all');
+    const stray = rows.filter((x) => x.kind === 'stray');
+    // 6 LLMNR multicast packets and the DNS server's reply (from port 53 to an ephemeral port)
+    expect(stray.map((x) => x.dst).filter((d) => d === '224.0.0.252')).toHaveLength(6);
+    expect(stray).toHaveLength(7);
+    expect(stray.find((x) => x.src === '192.168.134.2' && x.src_port === 53)).toBeDefined();
+    expect(rows.filter((x) => x.src === '192.168.134.2').every((x) => x.kind === 'stray')).toBe(true);
+  });
+
+  it('a broadcast destination is never a hit', async () => {
+    await ingestJson(t.url, ['--sensor', 'haskell', '--tz', 'UTC', '--state-dir', state(), `${SHARED}public/haskell-parser-comments-2008.log`]);
+    const rows = await logRows('haskell');
+    expect(rows.filter((x) => x.dst === '255.255.255.255').map((x) => x.kind)).toEqual(['stray']);
+    expect(rows.filter((x) => x.kind === 'stray')).toHaveLength(1);
+  });
+
+  it('other-protocol lines printed from the honeypot are swapped back; the honeypots\' own traffic is stray', async () => {
+    await ingestJson(t.url, ['--sensor', 'swap', '--tz', 'UTC', '--honeyd-config', `${CONTACT}honeyd.conf`, '--state-dir', state(), `${CONTACT}honeyd.log`]);
+    const rows = await logRows('swap');
+    const other = rows.filter((x) => x.proto === 'gre' || x.proto === 'sctp');
+    expect(other.map((x) => [x.proto, x.src, x.dst, x.kind])).toEqual([
+      ['gre', '10.99.0.2', '10.99.1.10', 'probe'],
+      ['sctp', '10.99.0.2', '10.99.1.10', 'probe'],
+    ]);
+    expect(rows.filter((x) => x.kind === 'stray')).toHaveLength(0);
+  });
+});
+
+describe('links and counting across the logs of one sensor', () => {
+  it('links E to S, payloads to their connection, script lines through their pid, and counts each contact once', async () => {
+    const dir = state();
+    const args = ['--sensor', 'contact', '--tz', 'UTC', '--honeyd-config', `${CONTACT}honeyd.conf`, '--honeypot-net', '192.168.2.1/32', '--state-dir', dir];
+    // payload files named first: the connection log is read first all the same
+    const s = await ingestJson(t.url, [...args, `${CONTACT}mydoom.log`, `${CONTACT}service.log`, `${CONTACT}honeyd-stderr.txt`, `${CONTACT}honeyd.log`]);
+    expect(s.files.map((f) => f.format)).toEqual(['honeyd-log', 'service-log', 'syslog', 'script-log']);
+    const rows = await logRows('contact');
+    const s45546 = rows.find((r) => r.raw.endsWith('S 10.99.0.2 45546 10.99.1.10 80'))!;
+    const s53126 = rows.find((r) => r.raw.endsWith('S 10.99.0.2 53126 10.99.1.10 3127'))!;
+    const u49363 = rows.find((r) => r.raw.endsWith('udp(17) S 10.99.0.2 49363 10.99.1.10 53'))!;
+    expect(rows.find((r) => r.raw.includes('E 10.99.0.2 45546'))!.start_id).toBe(s45546.id);
+    expect(rows.find((r) => r.raw.includes('E 10.99.0.2 49363'))!.start_id).toBe(u49363.id);
+
+    const data = await t.db.rows<{ sensorlog_id: number | null; source: string; payload: string; script: string | null; pid: number | null }>(
+      'SELECT d.sensorlog_id, d.source, d.payload, d.script, d.pid FROM DataView d WHERE d.sensor = ? ORDER BY d.id',
+      ['contact'],
+    );
+    const linkOf = (p: string) => data.find((d) => d.payload === p)!.sensorlog_id;
+    expect(linkOf('connection from 10.99.0.2:45546 to 10.99.1.10:80')).toBe(s45546.id);
+    expect(linkOf('no-trailing-newline')).toBe(s45546.id); // the -s piece, and the -d stderr continuation line
+    expect(data.filter((d) => d.sensorlog_id === s45546.id && d.source === 'syslog').map((d) => d.payload)).toEqual([
+      'multi-line-a', 'multi-line-b', 'no-trailing-newline',
+    ]);
+    expect(linkOf('payload[1] (20 bytes): query 1 line1\\nline2\\n')).toBe(u49363.id);
+    expect(linkOf('Attempted login: admin1/secret1')).toBeNull(); // its S line is not in these logs
+
+    // mydoom.pl saw 10.99.0.2:53126 too: linked to the S row, not a second connection
+    expect(linkOf('connection from 10.99.0.2:53126 to 10.99.1.10:3127')).toBe(s53126.id);
+    expect(linkOf('socks4 command code: 01')).toBe(s53126.id);
+    // the paper's line has no S line anywhere: it became the connection, a hit on 192.168.2.1
+    const paper = rows.find((r) => r.raw.includes('mydoom.pl[31476]'))!;
+    expect(paper).toMatchObject({ kind: 'start', proto: 'tcp', src: '217.159.217.218', src_port: 45771, dst: '192.168.2.1', dst_port: 1080 });
+    expect(linkOf('connection from 217.159.217.218:45771 to 192.168.2.1:1080')).toBe(paper.id);
+    expect(s.counts.scriptConnections).toBe(1);
+    const starts = rows.filter((r) => r.kind === 'start');
+    expect(starts).toHaveLength(5); // 4 S lines to honeypots + the paper's connection
+    expect(s.counts.hits).toBe(rows.filter((r) => r.kind === 'start' || r.kind === 'probe').length);
+    expect(s.counts.payloads).toBe(data.length);
+
+    // counted once, whatever the order of the runs: the script log alone, again, adds nothing
+    const again = await ingestJson(t.url, [...args, '--from-start', `${CONTACT}mydoom.log`, `${CONTACT}honeyd.log`]);
+    expect(again.counts.inserted).toBe(0);
+    expect((await logRows('contact')).length).toBe(rows.length);
+  });
+
+  it('a -s file with only start/stop markers so far is read as -s once its first real line comes', async () => {
+    const dir = state();
+    const f = join(dir, 'honeyd.status');
+    writeFileSync(f, readFileSync(`${SHARED}public/honeyd-docker-honeyd.status`));
+    const a = await ingestJson(t.url, ['--sensor', 'markers', '--tz', 'UTC', '--state-dir', dir, f]);
+    expect(a.files[0]!.format).toBe('markers-only');
+    appendFileSync(f, '2024-08-05-09:38:41.0000 tcp(6) 10.99.0.2 46004 10.99.1.10 22: |Attempted login: root/root|\n');
+    const b = await ingestJson(t.url, ['--sensor', 'markers', '--tz', 'UTC', '--state-dir', dir, f]);
+    expect(b.files[0]!.format).toBe('service-log');
+    expect(b.counts).toMatchObject({ lines: 1, payloads: 1, rejected: 0 });
+  });
+
+  it('after a restart, an E line links to the S line read by the earlier run', async () => {
+    const dir = state();
+    const f = join(dir, 'restart.log');
+    const lines = readFileSync(`${CONTACT}honeyd.log`, 'utf8').split('\n');
+    const cut = lines.findIndex((l) => l.includes(' E '));
+    writeFileSync(f, `${lines.slice(0, cut).join('\n')}\n`);
+    await ingestJson(t.url, ['--sensor', 'restart', '--tz', 'UTC', '--state-dir', dir, f]);
+    appendFileSync(f, `${lines.slice(cut).join('\n')}`);
+    const s = await ingestJson(t.url, ['--sensor', 'restart', '--tz', 'UTC', '--state-dir', dir, f]);
+    expect(s.counts).toMatchObject({ ends: 2, endsLinked: 2 });
+    const rows = await logRows('restart');
+    const end = rows.find((r) => r.raw.includes('E 10.99.0.2 45546'))!;
+    expect(end.start_id).toBe(rows.find((r) => r.raw.endsWith('S 10.99.0.2 45546 10.99.1.10 80'))!.id);
+  });
+
+  it('under --follow, a script line read before the S line of its connection waits one round for it', () => {
+    const counts = zeroCounts();
+    const now = Date.parse('2026-11-28T02:33:23.500Z');
+    const interp = new Interpreter({
+      honeypots: new Honeypots([], ['10.99.1.0/24']), index: new ConnIndex(), ctx: { tz: 'UTC' }, counts,
+      rejects: new RejectsFile('/dev/null', 't'), now: () => now,
+    });
+    interp.waitForConnLog = true;
+    const file = (name: string, parse: FileState['parse']): FileState => ({
+      path: name, parse, ids: new EventIds('t', Buffer.from(name)), lineNo: 0, rejected: 0, chunkLink: null, inChunk: false, deferredAt: -1, canWait: true,
+    });
+    const conn = file('honeyd.log', parseConnLog);
+    const script = file('mydoom.log', parseScriptLog);
+    const batch = new Batch();
+    const mydoom = '2026-11-28 02:33:23 +0000: mydoom.pl[23351]: connection from 10.99.0.2:53126 to 10.99.1.10:3127';
+    const sLine = '2026-11-28-02:33:23.0142 tcp(6) S 10.99.0.2 53126 10.99.1.10 3127';
+    expect(interp.line(script, { text: mydoom, offset: 0, end: 100 }, batch)).toBe(false); // not yet
+    expect(interp.line(conn, { text: sLine, offset: 0, end: 66 }, batch)).toBe(true);
+    expect(interp.line(script, { text: mydoom, offset: 0, end: 100 }, batch)).toBe(true);
+    expect(counts).toMatchObject({ hits: 1, scriptConnections: 0, payloadsLinked: 1 });
+    expect(batch.data[0]![6]).toEqual(conn.ids.at(0)); // linked to the S row's event id
+    // with no S line after one round, the script's line becomes the connection
+    const other = mydoom.replace('53126', '53127');
+    expect(interp.line(script, { text: other, offset: 100, end: 200 }, batch)).toBe(false);
+    expect(interp.line(script, { text: other, offset: 100, end: 200 }, batch)).toBe(true);
+    expect(counts).toMatchObject({ hits: 2, scriptConnections: 1 });
+  });
+
+  it('honeyd.conf fills Profile, ProfilePort and VirtHost, and its bound addresses are the honeypots', async () => {
+    const cfg = parseHoneydConfig(readFileSync(`${CONTACT}honeyd.conf`, 'utf8'));
+    expect(cfg.binds).toEqual([
+      { address: '10.99.1.10', template: 'linux' },
+      { address: '10.99.1.11', template: 'windows' },
+    ]);
+    const id = await sensorId('swap');
+    const vh = await t.db.rows<{ address: string; profile: string }>('SELECT address, profile FROM VirtHostView WHERE sensor_id = ? ORDER BY address', [id]);
+    expect(vh).toEqual([
+      { address: '10.99.1.10', profile: 'linux' },
+      { address: '10.99.1.11', profile: 'windows' },
+    ]);
+    const profiles = await t.db.rows<{ name: string; personality: string | null; default_tcp_action: string | null; uptime: number | null; ethernet: string | null }>(
+      'SELECT name, personality, default_tcp_action, uptime, ethernet FROM Profile WHERE sensor_id = ? ORDER BY name',
+      [id],
+    );
+    expect(profiles).toEqual([
+      { name: 'default', personality: null, default_tcp_action: 'block', uptime: null, ethernet: null },
+      { name: 'linux', personality: 'Linux 2.4.20', default_tcp_action: null, uptime: null, ethernet: null },
+      { name: 'windows', personality: 'Microsoft Windows XP Professional SP1', default_tcp_action: 'reset', uptime: 1728000, ethernet: '00:0c:29:11:1e:53' },
+    ]);
+    const ports = await t.db.rows<{ name: string; proto: string; port: number; action: string }>(
+      'SELECT p.name, pp.proto, pp.port, pp.action FROM ProfilePort pp JOIN Profile p ON p.id = pp.profile_id WHERE p.sensor_id = ? ORDER BY p.name, pp.proto, pp.port',
+      [id],
+    );
+    expect(ports).toContainEqual({ name: 'linux', proto: 'tcp', port: 22, action: 'sh scripts/ssh.sh $ipsrc $dport' });
+    expect(ports).toContainEqual({ name: 'windows', proto: 'udp', port: 53, action: 'perl scripts/dns.pl' });
+    expect(ports).toHaveLength(6);
+    // the honeypots' addresses are protected: never the source of a rule
+    const prot = await t.db.rows<{ what: string }>("SELECT what FROM ProtectedRange WHERE reason = 'honeypot' AND what LIKE 'swap %' ORDER BY what");
+    expect(prot.map((p) => p.what)).toEqual(['swap 10.99.1.10', 'swap 10.99.1.11']);
+  });
+
+  it('a bound address changed after its bind becomes a profile of its own', () => {
+    const cfg = parseHoneydConfig('create base\nadd base tcp port 80 open\nbind 10.0.0.5 base\nadd 10.0.0.5 tcp port 22 open\nbind 10.0.0.6 base\n');
+    expect(cfg.binds).toEqual([
+      { address: '10.0.0.5', template: '10.0.0.5' },
+      { address: '10.0.0.6', template: 'base' },
+    ]);
+    expect([...cfg.templates.keys()]).toEqual(['base', '10.0.0.5']);
+    expect(cfg.templates.get('10.0.0.5')!.ports.map((p) => p.port)).toEqual([80, 22]);
+    expect(() => parseHoneydConfig('bind 10.0.0.300 base\n', 'x.conf')).toThrow(/x.conf:1/);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The least-privilege `ipms_sensor` account, with exactly the grants `ipms db grants` prints:
+ * it registers its sensor, records its honeyd.conf, inserts its logs (the triggers still make
+ * rules: they run with their definer's rights), keeps its checkpoints, and can do nothing
+ * else: no reading SensorLog or Data, no changing or deleting anything.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDatabaseUrl } from '../../lib/config.ts';
+import { openDb } from '../../lib/db.ts';
+import { grantStatements, ROLES } from '../../lib/grants.ts';
+import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ingestJson, runCli } from './helpers/cli.ts';
+
+const CONTACT = fileURLToPath(new URL('../fixtures/ingest/contact/', import.meta.url));
+const USER = 'ipms_t_sensor';
+const PW = 'sensor-test-pw';
+let t: TestDb;
+let sensorUrl: string;
+
+beforeAll(async () => {
+  t = await freshDatabase('ingest_account');
+  const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
+  try {
+    const role = ROLES.find((r) => r.user === 'ipms_sensor')!;
+    await root.exec(`DROP USER IF EXISTS '${USER}'@'127.0.0.1'`);
+    for (const stmt of grantStatements(t.cfg.database, '127.0.0.1', [{ ...role, user: USER }])) {
+      if (!stmt.startsWith('--')) await root.exec(stmt.replace('CHANGE-ME', PW));
+    }
+  } finally {
+    await root.end();
+  }
+  const u = new URL(t.url);
+  u.username = USER;
+  u.password = PW;
+  sensorUrl = u.toString();
+});
+
+afterAll(async () => t?.close());
+
+describe('the ipms_sensor account', () => {
+  it('`ipms db grants` prints its grants', async () => {
+    const r = await runCli(['--database-url', t.url, 'db', 'grants']);
+    expect(r.code).toBe(0);
+    for (const g of [
+      'GRANT SELECT, INSERT ON `DB`.`Sensor`', 'GRANT INSERT ON `DB`.`SensorLog`', 'GRANT INSERT ON `DB`.`Data`',
+      'GRANT SELECT, INSERT ON `DB`.`Profile`', 'GRANT INSERT ON `DB`.`ProfilePort`', 'GRANT INSERT ON `DB`.`VirtHost`',
+      'GRANT SELECT, INSERT, UPDATE ON `DB`.`IngestCheckpoint`',
+    ]) {
+      expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
+    }
+  });
+
+  it('is enough to ingest everything, again, and with its honeyd.conf', async () => {
+    const st = mkdtempSync(join(tmpdir(), 'ipms-account-'));
+    const args = ['--sensor', 'least', '--tz', 'UTC', '--honeyd-config', `${CONTACT}honeyd.conf`, '--state-dir', st];
+    const files = [`${CONTACT}honeyd.log`, `${CONTACT}service.log`, `${CONTACT}mydoom.log`, `${CONTACT}honeyd-stderr.txt`];
+    const a = await ingestJson(sensorUrl, [...args, ...files]);
+    expect(a.counts.inserted).toBeGreaterThan(30);
+    expect(a.counts.rejected).toBe(0);
+    const b = await ingestJson(sensorUrl, [...args, '--from-start', ...files]);
+    expect(b.counts).toMatchObject({ inserted: 0, alreadyPresent: a.counts.inserted });
+    const [n] = await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM VirtHostView WHERE sensor = 'least'");
+    expect(Number(n!.n)).toBe(2);
+  });
+
+  it('can read and change nothing else', async () => {
+    const db = openDb(parseDatabaseUrl(sensorUrl), { poolSize: 1 });
+    try {
+      for (const sql of [
+        'SELECT * FROM SensorLog LIMIT 1', 'SELECT * FROM Data LIMIT 1', 'SELECT * FROM Rule LIMIT 1', 'SELECT * FROM SensorLogView LIMIT 1',
+        'UPDATE Sensor SET description = 1', 'DELETE FROM SensorLog', 'UPDATE SensorLog SET kind = kind', 'DELETE FROM IngestCheckpoint',
+        "INSERT INTO Whitelist (cidr) VALUES ('10.0.0.0/8')", 'UPDATE Threshold SET max_hits = 1',
+      ]) {
+        await expect(db.exec(sql), sql).rejects.toThrow(/denied/i);
+      }
+    } finally {
+      await db.end();
+    }
+  });
+});
