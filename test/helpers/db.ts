@@ -24,7 +24,8 @@ export function adminUrl(): string {
 
 export async function freshDatabase(label: string, opts: { migrate?: boolean } = {}): Promise<TestDb> {
   const admin = parseDatabaseUrl(adminUrl());
-  const name = `ipms_t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 30)}_${randomBytes(3).toString('hex')}`;
+  // the minute of creation is in the name, so the next run's setup drops only old databases
+  const name = `ipms_t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 24)}_${Math.floor(Date.now() / 60_000).toString(36)}_${randomBytes(3).toString('hex')}`;
   const root = openDb(admin, { poolSize: 1 });
   try {
     await root.exec(`CREATE DATABASE \`${name}\``);

@@ -25,7 +25,13 @@ export default async function setup(project: TestProject): Promise<void> {
     const old = await db.rows<{ name: string }>(
       "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'ipms\\_t\\_%'",
     );
-    for (const { name } of old) await db.exec(`DROP DATABASE \`${name}\``);
+    // only those of runs that ended long ago: another run may be using the server right now
+    const minute = Math.floor(Date.now() / 60_000);
+    for (const { name } of old) {
+      const made = /_([0-9a-z]+)_[0-9a-f]{6}$/.exec(name);
+      if (made && minute - parseInt(made[1]!, 36) < 120) continue;
+      await db.exec(`DROP DATABASE \`${name}\``);
+    }
   } finally {
     await db.end();
   }
