@@ -74,10 +74,24 @@ export async function privateServer(opts: { tls?: TlsFiles } = {}): Promise<Priv
   const port = await freePort();
   const pw = randomBytes(12).toString('hex');
   const sock = join(dir, 'sock');
-  execFileSync(installer, ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket', '--skip-test-db', '--user=root'], {
-    stdio: 'ignore',
-    timeout: 60_000,
-  });
+  // initialising a datadir can fail under heavy load (two at once, both cores busy): try
+  // twice on a clean directory, and say what the installer said if it still fails
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(`${dir}/data`, { recursive: true, force: true });
+      execFileSync(installer, ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket', '--skip-test-db', '--user=root'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      });
+      break;
+    } catch (err) {
+      if (attempt >= 2) {
+        const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
+        throw new Error(`mariadb-install-db failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).slice(-1500)}`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   let child: ChildProcess | null = null;
   const sql = (text: string) =>
     execFileSync(client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-e', text], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
