@@ -78,6 +78,13 @@ function execOne(client: Client, argv: readonly string[], stdin: string | undefi
       let stdout = '';
       let stderr = '';
       const timer = setTimeout(() => {
+        // closing the channel does not stop the remote command (a stuck `nft -f` would go on
+        // holding the device's CPU): ask sshd to kill it first
+        try {
+          stream.signal('KILL');
+        } catch {
+          // servers that refuse signal requests: closing is all we can do
+        }
         stream.close();
         reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
