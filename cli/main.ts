@@ -12,6 +12,8 @@ import { registerLists } from './commands/lists.ts';
 import { registerSensors } from './commands/sensors.ts';
 import { registerObserve } from './commands/observe.ts';
 import { registerDevices } from './commands/devices.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerUsers } from './commands/users.ts';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -47,6 +49,8 @@ export function buildProgram(ctx: Context): Command {
   registerSensors(program, ctx);
   registerObserve(program, ctx);
   registerDevices(program, ctx);
+  registerServe(program, ctx);
+  registerUsers(program, ctx);
   return program;
 }
 

@@ -57,9 +57,9 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
   const rows = await q.rows<{
     id: number; sensor: string; ts: Date; kind: string; proto: string; src_ip: Buffer; src_port: number | null; dst_ip: Buffer;
     dst_port: number | null; icmp_type: number | null; icmp_code: number | null; tcp_flags: string | null; os: string | null;
-    bytes_in: number | null; bytes_out: number | null;
+    bytes_in: number | null; bytes_out: number | null; event_id: Buffer | null;
   }>(
-    `SELECT l.id, s.name AS sensor, l.ts, l.kind, l.proto, l.src_ip, l.src_port, l.dst_ip, l.dst_port, l.icmp_type,
+    `SELECT l.id, l.event_id, s.name AS sensor, l.ts, l.kind, l.proto, l.src_ip, l.src_port, l.dst_ip, l.dst_port, l.icmp_type,
             l.icmp_code, l.tcp_flags, l.os, l.bytes_in, l.bytes_out
      FROM SensorLog l JOIN Sensor s ON s.id = l.sensor_id
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -68,16 +68,25 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
   );
   const payload = new Map<number, LogOut['payload']>();
   if (rows.length) {
+    // rows written by hand link payloads by id; the ingest links them by event id (schema 0003)
     const ids = rows.map((r) => r.id);
-    const ds = await q.rows<{ sensorlog_id: number; ts: Date; source: string; script: string | null; payload: string; file_path: string | null }>(
-      `SELECT sensorlog_id, ts, source, script, payload, file_path FROM Data
-       WHERE sensorlog_id IN (${ids.map(() => '?').join(',')}) ORDER BY id`,
-      ids,
-    );
-    for (const d of ds) {
-      const list = payload.get(d.sensorlog_id) ?? [];
+    const byEvent = new Map(rows.filter((r) => r.event_id).map((r) => [r.event_id!.toString('hex'), r.id]));
+    type D = { id: number; sensorlog_id: number | null; sensorlog_event_id: Buffer | null; ts: Date; source: string; script: string | null; payload: string; file_path: string | null };
+    const cols = 'id, sensorlog_id, sensorlog_event_id, ts, source, script, payload, file_path';
+    const ds = await q.rows<D>(`SELECT ${cols} FROM Data WHERE sensorlog_id IN (${ids.map(() => '?').join(',')})`, ids);
+    if (byEvent.size) {
+      const evs = rows.filter((r) => r.event_id).map((r) => r.event_id!);
+      ds.push(...(await q.rows<D>(`SELECT ${cols} FROM Data WHERE sensorlog_event_id IN (${evs.map(() => '?').join(',')})`, evs)));
+    }
+    const seen = new Set<number>();
+    for (const d of ds.sort((a, b) => a.id - b.id)) {
+      if (seen.has(d.id)) continue;
+      seen.add(d.id);
+      const owner = d.sensorlog_id ?? (d.sensorlog_event_id ? byEvent.get(d.sensorlog_event_id.toString('hex')) : undefined);
+      if (owner === undefined) continue;
+      const list = payload.get(owner) ?? [];
       list.push({ ts: d.ts.toISOString(), source: d.source, script: d.script, text: d.payload, file_path: d.file_path });
-      payload.set(d.sensorlog_id, list);
+      payload.set(owner, list);
     }
   }
   return rows.map((r) => ({

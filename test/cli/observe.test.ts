@@ -57,6 +57,13 @@ describe('logs, why, status, check', () => {
     expect((await ipms(t.url, 'logs', '--src', '198.51.100.0/24', '--json')).json()).toEqual([]);
   });
 
+  it('shows payloads the ingest linked by event id', async () => {
+    await t.db.exec("INSERT INTO SensorLog (sensor_id, ts, src_ip, dst_ip, event_id) VALUES (1, UTC_TIMESTAMP(3), INET6_ATON('203.0.113.77'), INET6_ATON('192.168.2.1'), ?)", [Buffer.from('ev-77')]);
+    await t.db.exec("INSERT INTO Data (sensor_id, ts, source, script, payload, file_path, sensorlog_event_id) VALUES (1, UTC_TIMESTAMP(3), 'script', 'mydoom.pl', 'file uploaded', '/var/mydoom/upload.1', ?)", [Buffer.from('ev-77')]);
+    const [rec] = (await ipms(t.url, 'logs', '--src', '203.0.113.77', '--json')).json<{ payload: { text: string; file_path: string }[] }[]>();
+    expect(rec!.payload).toEqual([expect.objectContaining({ text: 'file uploaded', file_path: '/var/mydoom/upload.1', script: 'mydoom.pl' })]);
+  });
+
   it('explains a block and its absence', async () => {
     const under = await ipms(t.url, 'why', '203.0.113.9');
     expect(under.out.split('\n')[0]).toBe('203.0.113.9: not blocked: under threshold (3/50 for default)');

@@ -1,0 +1,90 @@
+/**
+ * The audit log: who changed what, and when. The web console writes a row in the same
+ * transaction as each change; `ipms users` writes one for each account change.
+ */
+import type { Queryable } from '../db.ts';
+
+export interface AuditEntry {
+  /** a console user, or the system user who ran a command */
+  who: string;
+  via: 'web' | 'cli';
+  ip?: string | null;
+  /** dotted verb: rule.disable, whitelist.add, threshold.set, user.add, login, login.failed ... */
+  action: string;
+  target?: string | null;
+  /** anything JSON can hold: values before and after, rules dropped as a consequence */
+  detail?: unknown;
+}
+
+export interface AuditOut {
+  id: number;
+  /** ISO 8601 UTC */
+  at: string;
+  who: string;
+  via: 'web' | 'cli';
+  ip: string | null;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 3)}...` : s;
+}
+
+export async function recordAudit(q: Queryable, e: AuditEntry): Promise<number> {
+  const res = await q.exec(
+    'INSERT INTO AuditLog (at, who, via, ip, action, target, detail) VALUES (UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?)',
+    [
+      clip(e.who, 64), e.via, e.ip ?? null, clip(e.action, 32), e.target == null ? null : clip(e.target, 128),
+      e.detail === undefined ? null : JSON.stringify(e.detail),
+    ],
+  );
+  return res.insertId;
+}
+
+export interface AuditFilter {
+  /** keyset paging: entries with id below this */
+  before?: number;
+  action?: string;
+  who?: string;
+  limit?: number;
+}
+
+/** Newest first, paged by id (the primary key), so a long log pages as fast as a short one. */
+export async function listAudit(q: Queryable, f: AuditFilter = {}): Promise<AuditOut[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.before !== undefined) {
+    where.push('id < ?');
+    params.push(f.before);
+  }
+  if (f.action !== undefined) {
+    where.push('action = ?');
+    params.push(f.action);
+  }
+  if (f.who !== undefined) {
+    where.push('who = ?');
+    params.push(f.who);
+  }
+  const limit = Math.min(Math.max(f.limit ?? 100, 1), 10_000);
+  const rows = await q.rows<Omit<AuditOut, 'at'> & { at: Date }>(
+    `SELECT id, at, who, via, ip, action, target, detail FROM AuditLog
+     ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
+    params,
+  );
+  return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+}
+
+/**
+ * Failed logins within the last `windowS` seconds: for this name from this address, and from
+ * this address for any name. Read through ix_auditlog_action_at, so it stays cheap.
+ */
+export async function recentLoginFailures(q: Queryable, name: string, ip: string, windowS: number): Promise<{ pair: number; ip: number }> {
+  const [r] = await q.rows<{ pair: number | null; by_ip: number | null }>(
+    `SELECT SUM(target = ? AND ip = ?) AS pair, SUM(ip = ?) AS by_ip FROM AuditLog
+     WHERE action = 'login.failed' AND at >= UTC_TIMESTAMP(3) - INTERVAL ? SECOND`,
+    [clip(name, 128), ip, ip, windowS],
+  );
+  return { pair: Number(r?.pair ?? 0), ip: Number(r?.by_ip ?? 0) };
+}

@@ -1,0 +1,114 @@
+/** The records pages (keyset paging, filters, detail) and the overview's numbers. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+import { insertHits, type Hit } from '../helpers/hits.ts';
+import { HOURS, hitsPerHour, lastDay, topSources } from '../../web/charts.ts';
+import type { WebServer } from '../../web/server.ts';
+import { Client, makeUser, startConsole } from './helpers.ts';
+
+let t: TestDb;
+let srv: WebServer;
+let c: Client;
+const sql = (d: Date) => d.toISOString().slice(0, 23).replace('T', ' ');
+
+beforeAll(async () => {
+  t = await freshDatabase('web_records');
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1'), ('s2')");
+  // 120 records: 100 on s1 (ports 22 and 445 alternating, sources .1 to .100), 20 on s2 two hours ago
+  const now = Date.now();
+  const hits: Hit[] = [];
+  for (let i = 1; i <= 100; i++) hits.push({ sensor: 1, ts: sql(new Date(now - (100 - i) * 1000)), src: `203.0.113.${i}`, dstPort: i % 2 ? 22 : 445 });
+  for (let i = 1; i <= 20; i++) hits.push({ sensor: 2, ts: sql(new Date(now - 2 * 3600_000)), src: '198.51.100.7', dstPort: 80, kind: i % 4 ? 'start' : 'end' });
+  await insertHits(t.db, hits);
+  await makeUser(t.db, 'vera', 'viewer', 'vera long password');
+  srv = await startConsole(t.db);
+  c = new Client(srv.url);
+  await c.login('vera', 'vera long password');
+});
+afterAll(async () => {
+  await srv?.close();
+  await t?.close();
+});
+
+function ids(body: string): number[] {
+  return [...body.matchAll(/<a href="\/records\/(\d+)">detail<\/a>/g)].map((m) => Number(m[1]));
+}
+
+function older(body: string): string | undefined {
+  return /<a href="([^"]+)" rel="next">older<\/a>/.exec(body)?.[1]?.replace(/&amp;/g, '&');
+}
+
+describe('records', () => {
+  it('pages newest first by keyset: 50, 50, 20, then no older page', async () => {
+    const [{ max } = { max: 0 }] = await t.db.rows<{ max: number }>('SELECT MAX(id) AS max FROM SensorLog');
+    const p1 = await c.get('/records');
+    expect(p1.status).toBe(200);
+    expect(ids(p1.body)).toEqual(Array.from({ length: 50 }, (_, i) => max - i));
+    const next = older(p1.body)!;
+    expect(next).toBe(`/records?before=${max - 49}`);
+    const p2 = await c.get(next);
+    expect(ids(p2.body)).toEqual(Array.from({ length: 50 }, (_, i) => max - 50 - i));
+    const p3 = await c.get(older(p2.body)!);
+    expect(ids(p3.body)).toEqual(Array.from({ length: 20 }, (_, i) => max - 100 - i));
+    expect(older(p3.body)).toBeUndefined();
+    expect(p3.body).toContain('<a href="/records">newest</a>');
+  });
+
+  it('filters by sensor, source, port and time, and keeps the filters across pages', async () => {
+    expect(ids((await c.get('/records?sensor=s2')).body)).toHaveLength(20);
+    expect(ids((await c.get('/records?src=198.51.100.0/24')).body)).toHaveLength(20);
+    expect(ids((await c.get('/records?src=203.0.113.7')).body)).toHaveLength(1);
+    expect(ids((await c.get('/records?since=1h')).body)).toHaveLength(50);
+    expect(ids((await c.get('/records?sensor=s2&since=1h')).body)).toHaveLength(0);
+    const p445 = await c.get('/records?sensor=s1&port=445');
+    expect(ids(p445.body)).toHaveLength(50);
+    expect(older(p445.body)).toBeUndefined();
+    const wide = await c.get('/records?sensor=s1&src=203.0.113.0/24');
+    const next = older(wide.body)!;
+    expect(next).toMatch(/^\/records\?sensor=s1&src=203\.0\.113\.0%2F24&before=\d+$/);
+    const last = await c.get(next);
+    expect(ids(last.body)).toHaveLength(50);
+    expect(older(last.body)).toBeUndefined();
+  });
+
+  it('answers bad filters with 400 and a message, not a stack trace', async () => {
+    for (const q of ['src=10.1.2.3/8', 'port=70000', 'since=yesterday', 'before=-1', 'sensor=%3Cscript%3E']) {
+      const a = await c.get(`/records?${q}`);
+      expect(a.status, q).toBe(400);
+      expect(a.body).toMatch(/<p class="error" role="alert">/);
+      expect(a.body).not.toMatch(/<script>|at .*\.ts:\d+/);
+    }
+  });
+
+  it('shows the detail of a record with its payload lines and uploaded file, and 404 for none', async () => {
+    const [l] = await t.db.rows<{ id: number }>("SELECT id FROM SensorLog WHERE sensor_id = 2 ORDER BY id LIMIT 1");
+    await t.db.exec(
+      "INSERT INTO Data (sensorlog_id, sensor_id, ts, source, script, payload, file_path) VALUES (?, 2, UTC_TIMESTAMP(3), 'script', 'mydoom.pl', ?, '/tmp/up & away.exe')",
+      [l!.id, 'GET /<x> HTTP/1.0\u0007'],
+    );
+    const a = await c.get(`/records/${l!.id}`);
+    expect(a.status).toBe(200);
+    expect(a.body).toContain('<pre class="payload-text">GET /&lt;x&gt; HTTP/1.0\\x07</pre>');
+    expect(a.body).toContain('<code>/tmp/up &amp; away.exe</code>');
+    expect(a.body).toContain('198.51.100.7:40000');
+    expect((await c.get('/records/999999')).status).toBe(404);
+  });
+});
+
+describe('overview numbers', () => {
+  it('counts hits (not end rows) per hour per sensor over the last day, and the top sources', async () => {
+    const w = lastDay();
+    const s1 = await hitsPerHour(t.db, 1, w);
+    const s2 = await hitsPerHour(t.db, 2, w);
+    expect(s1).toHaveLength(HOURS);
+    expect(s1.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(s2.reduce((a, b) => a + b, 0)).toBe(15);
+    expect(s2[HOURS - 3]! + s2[HOURS - 2]!).toBe(15);
+    const top = await topSources(t.db, [1, 2], w, 3);
+    expect(top[0]).toEqual({ src: '198.51.100.7', hits: 15, sensors: 1 });
+    expect(top).toHaveLength(3);
+    const page = await c.get('/');
+    expect(page.body.match(/<svg class="chart"/g)).toHaveLength(2);
+    expect(page.body).toContain('aria-label="s2: 15 hits in 24 h, at most 15 in an hour"');
+  });
+});

@@ -1,0 +1,82 @@
+/** Whitelist and blacklist: the entries, and (for admins) adding and removing them, audited. */
+import { parseDuration } from '../../lib/duration.ts';
+import { RefusedError } from '../../lib/errors.ts';
+import { addBlacklist, addWhitelist, listEntries, removeEntry, type ListEntryOut, type ListName } from '../../lib/queries/lists.ts';
+import { actionArg, cidrArg } from '../../cli/args.ts';
+import { audited } from '../audit.ts';
+import { html, visible, type SafeHtml } from '../html.ts';
+import { field, page, redirect, type App, type Req, type Res } from '../http.ts';
+import { setFlash, takeFlash } from '../session.ts';
+import { actionButton, csrfField, isAdmin, layout, when } from './layout.ts';
+
+function removeButton(req: Req, table: ListName, e: ListEntryOut): SafeHtml {
+  return actionButton(req, `/${table.toLowerCase()}/${e.id}/remove`, 'remove', 'danger');
+}
+
+function comment(req: Req): string | undefined {
+  return field(req.form, 'comment', 255);
+}
+
+export async function listsPage(req: Req, app: App): Promise<Res> {
+  const [white, black] = await Promise.all([listEntries(app.db, 'Whitelist', 5000), listEntries(app.db, 'Blacklist', 5000)]);
+  const admin = isAdmin(req);
+  const body = html`
+<h2 id="whitelist">Whitelist <small>never blocked</small></h2>
+${white.length ? html`<table class="whitelist"><thead><tr><th>cidr</th><th>comment</th><th>added (UTC)</th><th></th></tr></thead><tbody>
+${white.map((e) => html`<tr><td>${e.cidr}</td><td>${visible(e.comment ?? '')}</td><td>${when(e.created_at)}</td><td>${removeButton(req, 'Whitelist', e)}</td></tr>`)}
+</tbody></table>` : html`<p>The whitelist is empty.</p>`}
+${admin ? html`<form method="post" action="/whitelist/add" class="add">${csrfField(req)}
+<label>Address or CIDR <input name="cidr" required placeholder="192.0.2.0/24" size="24"></label>
+<label>Comment <input name="comment" maxlength="255" size="30"></label>
+<button type="submit">Add to whitelist</button> <small>open rules it covers are dropped</small>
+</form>` : ''}
+<h2 id="blacklist">Blacklist <small>blocked on sight</small></h2>
+${black.length ? html`<table class="blacklist"><thead><tr><th>cidr</th><th>action</th><th>source</th><th>expires (UTC)</th><th>comment</th><th></th></tr></thead><tbody>
+${black.map((e) => html`<tr><td>${e.cidr}</td><td>${e.action}</td><td>${visible(e.source ?? '-')}</td><td>${e.expires_at ? when(e.expires_at) : 'never'}</td><td>${visible(e.comment ?? '')}</td><td>${removeButton(req, 'Blacklist', e)}</td></tr>`)}
+</tbody></table>${black.length >= 5000 ? html`<p><small>The first 5000 shown (<code>ipms blacklist list</code> has them all).</small></p>` : ''}` : html`<p>The blacklist is empty.</p>`}
+${admin ? html`<form method="post" action="/blacklist/add" class="add">${csrfField(req)}
+<label>Address or CIDR <input name="cidr" required placeholder="203.0.113.0/24" size="24"></label>
+<label>Action <select name="action"><option>DROP</option><option>REJECT</option></select></label>
+<label>Expire after <input name="expire" placeholder="never (or 7d)" size="10"></label>
+<label>Comment <input name="comment" maxlength="255" size="30"></label>
+<button type="submit">Add to blacklist</button>
+</form>` : ''}`;
+  return page(layout(req, 'Whitelist and blacklist', body, req.session ? await takeFlash(app.db, req.session) : null));
+}
+
+export async function postWhitelistAdd(req: Req, app: App): Promise<Res> {
+  const c = cidrArg(field(req.form, 'cidr', 64) ?? '', 'CIDR');
+  const note = comment(req);
+  const res = await audited(app, req, (db) => addWhitelist(db, c, note, req.session!.user),
+    { action: 'whitelist.add', target: c.text, detail: (o) => ({ comment: note ?? null, dropped: o.dropped }) });
+  const dropped = res.dropped.length ? `; dropped rule${res.dropped.length > 1 ? 's' : ''} ${res.dropped.map((r) => r.id).join(', ')}` : '';
+  await setFlash(app.db, req.session!, `whitelist: added ${c.text}${dropped}`);
+  return redirect('/lists#whitelist');
+}
+
+export async function postBlacklistAdd(req: Req, app: App): Promise<Res> {
+  const c = cidrArg(field(req.form, 'cidr', 64) ?? '', 'CIDR');
+  const expire = field(req.form, 'expire', 32);
+  const action = actionArg(field(req.form, 'action', 16) ?? 'DROP', 'action');
+  const expiresAt = expire && !/^(never|permanent)$/i.test(expire) ? new Date(Date.now() + parseDuration(expire, 'expire') * 1000) : null;
+  const note = comment(req);
+  const res = await audited(app, req,
+    async (db) => {
+      const out = await addBlacklist(db, [{ line: 1, cidr: c, ...(note ? { comment: note } : {}) }], { source: 'manual', expiresAt, action });
+      // refused: nothing was written, and the audit row goes with the rollback
+      if (out.refused.length) throw new RefusedError(`refused to blacklist ${c.text}: ${out.refused[0]!.why}`, 'E_PROTECTED');
+      return out;
+    },
+    { action: 'blacklist.add', target: c.text, detail: () => ({ action, expires_at: expiresAt, comment: note ?? null }) });
+  await setFlash(app.db, req.session!, res.added ? `blacklist: added ${c.text}` : `blacklist: ${c.text} was already there`);
+  return redirect('/lists#blacklist');
+}
+
+export async function postListRemove(req: Req, app: App): Promise<Res> {
+  const table: ListName = req.params[0] === 'whitelist' ? 'Whitelist' : 'Blacklist';
+  const id = Number(req.params[1]);
+  const cidr = await audited(app, req, (db) => removeEntry(db, table, { id }),
+    { action: `${table.toLowerCase()}.remove`, target: `${table.toLowerCase()} entry ${id}`, detail: (o) => ({ cidr: o }) });
+  await setFlash(app.db, req.session!, `${table.toLowerCase()}: removed ${cidr}`);
+  return redirect(`/lists#${table.toLowerCase()}`);
+}

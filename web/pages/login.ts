@@ -1,0 +1,63 @@
+/**
+ * Login and logout. The form is plain HTML in the page at `/` (no script). Failed logins are
+ * audited, and counted: more than FAIL_PAIR for one name from one address, or FAIL_IP from one
+ * address, within FAIL_WINDOW_S, and the password is not even checked until the window moves.
+ */
+import { recentLoginFailures, recordAudit } from '../../lib/queries/audit.ts';
+import { html } from '../html.ts';
+import { clearCookie, cookie, page, redirect, type App, type Req, type Res } from '../http.ts';
+import { decoyHash, verifyPassword } from '../password.ts';
+import { createSession, endSession, loginToken, newToken } from '../session.ts';
+import { userForLogin } from '../users.ts';
+import { layout } from './layout.ts';
+
+export const FAIL_PAIR = 5;
+export const FAIL_IP = 20;
+export const FAIL_WINDOW_S = 900;
+const PRE_COOKIE_S = 3600;
+
+export function loginPage(req: Req, app: App, message?: string, status = 200): Res {
+  // the pre-login cookie the form's token is bound to: kept while it lives, else a new one
+  let pre = req.cookies.get(app.cookie.pre);
+  const cookies: string[] = [];
+  if (!pre || !/^[A-Za-z0-9_-]{43}$/.test(pre)) {
+    pre = newToken();
+    cookies.push(cookie(app.cookie.pre, pre, { secure: app.secure, maxAgeS: PRE_COOKIE_S }));
+  }
+  const body = html`
+<form method="post" action="/login" class="login">
+<input type="hidden" name="csrf" value="${loginToken(app.secret, pre)}">
+${message ? html`<p class="error" role="alert">${message}</p>` : ''}
+<label>Name <input name="name" autocomplete="username" required maxlength="64" autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+<button type="submit">Log in</button>
+</form>`;
+  return { ...page(layout(req, 'Log in', body), status), cookies };
+}
+
+export async function postLogin(req: Req, app: App): Promise<Res> {
+  const name = (req.form.get('name') ?? '').trim().slice(0, 128);
+  const password = req.form.get('password') ?? '';
+  const fails = await recentLoginFailures(app.db, name, req.ip, FAIL_WINDOW_S);
+  if (fails.pair >= FAIL_PAIR || fails.ip >= FAIL_IP) {
+    return loginPage(req, app, `too many failed logins: try again in ${FAIL_WINDOW_S / 60} minutes`, 429);
+  }
+  const user = name ? await userForLogin(app.db, name) : undefined;
+  const ok = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  if (!user || !ok) {
+    await recordAudit(app.db, { who: name || '-', via: 'web', ip: req.ip, action: 'login.failed', target: name });
+    return loginPage(req, app, 'wrong name or password', 401);
+  }
+  // a new session id at every login (no fixation), the pre-login cookie is done with
+  const id = await createSession(app.db, user.id, req.ip);
+  await recordAudit(app.db, { who: user.name, via: 'web', ip: req.ip, action: 'login', target: user.name });
+  return redirect('/', [
+    cookie(app.cookie.session, id, { secure: app.secure }),
+    clearCookie(app.cookie.pre, app.secure),
+  ]);
+}
+
+export async function postLogout(req: Req, app: App): Promise<Res> {
+  if (req.session) await endSession(app.db, req.session);
+  return redirect('/', [clearCookie(app.cookie.session, app.secure)]);
+}
