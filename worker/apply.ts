@@ -10,12 +10,12 @@ import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { toDeviceRule, type RuleInput } from './devices/canonical.ts';
-import type { DeviceRule } from './devices/types.ts';
+import type { Adapter, DeviceOptions, DeviceRule, Plan } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
-import { keptOverlapping, rulesById } from './rules.ts';
+import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
-import type { Transport } from './transports/types.ts';
+import type { Session, Transport } from './transports/types.ts';
 
 export interface ApplyDeps {
   adapterFor: AdapterLookup;
@@ -75,21 +75,23 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
 
   try {
     const batchRows = ok.map((c) => rules.get(c.rule_id)!) as RuleInput[];
-    const keep: DeviceRule[] = [];
-    for (const k of await keptOverlapping(db, device.id, batchRows, new Set(ok.map((c) => c.rule_id)))) {
+    const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)) });
+    const run = async (session: Session, fresh: boolean) => {
+      // the setup is idempotent; with a kept connection it runs once per connection
+      if (fresh) await session.run(adapter.setup(opts).steps);
       try {
-        keep.push(toDeviceRule(k, { protected: [], purpose: 'remove' }));
-      } catch {
-        // a kept rule that no longer validates is left to its own row's next attempt
+        await session.run(plans.primary.steps);
+      } catch (err) {
+        // a delta that does not fit what the device has changed nothing (one transaction):
+        // replace the adapter's objects whole with everything the device should enforce
+        if (!plans.fallback) throw err;
+        await session.run((await plans.fallback()).steps);
       }
-    }
-    const plan = adapter.render({ add, remove }, opts, { mode: 'delta', keep });
+    };
     if (deps.pool) {
       const { session, fresh } = await deps.pool.get(device);
       try {
-        // the setup is idempotent; with a kept connection it runs once per connection
-        if (fresh) await session.run(adapter.setup(opts).steps);
-        await session.run(plan.steps);
+        await run(session, fresh);
       } catch (err) {
         await deps.pool.discard(device.id);
         throw err;
@@ -97,8 +99,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
     } else {
       const session = await deps.transportFor(device).open();
       try {
-        await session.run(adapter.setup(opts).steps);
-        await session.run(plan.steps);
+        await run(session, true);
       } finally {
         await session.close();
       }
@@ -114,4 +115,38 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
   out.applied = ok.filter((c) => c.desired === 'present').length;
   out.removed = ok.length - out.applied;
   return out;
+}
+
+/**
+ * What to send: a delta where the adapter renders one (with the kept rules that overlap it),
+ * else the full set of rules the device must enforce; for a delta, a full render to fall back on.
+ */
+async function plansFor(
+  db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
+  b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number> },
+): Promise<{ primary: Plan; fallback?: () => Promise<Plan> }> {
+  const full = async (): Promise<Plan> => {
+    const removing = new Set(b.remove.map((r) => r.id));
+    const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
+    for (const row of await presentOnDevice(db, device.id)) {
+      if (want.has(row.id) || removing.has(row.id) || row.state !== 'applied') continue;
+      try {
+        want.set(row.id, toDeviceRule(row, { protected: [], purpose: 'remove' }));
+      } catch {
+        // a rule that no longer validates waits for its own row's next attempt
+      }
+    }
+    return adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' });
+  };
+  if (!adapter.modes.includes('delta')) return { primary: await full() };
+  const keep: DeviceRule[] = [];
+  for (const k of await keptOverlapping(db, device.id, b.batchRows, b.exclude)) {
+    try {
+      keep.push(toDeviceRule(k, { protected: [], purpose: 'remove' }));
+    } catch {
+      // a kept rule that no longer validates is left to its own row's next attempt
+    }
+  }
+  const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep });
+  return adapter.modes.includes('full') ? { primary, fallback: full } : { primary };
 }

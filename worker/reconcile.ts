@@ -70,8 +70,14 @@ export async function reconcile(
       fixed: false,
     };
     if (!dryRun && (missing.length || unexpected.length)) {
-      const remove = unexpected.map((e) => toDeviceRule(entryToInput(e, 1), { protected: [], purpose: 'remove' }));
-      const plan = adapter.render({ add: missing, remove }, opts, { mode: 'delta', keep: wanted.filter((w) => !missing.includes(w)) });
+      // full where the adapter can: the device then holds exactly what is wanted
+      const plan = adapter.modes.includes('full')
+        ? adapter.render({ add: wanted, remove: [] }, opts, { mode: 'full' })
+        : adapter.render(
+            { add: missing, remove: unexpected.map((e) => toDeviceRule(entryToInput(e, 1), { protected: [], purpose: 'remove' })) },
+            opts,
+            { mode: 'delta', keep: wanted.filter((w) => !missing.includes(w)) },
+          );
       await session.run(plan.steps);
       report.fixed = true;
     }

@@ -24,10 +24,29 @@ export interface Netns {
   ok(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): string;
   /** run adapter Steps the way a transport does (okExit, unless, stdin); stdout of each step */
   runSteps(steps: readonly Step[], timeoutMs?: number): string[];
+  /**
+   * Open a TCP connection from `from` to `to`:`port` inside the namespace (a server listens there
+   * for the moment): 'connected', 'timeout' (dropped) or the socket error code (rejected, e.g.
+   * EHOSTUNREACH). Both addresses must be local: bring lo up and add them first.
+   */
+  tcpProbe(from: string, to: string, port: number, timeoutMs?: number): string;
   destroy(): void;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+
+const PROBE = `
+const net = require('node:net');
+const [from, to, port, ms] = process.argv.slice(1);
+const done = (what) => { console.log(what); process.exit(0); };
+const srv = net.createServer((s) => s.end()).listen(Number(port), to, () => {
+  const c = net.connect({ host: to, port: Number(port), localAddress: from });
+  setTimeout(() => done('timeout'), Number(ms));
+  c.on('connect', () => done('connected'));
+  c.on('error', (e) => done(e.code));
+});
+srv.on('error', (e) => done('server ' + e.code));
+`;
 
 /** Path of a program, or a thrown error that says what is missing (tests must fail, not skip). */
 export function requireTool(tool: string): string {
@@ -99,6 +118,9 @@ export function createNetns(prefix = 'ipms-t'): Netns {
         outputs.push(r.stdout);
       }
       return outputs;
+    },
+    tcpProbe(from, to, port, timeoutMs = 1500) {
+      return ok([process.execPath, '-e', PROBE, from, to, String(port), String(timeoutMs)], { timeoutMs: timeoutMs + 15_000 }).trim();
     },
     destroy() {
       if (!alive) return;

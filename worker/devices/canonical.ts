@@ -189,10 +189,10 @@ export function sortKey(k: DeviceKey): string {
   ].join('|');
 }
 
-/** Keys sorted and without duplicates (the first id wins when rules share a key). */
+/** Keys sorted and without duplicates: among items with the same key the earliest one given wins. */
 export function sortedUnique<T extends DeviceKey & { id?: number }>(items: readonly T[]): T[] {
   const withKey = items.map((r) => ({ r, k: sortKey(r) }));
-  withKey.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : (a.r.id ?? 0) - (b.r.id ?? 0)));
+  withKey.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)); // stable: ties keep their order
   const out: T[] = [];
   let last = '';
   for (const { r, k } of withKey) {
@@ -200,6 +200,15 @@ export function sortedUnique<T extends DeviceKey & { id?: number }>(items: reado
     last = k;
   }
   return out;
+}
+
+/**
+ * Removals whose device entry is still wanted by another rule (same entry in `wanted`) are left
+ * out: on devices where an entry is just its key, deleting it would also remove the other rule.
+ */
+export function notWanted(remove: readonly DeviceRule[], wanted: readonly DeviceKey[], entryOf: (k: DeviceKey) => string): DeviceRule[] {
+  const keep = new Set(wanted.map(entryOf));
+  return remove.filter((r) => !keep.has(entryOf(r)));
 }
 
 export function familyBits(f: Family): number {

@@ -1,18 +1,20 @@
 /**
- * nftables: an own table `inet <table>` with interval+timeout sets (nftables-sets.ts), a regular
- * chain `block` matching them, jumped to from `input` and `forward` base chains (priority
- * filter - 10, policy accept). Every plan is ONE `nft -f -` transaction: all or nothing.
+ * nftables: an own table `inet <table>` with sets (nftables-sets.ts: hash sets for single
+ * source addresses, interval sets for source networks, all with timeouts), a regular chain
+ * `block` matching them, jumped to from `input` and `forward` base chains (priority filter - 10,
+ * policy accept). Every plan is ONE `nft -f -` transaction: all or nothing.
  *
- * Why no `auto-merge` (checked on nft 1.0.6): it merges adjacent ranges too, keeps the shorter
- * timeout of the merged elements, and afterwards `delete element` of an original range fails with
- * "element does not exist", which aborts the whole transaction. Without it, overlapping elements
- * are refused ("interval overlaps"), so we never add any: rules whose ranges nest are partitioned
- * (partition.ts), which needs the kept rules that overlap the batch (RenderCall.keep).
- *
- * Why `add element X; delete element X`: `delete element` of a missing element aborts the batch
- * and `destroy element` needs nft >= 1.0.8; adding an element that is there is a no-op, so the
- * pair always succeeds and leaves X absent. Adds are written the same way followed by the real
- * add, which also refreshes the timeout of an element that was already there.
+ * What nft 1.0.6 does, checked in a network namespace:
+ * - `delete element` of a missing element aborts the whole transaction, and `destroy element`
+ *   needs nft >= 1.0.8. Adding an element that is there is a no-op, so `add X; delete X` always
+ *   succeeds and leaves X absent; an add is written as that pair plus the real add, which also
+ *   refreshes the timeout of an element that was already there.
+ * - No `auto-merge`: it merges adjacent ranges too, keeps the shorter timeout of what it merged,
+ *   and a later `delete element` of an original range fails ("element does not exist"). Without
+ *   it an overlapping element is refused ("interval overlaps"), so we never add one: nested
+ *   networks are partitioned (partition.ts), which needs the kept rules that overlap the batch
+ *   (RenderCall.keep).
+ * - Timeouts are written as days/hours/minutes/seconds: the parser refuses 9-digit seconds.
  */
 import { InputError } from '../../lib/errors.ts';
 import { assertDeviceRules, familyBits } from './canonical.ts';
@@ -42,7 +44,7 @@ function setup(raw?: DeviceOptions): Plan {
   const t = `inet ${o.table}`;
   const prio = o.priority === 0 ? 'filter' : `filter ${o.priority < 0 ? '-' : '+'} ${Math.abs(o.priority)}`;
   const lines = [`add table ${t}`];
-  for (const s of NFT_SETS) lines.push(`add set ${t} ${s.name} { type ${s.type}; flags interval, timeout; }`);
+  for (const s of NFT_SETS) lines.push(`add set ${t} ${s.name} { type ${s.type}; flags ${s.net ? 'interval, timeout' : 'timeout'}; }`);
   lines.push(`add chain ${t} block`, `flush chain ${t} block`);
   for (const s of NFT_SETS) {
     const verdict = s.action === 'DROP' ? 'drop' : 'reject with icmpx admin-prohibited';
@@ -77,10 +79,23 @@ function groupsOf(parts: { add: readonly DeviceRule[]; remove?: readonly DeviceR
   return groups;
 }
 
-function elementText(g: Group, p: TimedRange, withTimeout: boolean): string {
+interface Elem {
+  /** sort key: source address and prefix, then the rest of the element */
+  k: string;
+  text: string;
+}
+
+function elementText(g: Group, p: TimedRange, withTimeout: boolean): Elem {
   const bits = familyBits(g.set.family);
   const t = withTimeout && p.expiresInS !== undefined ? ` timeout ${compactDuration(p.expiresInS)}` : '';
-  return `${srcText(g.set.family, fromBig(p.first, bits), p.prefix)}${g.sel}${t}`;
+  return {
+    k: `${p.first.toString(16).padStart(32, '0')}/${String(p.prefix).padStart(3, '0')}${g.sel}`,
+    text: `${srcText(g.set.family, fromBig(p.first, bits), p.prefix)}${g.sel}${t}`,
+  };
+}
+
+function sorted(elems: Elem[]): string[] {
+  return elems.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((e) => e.text);
 }
 
 function statements(verb: 'add' | 'delete', t: string, set: string, elems: readonly string[], chunk: number): string[] {
@@ -96,7 +111,7 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   assertDeviceRules(keep);
   const t = `inet ${o.table}`;
   const lines: string[] = [];
-  const perSet = new Map<string, { safe: string[]; old: string[]; neu: string[] }>(NFT_SETS.map((s) => [s.name, { safe: [], old: [], neu: [] }]));
+  const perSet = new Map<string, { safe: Elem[]; old: Elem[]; neu: Elem[] }>(NFT_SETS.map((s) => [s.name, { safe: [], old: [], neu: [] }]));
 
   if (mode === 'full') {
     if (batch.remove.length) throw new InputError('nftables: a full render takes the whole desired state in add; remove must be empty', 'E_RENDER');
@@ -143,9 +158,9 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
 
   for (const s of NFT_SETS) {
     const { safe, old, neu } = perSet.get(s.name)!;
-    lines.push(...statements('add', t, s.name, safe, o.chunk));
-    lines.push(...statements('delete', t, s.name, old, o.chunk));
-    lines.push(...statements('add', t, s.name, neu, o.chunk));
+    lines.push(...statements('add', t, s.name, sorted(safe), o.chunk));
+    lines.push(...statements('delete', t, s.name, sorted(old), o.chunk));
+    lines.push(...statements('add', t, s.name, sorted(neu), o.chunk));
   }
   if (lines.length === 0) return { steps: [] };
   return { steps: [{ argv: NFT, stdin: `${lines.join('\n')}\n` }] };

@@ -1,0 +1,128 @@
+/**
+ * Cisco IOS: a named extended ACL (IPMS-IN) and an IPv6 ACL (IPMS6-IN), edited in configuration
+ * mode. Each rule is one `deny` entry whose sequence number is the rule id; the last entry,
+ * sequence 2147483647 (the largest IOS takes), permits everything else. Binding the ACLs to an
+ * interface is the administrator's call (Plan.manual).
+ *
+ * Output is CLI lines (SessionStep). Behaviour relied on, from Cisco's "IP Access List Entry
+ * Sequence Numbering" documentation (not tried on a router: there is none here, so the tests are
+ * golden text only): an entry equal to an existing one is ignored, so a re-add is a no-op; an
+ * entry is removed by repeating it after `no`, which also works after a reload renumbered the
+ * entries on releases that do not save sequence numbers. Such a renumbering can put new entries
+ * after the final permit; parseState returns the sequence as `id`, so a reconcile can notice.
+ * IOS has no per-entry timeout (the worker removes expired rules) and `deny` is the only verdict
+ * (REJECT becomes deny; IOS itself answers with ICMP unreachable when `ip unreachables` is on).
+ */
+import { InputError, RefusedError } from '../../lib/errors.ts';
+import { assertDeviceRules, familyBits, notWanted, sortedUnique } from './canonical.ts';
+import { OptionReader } from './options.ts';
+import { PROTO_NUMBER } from './protocols.ts';
+import { iosParseState } from './cisco-ios-state.ts';
+import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, Plan, RenderCall } from './types.ts';
+
+export const IOS_LAST_SEQ = 2147483647;
+
+export interface IosOptions {
+  acl: string;
+  acl6: string;
+  writeMemory: boolean;
+}
+
+export function iosOptions(raw?: DeviceOptions): IosOptions {
+  const r = new OptionReader('cisco-ios', raw, ['acl', 'acl6', 'writeMemory']);
+  return { acl: r.name('acl', 'IPMS-IN'), acl6: r.name('acl6', 'IPMS6-IN'), writeMemory: r.bool('writeMemory', false) };
+}
+
+const V4_KEYWORDS: Partial<Record<string, string>> = { tcp: 'tcp', udp: 'udp', icmp: 'icmp', igmp: 'igmp', gre: 'gre', esp: 'esp', ah: 'ahp' };
+const V6_KEYWORDS: Partial<Record<string, string>> = { tcp: 'tcp', udp: 'udp', icmpv6: 'icmp', esp: 'esp', ah: 'ahp', sctp: 'sctp' };
+
+function wildcard(prefix: number): string {
+  const mask = prefix === 0 ? 0xffffffff : (2 ** (32 - prefix) - 1) >>> 0;
+  return [24, 16, 8, 0].map((s) => (mask >>> s) & 255).join('.');
+}
+
+function srcText(k: DeviceKey): string {
+  const bits = familyBits(k.family);
+  if (k.src.prefix === 0) return 'any';
+  if (k.src.prefix === bits) return `host ${k.src.address}`;
+  return k.family === 4 ? `${k.src.address} ${wildcard(k.src.prefix)}` : `${k.src.address}/${k.src.prefix}`;
+}
+
+/** `deny <proto> <src> <dst> [eq <port>]`: the entry without its sequence number. */
+export function iosEntry(k: DeviceKey): string {
+  const kw = k.family === 4 ? V4_KEYWORDS : V6_KEYWORDS;
+  const proto = k.proto ? (kw[k.proto] ?? String(PROTO_NUMBER[k.proto])) : k.family === 4 ? 'ip' : 'ipv6';
+  const dst = k.dst ? `host ${k.dst.address}` : 'any';
+  const port = k.dstPort !== undefined ? ` eq ${k.dstPort}` : '';
+  return `deny ${proto} ${srcText(k)} ${dst}${port}`;
+}
+
+function unsupported(r: DeviceRule, raw?: DeviceOptions): string | undefined {
+  iosOptions(raw);
+  if (r.id >= IOS_LAST_SEQ) return `rule id ${r.id} does not fit an ACL sequence number (1-${IOS_LAST_SEQ - 1})`;
+  if (r.dstPort !== undefined && r.proto !== 'tcp' && r.proto !== 'udp') return 'IOS ACLs match ports for tcp and udp only';
+  return undefined;
+}
+
+function session(o: IosOptions, blocks: { 4: string[]; 6: string[] }): Plan {
+  const lines: string[] = [];
+  if (blocks[4].length) lines.push(`ip access-list extended ${o.acl}`, ...blocks[4].map((l) => ` ${l}`), 'exit');
+  if (blocks[6].length) lines.push(`ipv6 access-list ${o.acl6}`, ...blocks[6].map((l) => ` ${l}`), 'exit');
+  if (!lines.length) return { steps: [] };
+  return { steps: [{ session: ['configure terminal', ...lines, 'end', ...(o.writeMemory ? ['write memory'] : [])] }] };
+}
+
+function setup(raw?: DeviceOptions): Plan {
+  const o = iosOptions(raw);
+  const plan = session(o, { 4: [`${IOS_LAST_SEQ} permit ip any any`], 6: [`permit ipv6 any any sequence ${IOS_LAST_SEQ}`] });
+  const manual = [
+    '! ipms does not bind its ACLs to interfaces; on the outside interface(s):',
+    'interface <outside-interface>',
+    ` ip access-group ${o.acl} in`,
+    ` ipv6 traffic-filter ${o.acl6} in`,
+  ].join('\n');
+  return { ...plan, manual };
+}
+
+function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
+  const o = iosOptions(raw);
+  if ((call.mode ?? 'delta') !== 'delta') throw new InputError('cisco-ios renders deltas only (mode delta)', 'E_RENDER');
+  const keep = call.keep ?? [];
+  for (const list of [batch.add, batch.remove, keep]) assertDeviceRules(list);
+  for (const r of batch.add) {
+    const why = unsupported(r, raw);
+    if (why) throw new RefusedError(`cisco-ios: rule ${r.id}: ${why}`, 'E_UNSUPPORTED');
+  }
+  const blocks: { 4: string[]; 6: string[] } = { 4: [], 6: [] };
+  // an entry is its text: do not remove one that another rule (kept or re-added) still needs
+  for (const r of sortedUnique(notWanted(batch.remove, [...batch.add, ...keep], iosEntry))) blocks[r.family].push(`no ${iosEntry(r)}`);
+  for (const r of sortedUnique([...batch.add].sort((a, b) => a.id - b.id))) {
+    blocks[r.family].push(r.family === 4 ? `${r.id} ${iosEntry(r)}` : `${iosEntry(r)} sequence ${r.id}`);
+  }
+  return session(o, blocks);
+}
+
+function readState(raw?: DeviceOptions): Plan {
+  const o = iosOptions(raw);
+  return { steps: [{ session: [`show ip access-lists ${o.acl}`] }, { session: [`show ipv6 access-list ${o.acl6}`] }] };
+}
+
+export const ciscoIos: Adapter = Object.freeze<Adapter>({
+  name: 'cisco-ios',
+  kind: 'session',
+  modes: ['delta'],
+  maxTimeoutS: 0,
+  unsupported,
+  setup,
+  render,
+  readState,
+  parseState: (outputs: readonly string[], raw?: DeviceOptions) => {
+    iosOptions(raw);
+    return iosParseState(outputs);
+  },
+  expectedState: (rules: readonly DeviceRule[], raw?: DeviceOptions) => {
+    iosOptions(raw);
+    assertDeviceRules(rules);
+    return sortedUnique(rules.map(({ id: _i, expiresInS: _e, ...k }) => ({ ...k, action: 'DROP' as const })));
+  },
+});

@@ -1,0 +1,140 @@
+/**
+ * MikroTik RouterOS: firewall address lists `ipms` (dropped in the raw table, before connection
+ * tracking) and `ipms-reject` (rejected in filter input and forward), under `/ip` and `/ipv6`.
+ * Output is CLI lines (SessionStep) meant for one SSH exec request; RouterOS stops a script at
+ * the first failing command. An add is written as `remove [find ...]` then `add`: adding an
+ * address that is on the list is an error ("already have such entry"), removing nothing is not,
+ * and the pair refreshes the timeout. `find address=` compares the text RouterOS stores, which
+ * drops the /32 of an IPv4 host, so hosts are written without it. Source addresses only.
+ * There is no RouterOS here: the tests are golden text only.
+ */
+import { InputError, IpmsError, RefusedError } from '../../lib/errors.ts';
+import { parseCidr, type Family } from '../../lib/ip.ts';
+import type { Action } from '../../lib/types.ts';
+import { assertDeviceRules, keyText, notWanted, sortedUnique } from './canonical.ts';
+import { compactDuration, OptionReader } from './options.ts';
+import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, Plan, RenderCall, SessionStep, StateEntry } from './types.ts';
+
+/** Timeouts longer than this are left off (the worker removes the rule): a conservative bound. */
+export const ROUTEROS_MAX_TIMEOUT_S = 2147483;
+
+export interface RouterOsOptions {
+  list: string;
+  ipv6: boolean;
+}
+
+export function routerOsOptions(raw?: DeviceOptions): RouterOsOptions {
+  const r = new OptionReader('routeros', raw, ['list', 'ipv6']);
+  return { list: r.name('list', 'ipms', 24), ipv6: r.bool('ipv6', true) };
+}
+
+function menu(f: Family): string {
+  return f === 4 ? '/ip firewall' : '/ipv6 firewall';
+}
+
+function listOf(o: RouterOsOptions, a: Action): string {
+  return a === 'DROP' ? o.list : `${o.list}-reject`;
+}
+
+function families(o: RouterOsOptions): Family[] {
+  return o.ipv6 ? [4, 6] : [4];
+}
+
+function address(k: DeviceKey): string {
+  return k.family === 4 && k.src.prefix === 32 ? k.src.address : `${k.src.address}/${k.src.prefix}`;
+}
+
+function unsupported(r: DeviceRule, raw?: DeviceOptions): string | undefined {
+  const o = routerOsOptions(raw);
+  if (r.dst || r.proto || r.dstPort !== undefined) return 'RouterOS address lists hold source addresses only; a rule with destination, protocol or port needs a filter rule written by hand';
+  if (r.family === 6 && !o.ipv6) return 'IPv6 is turned off for this device (option ipv6)';
+  return undefined;
+}
+
+function setup(raw?: DeviceOptions): Plan {
+  const o = routerOsOptions(raw);
+  const lines: string[] = [];
+  const ensure = (m: string, table: 'raw' | 'filter', comment: string, args: string) =>
+    lines.push(`:if ([:len [${m} ${table} find comment=${comment}]] = 0) do={${m} ${table} add ${args} comment=${comment}}`);
+  for (const f of families(o)) {
+    const m = menu(f);
+    const drop = listOf(o, 'DROP');
+    const rej = listOf(o, 'REJECT');
+    ensure(m, 'raw', `${drop}-drop`, `chain=prerouting src-address-list=${drop} action=drop`);
+    for (const chain of ['input', 'forward']) {
+      ensure(m, 'filter', `${rej}-${chain}`, `chain=${chain} src-address-list=${rej} action=reject reject-with=icmp-admin-prohibited`);
+    }
+  }
+  const manual = `# RouterOS appends the ${listOf(o, 'REJECT')} filter rules at the end of /ip(v6) firewall filter; move them above your accept rules.`;
+  return { steps: [{ session: lines }], manual };
+}
+
+function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
+  const o = routerOsOptions(raw);
+  if ((call.mode ?? 'delta') !== 'delta') throw new InputError('routeros renders deltas only (mode delta)', 'E_RENDER');
+  const keep = call.keep ?? [];
+  for (const list of [batch.add, batch.remove, keep]) assertDeviceRules(list);
+  for (const r of batch.add) {
+    const why = unsupported(r, raw);
+    if (why) throw new RefusedError(`routeros: rule ${r.id}: ${why}`, 'E_UNSUPPORTED');
+  }
+  const find = (r: DeviceKey) => `${menu(r.family)} address-list remove [find list=${listOf(o, r.action)} address=${address(r)}]`;
+  const lines: string[] = [];
+  const entryOf = (k: DeviceKey) => `${k.action} ${address(k)}`;
+  for (const r of sortedUnique(notWanted(batch.remove, [...batch.add, ...keep], entryOf).filter((r) => !unsupported(r, raw)))) lines.push(find(r));
+  // the longest-lived of rules sharing an address wins
+  const life = (r: DeviceRule) => r.expiresInS ?? Infinity;
+  for (const r of sortedUnique([...batch.add].sort((a, b) => life(b) - life(a) || a.id - b.id))) {
+    const t = r.expiresInS !== undefined && r.expiresInS <= ROUTEROS_MAX_TIMEOUT_S ? ` timeout=${compactDuration(r.expiresInS)}` : '';
+    lines.push(find(r), `${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`);
+  }
+  return { steps: lines.length ? [{ session: lines }] : [] };
+}
+
+function readState(raw?: DeviceOptions): Plan {
+  const o = routerOsOptions(raw);
+  const steps: SessionStep[] = [];
+  for (const a of ['DROP', 'REJECT'] as const) {
+    for (const f of families(o)) {
+      const m = `${menu(f)} address-list`;
+      steps.push({ session: [`:foreach i in=[${m} find list=${listOf(o, a)}] do={:put [${m} get $i address]}`] });
+    }
+  }
+  return { steps };
+}
+
+function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry[] {
+  const o = routerOsOptions(raw);
+  const order = (['DROP', 'REJECT'] as const).flatMap((a) => families(o).map((f) => ({ a, f })));
+  const out: StateEntry[] = [];
+  order.forEach(({ a, f }, i) => {
+    for (const line of (outputs[i] ?? '').split('\n')) {
+      const w = line.trim();
+      if (!/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(w)) continue; // prompts, echoed commands, blank lines
+      const c = parseCidr(w);
+      if (c.family !== f) throw new IpmsError('E_DEVICE_STATE', `routeros state: ${w} in the IPv${f} list ${listOf(o, a)}`);
+      out.push({ family: f, src: { address: c.address, prefix: c.prefix }, action: a });
+    }
+  });
+  return sortedUnique(out);
+}
+
+export const routeros: Adapter = Object.freeze<Adapter>({
+  name: 'routeros',
+  kind: 'session',
+  modes: ['delta'],
+  maxTimeoutS: ROUTEROS_MAX_TIMEOUT_S,
+  unsupported,
+  setup,
+  render,
+  readState,
+  parseState,
+  expectedState: (rules: readonly DeviceRule[], raw?: DeviceOptions) => {
+    assertDeviceRules(rules);
+    for (const r of rules) {
+      const why = unsupported(r, raw);
+      if (why) throw new RefusedError(`routeros: ${keyText(r)}: ${why}`, 'E_UNSUPPORTED');
+    }
+    return sortedUnique(rules.map((r) => ({ family: r.family, src: r.src, action: r.action })));
+  },
+});
