@@ -31,10 +31,17 @@ export interface BatchOutcome {
   removed: number;
   failed: number;
   errors: string[];
+  /** milliseconds per phase (validate, plan, device, record), for `apply --json` and the bench */
+  ms?: Record<string, number>;
 }
 
 export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claimed[], deps: ApplyDeps): Promise<BatchOutcome> {
-  const out: BatchOutcome = { device: device.name, applied: 0, removed: 0, failed: 0, errors: [] };
+  const out: BatchOutcome = { device: device.name, applied: 0, removed: 0, failed: 0, errors: [], ms: {} };
+  let t0 = Date.now();
+  const lap = (phase: string) => {
+    out.ms![phase] = Date.now() - t0;
+    t0 = Date.now();
+  };
   const fail = async (rows: Claimed[], msg: string) => {
     if (!rows.length) return;
     await markFailed(db, rows, deps.workerId, msg);
@@ -72,10 +79,12 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
   }
   for (const [msg, rows] of refused) await fail(rows, msg);
   if (!ok.length) return out;
+  lap('validate');
 
   try {
     const batchRows = ok.map((c) => rules.get(c.rule_id)!) as RuleInput[];
     const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)) });
+    lap('plan');
     const run = async (session: Session, fresh: boolean) => {
       // the setup is idempotent; with a kept connection it runs once per connection
       if (fresh) await session.run(adapter.setup(opts).steps);
@@ -110,8 +119,10 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
     await deviceHealth(db, device.id, msg);
     return out;
   }
+  lap('device');
   await markDone(db, ok, deps.workerId);
   await deviceHealth(db, device.id, null);
+  lap('record');
   out.applied = ok.filter((c) => c.desired === 'present').length;
   out.removed = ok.length - out.applied;
   return out;

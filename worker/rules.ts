@@ -20,8 +20,10 @@ export async function rulesById(q: Queryable, ids: number[]): Promise<Map<number
  * its ranges. Adapters with interval sets need them to keep the sets free of overlaps.
  */
 export async function keptOverlapping(q: Queryable, deviceId: number, batch: RuleInput[], exclude: Set<number>): Promise<RuleInput[]> {
-  const base = `SELECT ${RULE_COLS} FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
-                WHERE rd.device_id = ? AND rd.desired = 'present' AND rd.state = 'applied'`;
+  // driven from Rule's source index, then the (rule_id, device_id) key: starting from the
+  // device's RuleDevice rows would read all of them for every look-up
+  const base = `SELECT ${RULE_COLS} FROM Rule r JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
+                WHERE rd.desired = 'present' AND rd.state = 'applied'`;
   const found = new Map<number, RuleInput>();
   const add = (rows: RuleInput[]) => rows.forEach((r) => !exclude.has(r.id) && found.set(r.id, r));
   add(await q.rows<RuleInput>(`${base} AND r.src_prefix < LENGTH(r.src_ip) * 8`, [deviceId]));

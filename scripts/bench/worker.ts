@@ -78,9 +78,10 @@ export async function run(url: string): Promise<void> {
       await insertRules(db, 100_000 + n, n);
       const t0 = Date.now();
       const r = await new Worker(db, deps).tick();
+      const phases = Object.entries(r.outcomes[0]?.ms ?? {}).map(([k, v]) => `${k} ${v} ms`).join(', ');
       const total = Date.now() - t0;
       const o = r.outcomes[0];
-      console.log(`worker: ${n} rules onto one nftables device over ssh in one batch: ${total} ms in all (claim, render, ssh, nft, record) — ${o?.applied ?? 0} applied, ${o?.failed ?? 0} failed${o?.errors.length ? `: ${o.errors[0]}` : ''}`);
+      console.log(`worker: ${n} rules onto one nftables device over ssh in one batch: ${total} ms in all (claim, render, ssh, nft, record) — ${o?.applied ?? 0} applied, ${o?.failed ?? 0} failed${o?.errors.length ? `: ${o.errors[0]}` : ''}; ${phases}`);
     }
 
     // one command per rule, on a sample over one SSH connection, for the ratio
