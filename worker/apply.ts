@@ -74,7 +74,9 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
       ok.push(c);
     } catch (err) {
       const msg = oneLine(err);
-      refused.set(msg, [...(refused.get(msg) ?? []), c]);
+      const list = refused.get(msg);
+      if (list) list.push(c);
+      else refused.set(msg, [c]);
     }
   }
   for (const [msg, rows] of refused) await fail(rows, msg);

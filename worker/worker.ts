@@ -61,7 +61,11 @@ export class Worker {
       });
       if (!claimed.length) return res;
       const byDevice = new Map<number, Claimed[]>();
-      for (const c of claimed) byDevice.set(c.device_id, [...(byDevice.get(c.device_id) ?? []), c]);
+      for (const c of claimed) {
+        const list = byDevice.get(c.device_id);
+        if (list) list.push(c);
+        else byDevice.set(c.device_id, [c]);
+      }
       const ids = [...byDevice.keys()];
       const devices = await this.db.rows<DeviceRow>(`SELECT * FROM Device WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
       // devices are independent: apply them side by side
