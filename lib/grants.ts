@@ -47,7 +47,7 @@ export const ROLES: readonly Role[] = [
       ['SELECT', 'Rule'],
       ['UPDATE (status)', 'Rule'],
       ['SELECT', 'Device'],
-      ['UPDATE (last_ok_at, last_error)', 'Device'],
+      ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until)', 'Device'],
       ['SELECT, UPDATE', 'RuleDevice'],
       ['SELECT', 'Whitelist'],
       ['SELECT', 'Sensor'],

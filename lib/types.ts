@@ -121,6 +121,9 @@ export interface DeviceRow {
   created_at: Date;
   last_ok_at: Date | null;
   last_error: string | null;
+  /** the worker holding the device's lease (schema 0005), and until when */
+  claimed_by: string | null;
+  claimed_until: Date | null;
 }
 
 export interface RuleDeviceRow {

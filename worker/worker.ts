@@ -9,7 +9,7 @@ import type { Db } from '../lib/db.ts';
 import { oneLine } from '../lib/errors.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import { applyDeviceBatch, type ApplyDeps, type BatchOutcome } from './apply.ts';
-import { claimDue, expireDue, type Claimed } from './claim.ts';
+import { claimDue, expireDue, releaseDevices, type Claimed } from './claim.ts';
 import { SessionPool } from './sessions.ts';
 
 export interface WorkerOptions {
@@ -68,6 +68,7 @@ export class Worker {
       }
       const ids = [...byDevice.keys()];
       const devices = await this.db.rows<DeviceRow>(`SELECT * FROM Device WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      // a device removed between the claim and here: its rows went with it (ON DELETE CASCADE)
       // devices are independent: apply them side by side
       res.outcomes = await Promise.all(
         devices.map(async (d) => {
@@ -77,7 +78,10 @@ export class Worker {
           }).catch((err: unknown) => {
             const msg = `${d.name}: ${oneLine(err)}`;
             return { device: d.name, applied: 0, removed: 0, failed: byDevice.get(d.id)!.length, errors: [msg] };
-          });
+          }).finally(() => releaseDevices(this.db, [d.id], this.id).catch((err: unknown) => {
+            // the lease then lapses on its own at claimed_until
+            log(`${d.name}: could not release the device: ${oneLine(err)}`);
+          }));
           log(`${d.name}: ${o.applied} applied, ${o.removed} removed, ${o.failed} failed (${Date.now() - t0} ms)${o.errors.length ? `: ${o.errors.join('; ')}` : ''}`);
           return o;
         }),

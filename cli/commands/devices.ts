@@ -6,6 +6,7 @@ import { canonicalIp } from '../../lib/ip.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
+import { withDeviceLease } from '../../worker/claim.ts';
 import { reconcile } from '../../worker/reconcile.ts';
 import { TRANSPORTS, transportFor } from '../../worker/target.ts';
 import { Worker, newWorkerId } from '../../worker/worker.ts';
@@ -109,7 +110,9 @@ export function registerDevices(program: Command, ctx: Context): void {
     .action(async (name: string, o: { json?: boolean }) => {
       const d = await deviceByName(ctx, name);
       const view = { name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
-        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options, last_ok_at: d.last_ok_at, last_error: d.last_error };
+        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options, last_ok_at: d.last_ok_at, last_error: d.last_error,
+        // who is working on it right now (a lease that has lapsed is nobody's)
+        busy: d.claimed_by && d.claimed_until && d.claimed_until.getTime() > Date.now() ? `${d.claimed_by} until ${d.claimed_until.toISOString()}` : null };
       if (o.json) return ctx.json(view);
       ctx.io.out(Object.entries(view).map(([k, v]) => `${k.padEnd(11)} ${v instanceof Date ? v.toISOString() : v ?? '-'}`).join('\n'));
     });
@@ -151,14 +154,17 @@ export function registerDevices(program: Command, ctx: Context): void {
         throw new RefusedError(`device ${name} enforces ${n} rule(s): pass --take-off to remove them from it first, or --leave-rules`, 'E_HAS_RULES');
       }
       if (o.takeOff && Number(n)) {
+        // holding the device's lease: no worker adds to it while its rules come off
         const workerId = newWorkerId();
-        await ctx.db().exec(
-          `UPDATE RuleDevice SET desired = 'absent', state = 'pending', version = version + 1, claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE
-           WHERE device_id = ?`, [workerId, d.id]);
-        const claimed = await ctx.db().rows<{ id: number; rule_id: number; device_id: number; desired: 'absent'; version: number; attempts: number; applied_at: Date | null }>(
-          'SELECT id, rule_id, device_id, desired, version, attempts, applied_at FROM RuleDevice WHERE device_id = ?', [d.id]);
-        const res = await applyDeviceBatch(ctx.db(), d, claimed, { ...deps(ctx), workerId });
-        if (res.failed) throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept`, 'E_DEVICE');
+        await withDeviceLease(ctx.db(), d, workerId, async () => {
+          await ctx.db().exec(
+            `UPDATE RuleDevice SET desired = 'absent', state = 'pending', version = version + 1, claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE
+             WHERE device_id = ?`, [workerId, d.id]);
+          const claimed = await ctx.db().rows<{ id: number; rule_id: number; device_id: number; desired: 'absent'; version: number; attempts: number; applied_at: Date | null }>(
+            'SELECT id, rule_id, device_id, desired, version, attempts, applied_at FROM RuleDevice WHERE device_id = ?', [d.id]);
+          const res = await applyDeviceBatch(ctx.db(), d, claimed, { ...deps(ctx), workerId });
+          if (res.failed) throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept`, 'E_DEVICE');
+        });
       }
       await ctx.db().exec('DELETE FROM Device WHERE id = ?', [d.id]);
       ctx.io.out(`device ${name}: removed`);
@@ -170,7 +176,8 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--json', 'print the report as JSON')
     .action(async (name: string, o: { dryRun?: boolean; json?: boolean }) => {
       const d = await deviceByName(ctx, name);
-      const r = await reconcile(ctx.db(), d, deps(ctx), Boolean(o.dryRun));
+      // holding the device's lease, so a worker's batch in flight is not taken for drift
+      const r = await withDeviceLease(ctx.db(), d, newWorkerId(), () => reconcile(ctx.db(), d, deps(ctx), Boolean(o.dryRun)));
       // a dry run that finds drift exits 1, so cron and monitoring can act on it
       if (o.dryRun && (r.missing.length || r.unexpected.length)) ctx.exitCode = EXIT.FAILURE;
       if (o.json) return ctx.json(r);

@@ -1,0 +1,269 @@
+/**
+ * The worker's bookkeeping against the real server, run as the least-privilege `ipms_worker`
+ * account with exactly the grants `ipms db grants` prints: claims and device leases, a dead
+ * worker's claims taken over, failures with backoff, expiry, a rule dropped while it was being
+ * applied, and `ipms apply --once`'s exit codes. Devices here use the real dry-run transport
+ * (it prints what it would send, and the tests read that) or SSH to a closed port on loopback;
+ * real devices over SSH are in test/e2e.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDatabaseUrl } from '../../lib/config.ts';
+import { openDb, type Db } from '../../lib/db.ts';
+import { grantStatements, ROLES } from '../../lib/grants.ts';
+import type { DeviceRow } from '../../lib/types.ts';
+import { adapterFor } from '../../worker/adapters.ts';
+import { claimDue } from '../../worker/claim.ts';
+import { backoffS, markDone } from '../../worker/outcome.ts';
+import { transportFor } from '../../worker/target.ts';
+import { Worker } from '../../worker/worker.ts';
+import { ipms } from '../helpers/cli.ts';
+import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+
+const USER = 'ipms_t_worker';
+const PW = 'worker-test-pw';
+let t: TestDb;
+let workerDb: Db;
+let keyDir: string;
+const sent: string[] = [];
+const deps = { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => sent.push(s), timeoutMs: 5000 }) };
+
+beforeAll(async () => {
+  t = await freshDatabase('worker');
+  const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
+  try {
+    const role = ROLES.find((r) => r.user === 'ipms_worker')!;
+    await root.exec(`DROP USER IF EXISTS '${USER}'@'127.0.0.1'`);
+    for (const stmt of grantStatements(t.cfg.database, '127.0.0.1', [{ ...role, user: USER }])) {
+      if (!stmt.startsWith('--')) await root.exec(stmt.replace('CHANGE-ME', PW));
+    }
+  } finally {
+    await root.end();
+  }
+  workerDb = openDb({ ...t.cfg, user: USER, password: PW }, { poolSize: 4 });
+  keyDir = mkdtempSync(join(tmpdir(), 'ipms-worker-key-'));
+  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id')], { timeout: 10_000 });
+});
+
+afterAll(async () => {
+  await workerDb?.end();
+  await t?.close();
+  if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+});
+
+let seq = 0;
+/** A fresh dry-run device and `n` manual rules for it alone (addresses unique to this call). */
+async function deviceWithRules(n: number, o: { adapter?: string; transport?: string; port?: number; proto?: string; dstPort?: number } = {}) {
+  const name = `dev${++seq}`;
+  await t.db.exec(
+    'INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [name, '127.0.0.1', o.port ?? 22, o.adapter ?? 'nftables', o.transport ?? 'dry-run', 'root', join(keyDir, 'id'),
+      'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  );
+  const [dev] = await t.db.rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [name]);
+  const ruleIds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await t.db.exec(
+      "INSERT INTO Rule (src_ip, proto, dst_port, origin, status, targeted) VALUES (INET6_ATON(?), ?, ?, 'manual', 'pending', 1)",
+      [`198.18.${seq}.${i + 1}`, o.proto ?? null, o.dstPort ?? null],
+    );
+    ruleIds.push(r.insertId);
+    await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id) VALUES (?, ?)', [r.insertId, dev!.id]);
+  }
+  return { name, id: dev!.id, ruleIds };
+}
+
+async function rowsOf(deviceId: number) {
+  return t.db.rows<{ id: number; rule_id: number; desired: string; state: string; attempts: number; last_error: string | null;
+    claimed_by: string | null; next_in_s: number }>(
+    `SELECT id, rule_id, desired, state, attempts, last_error, claimed_by,
+            TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), next_attempt_at) / 1e6 AS next_in_s
+     FROM RuleDevice WHERE device_id = ? ORDER BY id`, [deviceId]);
+}
+
+async function lease(deviceId: number) {
+  const [d] = await t.db.rows<{ claimed_by: string | null }>('SELECT claimed_by FROM Device WHERE id = ?', [deviceId]);
+  return d!.claimed_by;
+}
+
+describe('claims and device leases', () => {
+  it('a worker leases the whole device: a second worker gets none of its rows until the first is done', async () => {
+    const dev = await deviceWithRules(6);
+    const a = await claimDue(workerDb, { workerId: 'worker-a', limit: 3, leaseS: 60, deviceId: dev.id });
+    expect(a.map((c) => c.rule_id)).toEqual(dev.ruleIds.slice(0, 3));
+    expect(await lease(dev.id)).toBe('worker-a');
+    // three rows of the device are still due, but the device is worker-a's
+    expect(await claimDue(workerDb, { workerId: 'worker-b', limit: 100, leaseS: 60, deviceId: dev.id })).toEqual([]);
+
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    const none = await w.tick();
+    expect(none.outcomes).toEqual([]);
+
+    // worker-a records its batch and lets go; the rest is then anybody's
+    await markDone(workerDb, a, 'worker-a');
+    await workerDb.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?', [dev.id, 'worker-a']);
+    const rest = await w.tick();
+    expect(rest.outcomes).toMatchObject([{ device: dev.name, applied: 3, failed: 0 }]);
+    expect((await rowsOf(dev.id)).map((r) => [r.state, r.attempts])).toEqual(Array(6).fill(['applied', 1]));
+    expect(await lease(dev.id)).toBeNull();
+  });
+
+  it('several workers at once apply every row exactly once, and never two on one device', async () => {
+    const devs = [await deviceWithRules(40), await deviceWithRules(40), await deviceWithRules(40)];
+    const pools = [t.open(2), t.open(2), t.open(2), t.open(2)];
+    // the dry-run transport prints each batch; recording who was on which device when
+    const onDevice = new Map<string, number>();
+    let overlaps = 0;
+    const workers = pools.map((db) => new Worker(db, {
+      adapterFor,
+      transportFor: (d: DeviceRow) => ({
+        name: 'dry-run',
+        async open() {
+          const s = await transportFor(d, { print: (x) => sent.push(x) }).open();
+          return {
+            async run(steps: Parameters<typeof s.run>[0]) {
+              onDevice.set(d.name, (onDevice.get(d.name) ?? 0) + 1);
+              if (onDevice.get(d.name)! > 1) overlaps++;
+              try {
+                await new Promise((r) => setTimeout(r, 20));
+                return await s.run(steps);
+              } finally {
+                onDevice.set(d.name, onDevice.get(d.name)! - 1);
+              }
+            },
+            close: () => s.close(),
+          };
+        },
+      }),
+    }, { batchLimit: 7 }));
+    let applied = 0;
+    for (let round = 0; round < 40; round++) {
+      const res = await Promise.all(workers.map((w) => w.tick()));
+      const n = res.flatMap((r) => r.outcomes).reduce((s, o) => s + o.applied, 0);
+      expect(res.flatMap((r) => [...r.errors, ...r.outcomes.flatMap((o) => o.errors)])).toEqual([]);
+      applied += n;
+      if (!n) break;
+    }
+    expect(overlaps).toBe(0);
+    expect(applied).toBe(120);
+    for (const d of devs) {
+      expect((await rowsOf(d.id)).every((r) => r.state === 'applied' && r.attempts === 1)).toBe(true);
+      expect(await lease(d.id)).toBeNull();
+    }
+  });
+
+  it("takes over a dead worker's claims once its lease lapses", async () => {
+    const dev = await deviceWithRules(2);
+    // a worker claims with a one-second lease and dies before doing anything
+    const dead = await claimDue(workerDb, { workerId: 'dead-worker', limit: 10, leaseS: 1, deviceId: dev.id });
+    expect(dead).toHaveLength(2);
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    expect((await w.tick()).outcomes).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1300));
+    const res = await w.tick();
+    expect(res.outcomes).toMatchObject([{ device: dev.name, applied: 2, failed: 0 }]);
+    // the dead worker's attempt counts
+    expect((await rowsOf(dev.id)).map((r) => [r.state, r.attempts, r.claimed_by])).toEqual([['applied', 2, null], ['applied', 2, null]]);
+    // and its late result, if it ever comes, counts for nothing
+    await markDone(workerDb, dead, 'dead-worker');
+    expect((await rowsOf(dev.id)).map((r) => r.attempts)).toEqual([2, 2]);
+  });
+
+  it("a rule dropped while a worker applies it is not recorded as applied: its removal comes next", async () => {
+    const dev = await deviceWithRules(1);
+    const claimed = await claimDue(workerDb, { workerId: 'w1', limit: 10, leaseS: 60, deviceId: dev.id });
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [dev.ruleIds[0]]);
+    await markDone(workerDb, claimed, 'w1');
+    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'pending', claimed_by: null }]);
+    await workerDb.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ?', [dev.id]);
+    const res = await new Worker(workerDb, deps, { deviceId: dev.id }).tick();
+    expect(res.outcomes).toMatchObject([{ device: dev.name, applied: 0, removed: 1, failed: 0 }]);
+    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'removed' }]);
+  });
+});
+
+describe('failures, backoff and expiry', () => {
+  it('a device that cannot be reached shows failed at once, and is retried later with a growing backoff', async () => {
+    // a loopback port that was just free: connection refused
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const dev = await deviceWithRules(3, { transport: 'ssh', port });
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    const first = await w.tick();
+    expect(first.outcomes).toMatchObject([{ device: dev.name, applied: 0, failed: 3 }]);
+    let rows = await rowsOf(dev.id);
+    for (const r of rows) {
+      expect(r).toMatchObject({ state: 'failed', attempts: 1, claimed_by: null });
+      expect(r.last_error).toMatch(new RegExp(`^${dev.name}: ssh to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+      expect(r.next_in_s).toBeGreaterThan(backoffS(1) - 2);
+      expect(r.next_in_s).toBeLessThanOrEqual(backoffS(1));
+    }
+    const [health] = await t.db.rows<{ last_error: string }>('SELECT last_error FROM Device WHERE id = ?', [dev.id]);
+    expect(health!.last_error).toMatch(/ECONNREFUSED/);
+    // not due yet: nothing happens
+    expect((await w.tick()).outcomes).toEqual([]);
+    // when it is due, the next attempt waits twice as long
+    await t.db.exec('UPDATE RuleDevice SET next_attempt_at = UTC_TIMESTAMP(3) WHERE device_id = ?', [dev.id]);
+    await w.tick();
+    rows = await rowsOf(dev.id);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual(Array(3).fill(['failed', 2]));
+    for (const r of rows) expect(r.next_in_s).toBeGreaterThan(backoffS(2) - 2);
+    expect([1, 2, 3, 4, 13, 20].map(backoffS)).toEqual([5, 10, 20, 40, 3600, 3600]);
+
+    // the rules stay pending (not active) and visible to the admin with their error
+    const list = await ipms(t.url, 'rules', 'show', String(dev.ruleIds[0]), '--json');
+    expect(list.json<{ status: string; devices: { state: string; last_error: string }[] }>()).toMatchObject({
+      status: 'pending', devices: [{ state: 'failed', last_error: expect.stringMatching(/ECONNREFUSED/) }],
+    });
+    // disabled, it is left alone
+    await t.db.exec('UPDATE Device SET enabled = 0 WHERE id = ?', [dev.id]);
+  });
+
+  it('expiry takes a rule off the device, and the dry-run transport shows exactly what was sent', async () => {
+    const dev = await deviceWithRules(1);
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    sent.length = 0;
+    expect((await w.tick()).outcomes).toMatchObject([{ applied: 1 }]);
+    const addr = `198.18.${seq}.1`;
+    expect(sent.join('\n')).toContain(`[dry-run ${dev.name}] nft -f -`);
+    expect(sent.join('\n')).toMatch(/add element inet ipms drop4 \{/);
+    expect(sent.join('\n')).toContain(`| \t${addr}\n`);
+    await t.db.exec('UPDATE Rule SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE id = ?', [dev.ruleIds[0]]);
+    sent.length = 0;
+    const res = await w.tick();
+    expect(res.expired).toBeGreaterThanOrEqual(1);
+    expect(res.outcomes).toMatchObject([{ device: dev.name, removed: 1, failed: 0 }]);
+    // add-then-delete: a delete of an element the device lacks would abort the whole batch
+    expect(sent.join('\n')).toMatch(new RegExp(`delete element inet ipms drop4 \\{\n  \\| \\t${addr.replace(/\./g, '\\.')}\n  \\| \\}$`));
+    const [rule] = await t.db.rows<{ status: string }>('SELECT status FROM Rule WHERE id = ?', [dev.ruleIds[0]]);
+    expect(rule!.status).toBe('expired');
+    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'removed' }]);
+  });
+});
+
+describe('ipms apply --once', () => {
+  it('exits 0 when all went on, 1 when anything failed, and says which device and why', async () => {
+    const ok = await deviceWithRules(2);
+    const r = await ipms(t.url, 'apply', '--once', '--device', ok.name);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`^${ok.name}: 2 applied, 0 removed, 0 failed \\(\\d+ ms\\)$`, 'm'));
+    expect(r.out).toContain(`[dry-run ${ok.name}] nft -f -`);
+    expect((await ipms(t.url, 'apply', '--once', '--device', ok.name)).out).toBe('nothing due');
+
+    // an IOS ACL matches ports for tcp and udp only: the rule is refused for it, with the reason
+    const bad = await deviceWithRules(1, { adapter: 'cisco-ios', proto: 'sctp', dstPort: 2905 });
+    const f = await ipms(t.url, 'apply', '--once', '--device', bad.name, '--json');
+    const out = f.json<{ outcomes: { device: string; failed: number; errors: string[] }[] }>();
+    expect(f.code).toBe(1);
+    expect(out.outcomes).toMatchObject([{ device: bad.name, failed: 1 }]);
+    expect(out.outcomes[0]!.errors[0]).toMatch(/^cisco-ios cannot carry rule \d+: IOS ACLs match ports for tcp and udp only$/);
+  });
+});
