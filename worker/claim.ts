@@ -1,13 +1,20 @@
 /**
- * Claiming work. One worker per device at a time: in one short transaction a worker leases the
- * Device rows that have due work and nobody working on them (SELECT ... FOR UPDATE SKIP LOCKED,
- * then claimed_by / claimed_until on Device), then claims those devices' due RuleDevice rows;
- * the slow part (SSH) runs outside it, and the lease is released when the device's batch is
+ * Claiming work. One worker per device at a time: a worker first leases the devices that have
+ * due work and nobody working on them (claimed_by / claimed_until on Device), then claims
+ * their due RuleDevice rows in one short transaction (SELECT ... FOR UPDATE SKIP LOCKED); the
+ * slow part (SSH) runs outside it, and the lease is released when the device's batch is
  * recorded. Whole-device leases matter because adapters that rewrite their objects whole
  * (iptables, or any adapter's fallback) would otherwise throw away a concurrent batch's rules.
  * A lease or claim its worker never released (it died) lapses at claimed_until.
+ *
+ * Lock order. A DBA's `UPDATE Rule ...` locks the Rule row, then (trigger) its RuleDevice
+ * rows, then (foreign key check of the changed (device_id, state) index entry) a shared lock on
+ * each Device row. So the worker never holds a Device lock while it waits for RuleDevice rows:
+ * each lease is one single-row statement of its own, and the claim transaction does not touch
+ * Device at all. (Both orders together deadlock within seconds under a busy DBA; see
+ * test/worker/worker.test.ts.)
  */
-import type { Db, Queryable } from '../lib/db.ts';
+import { withRetry, type Db, type Queryable } from '../lib/db.ts';
 import { RefusedError } from '../lib/errors.ts';
 import type { Desired } from '../lib/types.ts';
 
@@ -31,60 +38,71 @@ export interface ClaimOptions {
 const DUE = `rd.state IN ('pending', 'failed') AND rd.next_attempt_at <= UTC_TIMESTAMP(3)
   AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3))`;
 
-const LEASE_FREE = '(d.claimed_until IS NULL OR d.claimed_until < UTC_TIMESTAMP(3))';
+const LEASE_FREE = '(claimed_until IS NULL OR claimed_until < UTC_TIMESTAMP(3))';
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
+/** Take the device's lease if nobody holds it; one row, one statement, nothing else locked. */
+async function leaseDevice(db: Queryable, deviceId: number, holder: string, leaseS: number): Promise<boolean> {
+  const r = await withRetry(() => db.exec(
+    `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
+     WHERE id = ? AND enabled = 1 AND ${LEASE_FREE}`,
+    [holder, leaseS, deviceId],
+  ));
+  return r.affectedRows === 1;
+}
+
 export async function claimDue(db: Db, o: ClaimOptions): Promise<Claimed[]> {
   const limit = Math.max(1, Math.floor(o.limit));
-  return db.transaction(async (tx) => {
-    // the EXISTS is a plain (non-locking) read: only a hint of which devices have work
-    const devices = await tx.rows<{ id: number }>(
-      `SELECT d.id FROM Device d
-       WHERE d.enabled = 1 AND ${LEASE_FREE} ${o.deviceId !== undefined ? 'AND d.id = ?' : ''}
-         AND EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.device_id = d.id AND ${DUE})
-       ORDER BY d.id
-       FOR UPDATE SKIP LOCKED`,
-      o.deviceId !== undefined ? [o.deviceId] : [],
-    );
-    if (!devices.length) return [];
-    const deviceIds = devices.map((d) => d.id);
-    await tx.exec(
-      `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id IN (${placeholders(deviceIds.length)})`,
-      [o.workerId, o.leaseS, ...deviceIds],
-    );
-    const rows = await tx.rows<Claimed>(
-      `SELECT rd.id, rd.rule_id, rd.device_id, rd.desired, rd.version, rd.attempts, rd.applied_at
-       FROM RuleDevice rd
-       WHERE rd.device_id IN (${placeholders(deviceIds.length)}) AND ${DUE}
-       ORDER BY rd.device_id, rd.id
-       LIMIT ${limit}
-       FOR UPDATE SKIP LOCKED`,
-      deviceIds,
-    );
-    for (let i = 0; i < rows.length; i += 5000) {
-      const ids = rows.slice(i, i + 5000).map((r) => r.id);
-      await tx.exec(
-        `UPDATE RuleDevice SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, attempts = attempts + 1
-         WHERE id IN (${placeholders(ids.length)})`,
-        [o.workerId, o.leaseS, ...ids],
+  // which devices have due work and are free: a plain read, only a hint
+  const candidates = await db.rows<{ id: number }>(
+    `SELECT d.id FROM Device d
+     WHERE d.enabled = 1 AND (d.claimed_until IS NULL OR d.claimed_until < UTC_TIMESTAMP(3)) ${o.deviceId !== undefined ? 'AND d.id = ?' : ''}
+       AND EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.device_id = d.id AND ${DUE})
+     ORDER BY d.id`,
+    o.deviceId !== undefined ? [o.deviceId] : [],
+  );
+  const leased: number[] = [];
+  for (const d of candidates) if (await leaseDevice(db, d.id, o.workerId, o.leaseS)) leased.push(d.id);
+  if (!leased.length) return [];
+  let rows: Claimed[];
+  try {
+    rows = await withRetry(() => db.transaction(async (tx) => {
+      const due = await tx.rows<Claimed>(
+        `SELECT rd.id, rd.rule_id, rd.device_id, rd.desired, rd.version, rd.attempts, rd.applied_at
+         FROM RuleDevice rd
+         WHERE rd.device_id IN (${placeholders(leased.length)}) AND ${DUE}
+         ORDER BY rd.device_id, rd.id
+         LIMIT ${limit}
+         FOR UPDATE SKIP LOCKED`,
+        leased,
       );
-    }
-    // devices whose rows went to the limit (or were taken meanwhile) are let go at once
-    const got = new Set(rows.map((r) => r.device_id));
-    const idle = deviceIds.filter((id) => !got.has(id));
-    if (idle.length) await releaseDevices(tx, idle, o.workerId);
-    return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
-  });
+      for (let i = 0; i < due.length; i += 5000) {
+        const ids = due.slice(i, i + 5000).map((r) => r.id);
+        await tx.exec(
+          `UPDATE RuleDevice SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, attempts = attempts + 1
+           WHERE id IN (${placeholders(ids.length)})`,
+          [o.workerId, o.leaseS, ...ids],
+        );
+      }
+      return due;
+    }));
+  } catch (err) {
+    await releaseDevices(db, leased, o.workerId).catch(() => undefined);
+    throw err;
+  }
+  // devices whose rows went past the limit (or were taken meanwhile) are let go at once
+  const got = new Set(rows.map((r) => r.device_id));
+  await releaseDevices(db, leased.filter((id) => !got.has(id)), o.workerId);
+  return rows.map((r) => ({ ...r, attempts: r.attempts + 1 }));
 }
 
 /** Let go of devices this holder leased (a lease someone else took over is left alone). */
 export async function releaseDevices(q: Queryable, deviceIds: number[], holder: string): Promise<void> {
-  if (!deviceIds.length) return;
-  await q.exec(
-    `UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND id IN (${placeholders(deviceIds.length)})`,
-    [holder, ...deviceIds],
-  );
+  // one row per statement, for the lock order above
+  for (const id of deviceIds) {
+    await withRetry(() => q.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?', [id, holder]));
+  }
 }
 
 /**
@@ -98,11 +116,11 @@ export async function withDeviceLease<T>(
   const leaseS = o.leaseS ?? 600;
   const end = Date.now() + (o.waitMs ?? 30_000);
   for (let attempt = 0; ; attempt++) {
-    const r = await db.exec(
-      `UPDATE Device d SET d.claimed_by = ?, d.claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
-       WHERE d.id = ? AND ${LEASE_FREE}`,
+    const r = await withRetry(() => db.exec(
+      `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
+       WHERE id = ? AND ${LEASE_FREE}`,
       [holder, leaseS, device.id],
-    );
+    ));
     if (r.affectedRows === 1) break;
     if (Date.now() >= end || attempt >= 1000) {
       const [cur] = await db.rows<{ claimed_by: string | null; claimed_until: Date | null }>(
@@ -121,11 +139,28 @@ export async function withDeviceLease<T>(
   }
 }
 
-/** Rules whose time is up become 'expired'; the Rule trigger then takes them off the devices. */
+/**
+ * Rules whose time is up become 'expired'; the Rule trigger then takes them off the devices.
+ * Found by a plain (non-locking) read first and updated by primary key: a locking range scan
+ * of the (status, expires_at) index on every poll would lock index records before rows, the
+ * reverse of a DBA's `UPDATE Rule ... WHERE id = ...`, and deadlock with it.
+ */
 export async function expireDue(db: Db): Promise<number> {
-  const r = await db.exec(
-    `UPDATE Rule SET status = 'expired'
-     WHERE status IN ('pending', 'active', 'disabled') AND expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(3)`,
-  );
-  return r.affectedRows;
+  let expired = 0;
+  for (let round = 0; round < 100; round++) {
+    const due = await db.rows<{ id: number }>(
+      `SELECT id FROM Rule
+       WHERE status IN ('pending', 'active', 'disabled') AND expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(3)
+       ORDER BY id LIMIT 5000`,
+    );
+    if (!due.length) break;
+    const r = await db.exec(
+      `UPDATE Rule SET status = 'expired'
+       WHERE id IN (${placeholders(due.length)}) AND status IN ('pending', 'active', 'disabled') AND expires_at <= UTC_TIMESTAMP(3)`,
+      due.map((d) => d.id),
+    );
+    expired += r.affectedRows;
+    if (due.length < 5000) break;
+  }
+  return expired;
 }

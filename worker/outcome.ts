@@ -3,7 +3,7 @@
  * claimed: if the rule's wish changed meanwhile (dropped while being applied), the row is just
  * released and stays pending for the next round.
  */
-import type { Db } from '../lib/db.ts';
+import { withRetry, type Db } from '../lib/db.ts';
 import type { Claimed } from './claim.ts';
 
 const CHUNK = 1000;
@@ -18,10 +18,10 @@ export function backoffS(attempts: number): number {
 async function release(db: Db, rows: Claimed[], workerId: string): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const ids = rows.slice(i, i + CHUNK).map((r) => r.id);
-    await db.exec(
+    await withRetry(() => db.exec(
       `UPDATE RuleDevice SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND id IN (${ids.map(() => '?').join(',')})`,
       [workerId, ...ids],
-    );
+    ));
   }
 }
 
@@ -33,7 +33,8 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
     try {
       for (let i = 0; i < rows.length; i += CHUNK) {
         const chunk = rows.slice(i, i + CHUNK);
-        await q.exec(
+        // every statement stands alone (autocommit): a deadlock victim is run again whole
+        await withRetry(() => q.exec(
           `UPDATE RuleDevice
            SET state = IF(desired = 'present', 'applied', 'removed'),
                applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
@@ -41,15 +42,15 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
                last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
            WHERE claimed_by = ? AND id IN (${chunk.map(() => '?').join(',')}) AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
           [workerId, ...chunk.map((r) => r.id), ...chunk.flatMap((r) => [r.id, r.version])],
-        );
+        ));
         const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
         if (ruleIds.length) {
-          await q.exec(
+          await withRetry(() => q.exec(
             `UPDATE Rule r SET r.status = 'active'
              WHERE r.id IN (${ruleIds.map(() => '?').join(',')}) AND r.status = 'pending'
                AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND (x.state <> 'applied' OR x.desired <> 'present'))`,
             ruleIds,
-          );
+          ));
         }
       }
     } finally {
@@ -64,13 +65,13 @@ export async function markFailed(db: Db, rows: Claimed[], workerId: string, erro
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     // one backoff for the chunk, from its first row's attempts (rows of a batch fail together)
-    await db.exec(
+    await withRetry(() => db.exec(
       `UPDATE RuleDevice
        SET state = 'failed', last_error = ?, next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,
            claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
        WHERE claimed_by = ? AND id IN (${chunk.map(() => '?').join(',')}) AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
       [text, backoffS(chunk[0]!.attempts), workerId, ...chunk.map((r) => r.id), ...chunk.flatMap((r) => [r.id, r.version])],
-    );
+    ));
   }
   await release(db, rows, workerId);
 }

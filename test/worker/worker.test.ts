@@ -17,7 +17,7 @@ import { openDb, type Db } from '../../lib/db.ts';
 import { grantStatements, ROLES } from '../../lib/grants.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
-import { claimDue } from '../../worker/claim.ts';
+import { claimDue, expireDue } from '../../worker/claim.ts';
 import { backoffS, markDone } from '../../worker/outcome.ts';
 import { transportFor } from '../../worker/target.ts';
 import { Worker } from '../../worker/worker.ts';
@@ -246,6 +246,35 @@ describe('failures, backoff and expiry', () => {
     const [rule] = await t.db.rows<{ status: string }>('SELECT status FROM Rule WHERE id = ?', [dev.ruleIds[0]]);
     expect(rule!.status).toBe('expired');
     expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'removed' }]);
+  });
+});
+
+describe('living next to a DBA', () => {
+  it("a DBA editing rules by id while the worker polls, claims and records: no deadlock on either side", { timeout: 60_000 }, async () => {
+    const dev = await deviceWithRules(8);
+    await t.db.exec(`UPDATE Rule SET expires_at = UTC_TIMESTAMP(3) + INTERVAL 1 DAY WHERE id IN (${dev.ruleIds.slice(0, 4).join(',')})`);
+    const dba = t.open(1);
+    const errors: string[] = [];
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    const poll = (async () => {
+      for (let i = 0; i < 1500; i++) await expireDue(workerDb).catch((e: Error) => errors.push(`expiry: ${e.message}`));
+    })();
+    // and whole ticks: claim, apply (dry-run), record, release
+    const ticks = (async () => {
+      for (let i = 0; i < 300; i++) {
+        const r = await w.tick();
+        errors.push(...r.errors.map((e) => `tick: ${e}`), ...r.outcomes.flatMap((o) => o.errors.map((e) => `batch: ${e}`)));
+      }
+    })();
+    const edits = (async () => {
+      for (let i = 0; i < 1500; i++) {
+        const id = dev.ruleIds[i % dev.ruleIds.length]!;
+        await dba.exec('UPDATE Rule SET status = ? WHERE id = ?', [['dropped', 'pending', 'active'][i % 3], id])
+          .catch((e: Error) => errors.push(`dba: ${e.message}`));
+      }
+    })();
+    await Promise.all([poll, ticks, edits]);
+    expect(errors).toEqual([]);
   });
 });
 

@@ -1,0 +1,107 @@
+/**
+ * `ipms devices ...` against the real server: adding with validation (nothing is contacted),
+ * listing in both forms, disabling and enabling (what a device gets), and removing, which asks
+ * what to do with the rules it enforces. Devices use the dry-run transport, which prints what
+ * it would send; real devices over SSH are in test/e2e.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipms } from '../helpers/cli.ts';
+import { freshDatabase, type TestDb } from '../helpers/db.ts';
+
+let t: TestDb;
+const FP = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
+
+beforeAll(async () => {
+  t = await freshDatabase('cli_devices');
+});
+afterAll(async () => t?.close());
+
+interface DeviceJson {
+  name: string; host: string; port: number; adapter: string; transport: string; user: string | null; key: string | null;
+  host_key: string | null; applies_to: string; enabled: boolean; applied: number; pending: number; failed: number;
+}
+
+describe('ipms devices', () => {
+  it('adds devices without contacting them, and lists them in both forms', async () => {
+    const a = await ipms(t.url, 'devices', 'add', 'edge', '--adapter', 'nftables', '--host', '192.0.2.1', '--user', 'ipms',
+      '--key', '/etc/ipms/keys/edge', '--host-key', FP, '--applies-to', 'external');
+    expect([a.code, a.out]).toEqual([0, 'device edge: added']);
+    // several devices may share a host
+    expect((await ipms(t.url, 'devices', 'add', 'edge-v6', '--adapter', 'iptables', '--host', '192.0.2.1', '--user', 'ipms',
+      '--key', '/etc/ipms/keys/edge', '--host-key', FP)).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'add', 'lab', '--adapter', 'ipset', '--transport', 'dry-run', '--host', 'fw.lab.example')).code).toBe(0);
+
+    const list = (await ipms(t.url, 'devices', 'list', '--json')).json<DeviceJson[]>();
+    expect(list.map((d) => d.name)).toEqual(['edge', 'edge-v6', 'lab']);
+    expect(list[0]).toMatchObject({
+      host: '192.0.2.1', port: 22, adapter: 'nftables', transport: 'ssh', user: 'ipms', key: '/etc/ipms/keys/edge',
+      host_key: FP, applies_to: 'external', enabled: true, applied: 0, pending: 0, failed: 0,
+    });
+    expect(list[2]).toMatchObject({ host: 'fw.lab.example', transport: 'dry-run', applies_to: 'any' });
+    const table = (await ipms(t.url, 'devices', 'list')).out.split('\n');
+    expect(table[0]).toMatch(/^NAME\s+ADAPTER\s+TRANSPORT\s+HOST\s+TAKES\s+ENABLED\s+APPLIED\s+PENDING\s+FAILED\s+LAST ERROR$/i);
+    expect(table[1]).toMatch(/^edge\s+nftables\s+ssh\s+192\.0\.2\.1:22\s+external\s+yes\s+0\s+0\s+0/);
+
+    const show = await ipms(t.url, 'devices', 'show', 'edge', '--json');
+    expect(show.json()).toMatchObject({ name: 'edge', host_key: FP, busy: null });
+    expect((await ipms(t.url, 'devices', 'show', 'nope')).code).toBe(4);
+  });
+
+  it('refuses bad input with one line, exit 2, and stores nothing', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--adapter', 'juniper'], /--adapter/],
+      [['--adapter', 'nftables', '--transport', 'telnet'], /--transport/],
+      [['--adapter', 'nftables', '--user', 'ipms', '--key', '/k'], /--host-key SHA256:\.\.\. is needed/],
+      [['--adapter', 'nftables', '--user', 'ipms', '--key', '/k', '--host-key', 'MD5:aa:bb'], /--host-key: 'MD5:aa:bb' is not an OpenSSH SHA256/],
+      [['--adapter', 'nftables', '--user', 'ipms', '--key', 'relative/key', '--host-key', FP], /--key: give an absolute path/],
+      [['--adapter', 'nftables', '--user', 'root; reboot', '--key', '/k', '--host-key', FP], /--user: 'root; reboot' is not a user name/],
+      [['--adapter', 'nftables', '--transport', 'dry-run', '--host', 'fw;rm -rf /'], /--host: 'fw;rm -rf \/' is neither an IP address nor a host name/],
+      [['--adapter', 'nftables', '--transport', 'dry-run', '--port', '70000'], /--port/],
+      [['--adapter', 'nftables', '--transport', 'dry-run', '--applies-to', 'everyone'], /--applies-to/],
+      [['--adapter', 'nftables', '--transport', 'dry-run', '--option', 'table=ipms; flush ruleset'], /--option: .* must be key=value/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await ipms(t.url, 'devices', 'add', 'bad', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(msg);
+      expect(r.err.split('\n')).toHaveLength(1);
+    }
+    expect((await ipms(t.url, 'devices', 'add', 'bad name', '--adapter', 'nftables', '--transport', 'dry-run')).code).toBe(2);
+    expect((await ipms(t.url, 'devices', 'add', 'lab', '--adapter', 'nftables', '--transport', 'dry-run')).code).toBe(5);
+    const names = (await ipms(t.url, 'devices', 'list', '--json')).json<DeviceJson[]>().map((d) => d.name);
+    expect(names).not.toContain('bad');
+  });
+
+  it('a disabled device gets nothing new; enabled again, it gets the open rules', async () => {
+    expect((await ipms(t.url, 'devices', 'disable', 'lab')).out).toBe('device lab: disabled');
+    const add = await ipms(t.url, 'rules', 'add', '198.51.100.9', '--json');
+    expect(add.code, add.err).toBe(0);
+    const id = add.json<{ id: number }>().id;
+    const devicesOf = async () => (await ipms(t.url, 'rules', 'show', String(id), '--json')).json<{ devices: { device: string }[] }>().devices.map((d) => d.device);
+    expect(await devicesOf()).toEqual(['edge', 'edge-v6']);
+    expect((await ipms(t.url, 'devices', 'enable', 'lab')).out).toBe('device lab: enabled');
+    expect(await devicesOf()).toEqual(['edge', 'edge-v6', 'lab']);
+  });
+
+  it('removing a device that enforces rules asks what to do with them', async () => {
+    const apply = await ipms(t.url, 'apply', '--once', '--device', 'lab');
+    expect(apply.code, apply.err).toBe(0);
+    const refused = await ipms(t.url, 'devices', 'remove', 'lab');
+    expect(refused.code).toBe(5);
+    expect(refused.err).toBe('ipms: device lab enforces 1 rule(s): pass --take-off to remove them from it first, or --leave-rules');
+
+    const off = await ipms(t.url, 'devices', 'remove', 'lab', '--take-off');
+    expect(off.code, off.err).toBe(0);
+    // what it sent: the rule's address deleted from the set
+    expect(off.out).toMatch(/\[dry-run lab\] ipset restore -exist\n {2}\| del ipms4 198\.51\.100\.9/);
+    expect(off.out.split('\n').at(-1)).toBe('device lab: removed');
+    expect((await ipms(t.url, 'devices', 'show', 'lab')).code).toBe(4);
+
+    // a device that enforces nothing yet goes without a question; --leave-rules leaves them
+    expect((await ipms(t.url, 'devices', 'remove', 'edge-v6')).code).toBe(0);
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE d.name = 'edge'");
+    expect((await ipms(t.url, 'devices', 'remove', 'edge')).code).toBe(5);
+    expect((await ipms(t.url, 'devices', 'remove', 'edge', '--leave-rules')).out).toBe('device edge: removed');
+    expect((await ipms(t.url, 'devices', 'list', '--json')).json()).toEqual([]);
+  });
+});
