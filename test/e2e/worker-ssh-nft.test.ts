@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../helpers/lab.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
 import { ipms } from '../helpers/cli.ts';
-import { burst, insertHits } from '../helpers/hits.ts';
+import { burst, insertHits, nowTs } from '../helpers/hits.ts';
 import { Worker } from '../../worker/worker.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { transportFor } from '../../worker/target.ts';
@@ -19,8 +19,7 @@ beforeAll(async () => {
   lab = await createLab();
   t = await freshDatabase('e2e_worker');
   await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
-  const add = await ipms(t.url, 'devices', 'add', 'fw', '--adapter', 'nftables', '--transport', 'ssh', '--host', lab.mgmt,
-    '--user', 'root', '--key', lab.clientKey, '--host-key', lab.hostKeyFingerprint, '--applies-to', 'any');
+  const add = await ipms(t.url, 'devices', 'add', 'fw', '--adapter', 'nftables', ...lab.sshArgs(), '--applies-to', 'any');
   expect(add.code, add.err).toBe(0);
 }, 60_000);
 
@@ -28,8 +27,6 @@ afterAll(async () => {
   await t?.close();
   lab?.close();
 });
-
-const now = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
 
 async function ruleOf(src: string) {
   const [r] = (await ipms(t.url, 'rules', 'list', '--src', src, '--json')).json<{ id: number; status: string; devices: { device: string; state: string; last_error: string | null }[] }[]>();
@@ -45,7 +42,7 @@ describe('hits to a dropped packet and back', () => {
 
   it('blocks the attacker after the threshold, and lets it in again when the rule is dropped', async () => {
     expect(lab.attackerCanConnect()).toBe(true);
-    await insertHits(t.db, burst(50, { ts: now(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
+    await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
     const pending = await ruleOf(lab.attacker);
     expect(pending).toMatchObject({ status: 'pending', devices: [{ device: 'fw', state: 'pending' }] });
 

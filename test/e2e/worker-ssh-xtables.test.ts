@@ -13,7 +13,7 @@ import { transportFor } from '../../worker/target.ts';
 import { Worker } from '../../worker/worker.ts';
 import { ipms } from '../helpers/cli.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
-import { burst, insertHits } from '../helpers/hits.ts';
+import { burst, insertHits, nowTs } from '../helpers/hits.ts';
 import { createLab, type Lab } from '../helpers/lab.ts';
 
 let lab: Lab;
@@ -24,8 +24,7 @@ beforeAll(async () => {
   t = await freshDatabase('e2e_xtables');
   await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
   for (const [name, adapter, extra] of [['ipt', 'iptables', []], ['ips', 'ipset', ['--disabled']]] as const) {
-    const add = await ipms(t.url, 'devices', 'add', name, '--adapter', adapter, '--transport', 'ssh', '--host', lab.mgmt,
-      '--user', 'root', '--key', lab.clientKey, '--host-key', lab.hostKeyFingerprint, ...extra);
+    const add = await ipms(t.url, 'devices', 'add', name, '--adapter', adapter, ...lab.sshArgs(), ...extra);
     expect(add.code, add.err).toBe(0);
   }
 }, 60_000);
@@ -34,8 +33,6 @@ afterAll(async () => {
   await t?.close();
   lab?.close();
 });
-
-const now = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
 
 interface RuleJson { id: number; status: string; devices: { device: string; state: string; last_error: string | null }[] }
 
@@ -48,7 +45,7 @@ describe('iptables and ipset over SSH', () => {
   it('iptables: blocks the attacker after the threshold, repairs drift, and lets it in again on drop', async () => {
     expect((await ipms(t.url, 'devices', 'test', 'ipt')).out).toMatch(/^device ipt: connected \(host key SHA256:.{43}\); iptables v\d/);
     expect(lab.attackerCanConnect()).toBe(true);
-    await insertHits(t.db, burst(50, { ts: now(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
+    await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
     const rule = await openRuleOf(lab.attacker);
     // the disabled ipset device gets nothing
     expect(rule).toMatchObject({ status: 'pending', devices: [{ device: 'ipt', state: 'pending' }] });
@@ -79,7 +76,7 @@ describe('iptables and ipset over SSH', () => {
   it('ipset: the same with a hash:net set and one match-set rule', async () => {
     expect((await ipms(t.url, 'devices', 'disable', 'ipt')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'enable', 'ips')).code).toBe(0);
-    await insertHits(t.db, burst(50, { ts: now(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
+    await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
     const rule = await openRuleOf(lab.attacker);
     expect(rule).toMatchObject({ status: 'pending', devices: [{ device: 'ips', state: 'pending' }] });
 

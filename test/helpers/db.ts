@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { parseDatabaseUrl, type DbConfig } from '../../lib/config.ts';
 import { openDb, type Db } from '../../lib/db.ts';
+import { grantStatements, ROLES } from '../../lib/grants.ts';
 import { migrate } from '../../lib/migrate.ts';
 
 export interface TestDb {
@@ -52,4 +53,26 @@ export async function freshDatabase(label: string, opts: { migrate?: boolean } =
       await Promise.all([db.end(), ...extra.map((d) => d.end())]);
     },
   };
+}
+
+/**
+ * Create (or re-create) a MySQL account with exactly the grants `ipms db grants` prints for
+ * `role` on the test database, and return the test database's URL for it.
+ */
+export async function roleAccount(t: TestDb, role: string, user: string, password: string): Promise<string> {
+  const r = ROLES.find((x) => x.user === role);
+  if (!r) throw new Error(`no role ${role}`);
+  const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
+  try {
+    await root.exec(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);
+    for (const stmt of grantStatements(t.cfg.database, '127.0.0.1', [{ ...r, user }])) {
+      if (!stmt.startsWith('--')) await root.exec(stmt.replace('CHANGE-ME', password));
+    }
+  } finally {
+    await root.end();
+  }
+  const u = new URL(t.url);
+  u.username = user;
+  u.password = password;
+  return u.toString();
 }

@@ -33,6 +33,11 @@ export async function insertHits(q: Queryable, hits: Hit[]): Promise<void> {
   }
 }
 
+/** The current UTC time as SensorLog.ts takes it ('YYYY-MM-DD hh:mm:ss.mmm'). */
+export function nowTs(): string {
+  return new Date().toISOString().replace('T', ' ').replace('Z', '');
+}
+
 /** n identical hits from one source at one time. */
 export function burst(n: number, h: Hit): Hit[] {
   return Array.from({ length: n }, () => ({ ...h }));

@@ -23,6 +23,8 @@ export interface Lab {
   hostKeyFingerprint: string;
   /** a fingerprint of some other key, for the wrong-host-key case */
   otherFingerprint: string;
+  /** the arguments of `ipms devices add NAME --adapter A` that reach the lab's device over SSH */
+  sshArgs(): string[];
   /** can the attacker open a TCP connection to target:8080? */
   attackerCanConnect(): boolean;
   close(): void;
@@ -106,6 +108,9 @@ export async function createLab(): Promise<Lab> {
       clientKey: join(dir, 'client'),
       hostKeyFingerprint: fingerprint(join(dir, 'host.pub')),
       otherFingerprint: fingerprint(join(dir, 'other.pub')),
+      sshArgs() {
+        return ['--transport', 'ssh', '--host', this.mgmt, '--user', 'root', '--key', this.clientKey, '--host-key', this.hostKeyFingerprint];
+      },
       attackerCanConnect() {
         const r = atk.run([process.execPath, '-e',
           `const s = require('net').connect(8080, '${atkNet}.1'); s.setTimeout(1500);

@@ -11,8 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb } from '../../lib/db.ts';
-import { grantStatements, ROLES } from '../../lib/grants.ts';
-import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 import { ingestJson, runCli } from './helpers/cli.ts';
 
 const CONTACT = fileURLToPath(new URL('../fixtures/ingest/contact/', import.meta.url));
@@ -23,20 +22,7 @@ let sensorUrl: string;
 
 beforeAll(async () => {
   t = await freshDatabase('ingest_account');
-  const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
-  try {
-    const role = ROLES.find((r) => r.user === 'ipms_sensor')!;
-    await root.exec(`DROP USER IF EXISTS '${USER}'@'127.0.0.1'`);
-    for (const stmt of grantStatements(t.cfg.database, '127.0.0.1', [{ ...role, user: USER }])) {
-      if (!stmt.startsWith('--')) await root.exec(stmt.replace('CHANGE-ME', PW));
-    }
-  } finally {
-    await root.end();
-  }
-  const u = new URL(t.url);
-  u.username = USER;
-  u.password = PW;
-  sensorUrl = u.toString();
+  sensorUrl = await roleAccount(t, 'ipms_sensor', USER, PW);
 });
 
 afterAll(async () => t?.close());

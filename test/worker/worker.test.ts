@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb, type Db } from '../../lib/db.ts';
-import { grantStatements, ROLES } from '../../lib/grants.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { claimDue, expireDue } from '../../worker/claim.ts';
@@ -22,7 +21,7 @@ import { backoffS, markDone } from '../../worker/outcome.ts';
 import { transportFor } from '../../worker/target.ts';
 import { Worker } from '../../worker/worker.ts';
 import { ipms } from '../helpers/cli.ts';
-import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 
 const USER = 'ipms_t_worker';
 const PW = 'worker-test-pw';
@@ -34,17 +33,7 @@ const deps = { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { pri
 
 beforeAll(async () => {
   t = await freshDatabase('worker');
-  const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
-  try {
-    const role = ROLES.find((r) => r.user === 'ipms_worker')!;
-    await root.exec(`DROP USER IF EXISTS '${USER}'@'127.0.0.1'`);
-    for (const stmt of grantStatements(t.cfg.database, '127.0.0.1', [{ ...role, user: USER }])) {
-      if (!stmt.startsWith('--')) await root.exec(stmt.replace('CHANGE-ME', PW));
-    }
-  } finally {
-    await root.end();
-  }
-  workerDb = openDb({ ...t.cfg, user: USER, password: PW }, { poolSize: 4 });
+  workerDb = openDb(parseDatabaseUrl(await roleAccount(t, 'ipms_worker', USER, PW)), { poolSize: 4 });
   keyDir = mkdtempSync(join(tmpdir(), 'ipms-worker-key-'));
   spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id')], { timeout: 10_000 });
 });
