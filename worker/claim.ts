@@ -106,6 +106,20 @@ export async function releaseDevices(q: Queryable, deviceIds: number[], holder: 
 }
 
 /**
+ * Keep a lease alive while its holder works (a batch of 100k rules, a slow device): renewed
+ * every third of its length, so a short lease still covers a long batch, and a dead worker's
+ * device is free again within one lease. Returns the function that stops renewing.
+ */
+export function keepLease(db: Queryable, deviceId: number, holder: string, leaseS: number, onError: (err: unknown) => void): () => void {
+  const timer = setInterval(() => {
+    db.exec('UPDATE Device SET claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id = ? AND claimed_by = ?', [leaseS, deviceId, holder])
+      .catch(onError);
+  }, Math.max(1000, (leaseS * 1000) / 3));
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * Run `fn` holding the device's lease, for commands that talk to a device outside the worker
  * (reconcile, remove --take-off). Waits up to waitMs for a worker's batch to finish.
  */
@@ -113,7 +127,7 @@ export async function withDeviceLease<T>(
   db: Db, device: { id: number; name: string }, holder: string, fn: () => Promise<T>,
   o: { leaseS?: number; waitMs?: number } = {},
 ): Promise<T> {
-  const leaseS = o.leaseS ?? 600;
+  const leaseS = o.leaseS ?? 60;
   const end = Date.now() + (o.waitMs ?? 30_000);
   for (let attempt = 0; ; attempt++) {
     const r = await withRetry(() => db.exec(
@@ -132,9 +146,11 @@ export async function withDeviceLease<T>(
     }
     await new Promise((res) => setTimeout(res, 250));
   }
+  const stop = keepLease(db, device.id, holder, leaseS, () => undefined);
   try {
     return await fn();
   } finally {
+    stop();
     await releaseDevices(db, [device.id], holder);
   }
 }

@@ -9,13 +9,13 @@ import type { Db } from '../lib/db.ts';
 import { oneLine } from '../lib/errors.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import { applyDeviceBatch, type ApplyDeps, type BatchOutcome } from './apply.ts';
-import { claimDue, expireDue, releaseDevices, type Claimed } from './claim.ts';
+import { claimDue, expireDue, keepLease, releaseDevices, type Claimed } from './claim.ts';
 import { SessionPool } from './sessions.ts';
 
 export interface WorkerOptions {
   /** most rows claimed per tick */
   batchLimit?: number;
-  /** how long a claim holds before another worker may take it over */
+  /** how long a device lease and its row claims hold without renewal (a dead worker's work is taken over after this) */
   leaseS?: number;
   deviceId?: number;
   log?: (line: string) => void;
@@ -50,13 +50,14 @@ export class Worker {
   async tick(): Promise<TickResult> {
     const res: TickResult = { expired: 0, outcomes: [], errors: [] };
     const log = this.opts.log ?? (() => undefined);
+    const leaseS = this.opts.leaseS ?? 60;
     try {
       res.expired = await expireDue(this.db);
       if (res.expired) log(`expired ${res.expired} rule(s)`);
       const claimed = await claimDue(this.db, {
         workerId: this.id,
         limit: this.opts.batchLimit ?? 200_000,
-        leaseS: this.opts.leaseS ?? 300,
+        leaseS,
         ...(this.opts.deviceId !== undefined ? { deviceId: this.opts.deviceId } : {}),
       });
       if (!claimed.length) return res;
@@ -73,15 +74,19 @@ export class Worker {
       res.outcomes = await Promise.all(
         devices.map(async (d) => {
           const t0 = Date.now();
-          const o = await applyDeviceBatch(this.db, d, byDevice.get(d.id)!, {
-            ...this.deps, workerId: this.id, ...(this.pool ? { pool: this.pool } : {}),
-          }).catch((err: unknown) => {
-            const msg = `${d.name}: ${oneLine(err)}`;
-            return { device: d.name, applied: 0, removed: 0, failed: byDevice.get(d.id)!.length, errors: [msg] };
-          }).finally(() => releaseDevices(this.db, [d.id], this.id).catch((err: unknown) => {
-            // the lease then lapses on its own at claimed_until
-            log(`${d.name}: could not release the device: ${oneLine(err)}`);
-          }));
+          const stopLease = keepLease(this.db, d.id, this.id, leaseS, (err) => log(`${d.name}: could not renew the lease: ${oneLine(err)}`));
+          let o: BatchOutcome;
+          try {
+            o = await applyDeviceBatch(this.db, d, byDevice.get(d.id)!, {
+              ...this.deps, workerId: this.id, ...(this.pool ? { pool: this.pool } : {}),
+            });
+          } catch (err) {
+            o = { device: d.name, applied: 0, removed: 0, failed: byDevice.get(d.id)!.length, errors: [`${d.name}: ${oneLine(err)}`] };
+          } finally {
+            stopLease();
+            // if this fails, the lease lapses on its own at claimed_until
+            await releaseDevices(this.db, [d.id], this.id).catch((err: unknown) => log(`${d.name}: could not release the device: ${oneLine(err)}`));
+          }
           log(`${d.name}: ${o.applied} applied, ${o.removed} removed, ${o.failed} failed (${Date.now() - t0} ms)${o.errors.length ? `: ${o.errors.join('; ')}` : ''}`);
           return o;
         }),

@@ -19,6 +19,7 @@ import { adapterFor } from '../../worker/adapters.ts';
 import { claimDue, expireDue } from '../../worker/claim.ts';
 import { backoffS, markDone } from '../../worker/outcome.ts';
 import { transportFor } from '../../worker/target.ts';
+import type { Transport } from '../../worker/transports/types.ts';
 import { Worker } from '../../worker/worker.ts';
 import { ipms } from '../helpers/cli.ts';
 import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
@@ -79,6 +80,32 @@ async function lease(deviceId: number) {
   return d!.claimed_by;
 }
 
+/**
+ * The dry-run transport, taking `ms` per run: a device that is slow to answer. `busy(+1)` and
+ * `busy(-1)` mark the start and end of each run, to see who is on which device when.
+ */
+function slowDryRun(d: DeviceRow, ms: number, busy: (delta: number) => void = () => undefined): Transport {
+  const inner = transportFor(d, { print: (x) => sent.push(x) });
+  return {
+    name: 'dry-run',
+    async open() {
+      const s = await inner.open();
+      return {
+        async run(steps) {
+          busy(1);
+          try {
+            await new Promise((r) => setTimeout(r, ms));
+            return await s.run(steps);
+          } finally {
+            busy(-1);
+          }
+        },
+        close: () => s.close(),
+      };
+    },
+  };
+}
+
 describe('claims and device leases', () => {
   it('a worker leases the whole device: a second worker gets none of its rows until the first is done', async () => {
     const dev = await deviceWithRules(6);
@@ -109,24 +136,9 @@ describe('claims and device leases', () => {
     let overlaps = 0;
     const workers = pools.map((db) => new Worker(db, {
       adapterFor,
-      transportFor: (d: DeviceRow) => ({
-        name: 'dry-run',
-        async open() {
-          const s = await transportFor(d, { print: (x) => sent.push(x) }).open();
-          return {
-            async run(steps: Parameters<typeof s.run>[0]) {
-              onDevice.set(d.name, (onDevice.get(d.name) ?? 0) + 1);
-              if (onDevice.get(d.name)! > 1) overlaps++;
-              try {
-                await new Promise((r) => setTimeout(r, 20));
-                return await s.run(steps);
-              } finally {
-                onDevice.set(d.name, onDevice.get(d.name)! - 1);
-              }
-            },
-            close: () => s.close(),
-          };
-        },
+      transportFor: (d: DeviceRow) => slowDryRun(d, 20, (delta) => {
+        onDevice.set(d.name, (onDevice.get(d.name) ?? 0) + delta);
+        if (onDevice.get(d.name)! > 1) overlaps++;
       }),
     }, { batchLimit: 7 }));
     let applied = 0;
@@ -160,6 +172,24 @@ describe('claims and device leases', () => {
     // and its late result, if it ever comes, counts for nothing
     await markDone(workerDb, dead, 'dead-worker');
     expect((await rowsOf(dev.id)).map((r) => r.attempts)).toEqual([2, 2]);
+  });
+
+  it('a batch longer than the lease keeps the device: the lease is renewed while it runs', { timeout: 30_000 }, async () => {
+    const dev = await deviceWithRules(2);
+    const slow = new Worker(workerDb, { adapterFor, transportFor: (d: DeviceRow) => slowDryRun(d, 4500) }, { deviceId: dev.id, leaseS: 3 });
+    const running = slow.tick();
+    await new Promise((r) => setTimeout(r, 3800));
+    // past the lease's first length: still held, and nobody else may start on the device
+    const [held] = await t.db.rows<{ claimed_by: string; left_s: number }>(
+      'SELECT claimed_by, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), claimed_until) / 1e6 AS left_s FROM Device WHERE id = ?', [dev.id]);
+    expect(held!.claimed_by).toBe(slow.id);
+    expect(Number(held!.left_s)).toBeGreaterThan(0);
+    await t.db.exec('INSERT INTO Rule (src_ip, origin, targeted) VALUES (INET6_ATON(?), \'manual\', 1)', [`198.18.${seq}.200`]);
+    const [extra] = await t.db.rows<{ id: number }>('SELECT id FROM Rule WHERE src_ip = INET6_ATON(?)', [`198.18.${seq}.200`]);
+    await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id) VALUES (?, ?)', [extra!.id, dev.id]);
+    expect(await claimDue(workerDb, { workerId: 'other', limit: 10, leaseS: 60, deviceId: dev.id })).toEqual([]);
+    expect((await running).outcomes).toMatchObject([{ device: dev.name, applied: 2, failed: 0 }]);
+    expect(await lease(dev.id)).toBeNull();
   });
 
   it("a rule dropped while a worker applies it is not recorded as applied: its removal comes next", async () => {
