@@ -5,17 +5,24 @@ import { exitOk, failure, TransportError, type Session, type StepResult, type Tr
 
 function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: number): Promise<StepResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL',
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (err) => reject(new TransportError('E_EXEC', `${argv[0]}: ${err.message}`)));
     child.on('close', (code, signal) => {
       if (signal) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was killed (${signal}) after ${timeoutMs} ms`));
       else resolve({ stdout, stderr, code: code ?? -1 });
     });
-    child.stdin.end(stdin ?? '');
+    if (child.stdin) {
+      // a command that exits without reading all its input closes the pipe (EPIPE): its exit
+      // code says how it went; an unhandled stream error would take the whole worker down
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(stdin);
+    }
   });
 }
 

@@ -94,6 +94,11 @@ function execOne(client: Client, argv: readonly string[], stdin: string | undefi
         clearTimeout(timer);
         resolve({ stdout, stderr, code: code ?? (signal ? 128 : -1) });
       });
+      // an unhandled stream error would take the whole worker down; 'close' still follows
+      stream.on('error', (e: Error) => {
+        clearTimeout(timer);
+        reject(new TransportError('E_EXEC', `${argv[0]}: ${e.message}`));
+      });
       stream.end(stdin ?? '');
     });
   });
@@ -110,6 +115,10 @@ function shellSession(client: Client, lines: readonly string[], timeoutMs: numbe
         reject(new TransportError('E_TIMEOUT', `device session did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
       stream.setEncoding('utf8').on('data', (d: string) => (out += d));
+      stream.on('error', (e: Error) => {
+        clearTimeout(timer);
+        reject(new TransportError('E_EXEC', `shell: ${e.message}`));
+      });
       stream.on('close', () => {
         clearTimeout(timer);
         const bad = sessionError(out);
