@@ -15,7 +15,7 @@ import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
-import type { Session, Transport } from './transports/types.ts';
+import { TransportError, type Session, type Transport } from './transports/types.ts';
 
 export interface ApplyDeps {
   adapterFor: AdapterLookup;
@@ -105,7 +105,17 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
         await run(session, fresh);
       } catch (err) {
         await deps.pool.discard(device.id);
-        throw err;
+        // a kept connection the device (or a firewall between) has dropped since the last
+        // batch: connect again once, now, rather than fail the batch and wait for the backoff.
+        // A command the device refused (E_STEP) would be refused again: that one fails.
+        if (fresh || (err instanceof TransportError && err.code === 'E_STEP')) throw err;
+        const again = await deps.pool.get(device);
+        try {
+          await run(again.session, again.fresh);
+        } catch (err2) {
+          await deps.pool.discard(device.id);
+          throw err2;
+        }
       }
     } else {
       const session = await deps.transportFor(device).open();

@@ -74,7 +74,7 @@ describe('hits to a dropped packet and back', () => {
     expect(lab.attackerCanConnect()).toBe(true);
   });
 
-  it('works as a daemon: a new rule is applied within the poll, and stop() waits for the batch', async () => {
+  it('works as a daemon: a new rule is applied within the poll, a dropped connection is made again, stop() waits for the batch', async () => {
     await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE status IN ('pending','active','disabled')");
     const worker = new Worker(t.db, { adapterFor, transportFor: (d) => transportFor(d, { print: () => undefined }) });
     const running = worker.run(100);
@@ -86,10 +86,18 @@ describe('hits to a dropped packet and back', () => {
       while (Date.now() < end && (await ruleOf(lab.attacker))?.status !== 'active') await new Promise((res) => setTimeout(res, 100));
       expect((await ruleOf(lab.attacker))?.status).toBe('active');
       expect(lab.attackerCanConnect()).toBe(false);
+      // the device drops the worker's kept SSH connection (sockets killed inside its namespace)
+      expect(lab.dev.ok(['ss', '-K', '-t', 'sport = :22'])).toMatch(/ESTAB/);
       await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
       const end2 = Date.now() + 15_000;
       while (Date.now() < end2 && lab.attackerCanConnect() === false) await new Promise((res) => setTimeout(res, 100));
       expect(lab.attackerCanConnect()).toBe(true);
+      // the worker connected again within the same batch: no failed attempt, no backoff
+      const rd = async () => (await t.db.rows<{ state: string; attempts: number; last_error: string | null }>(
+        'SELECT state, attempts, last_error FROM RuleDevice WHERE rule_id = ?', [r!.id]))[0];
+      const end3 = Date.now() + 15_000;
+      while (Date.now() < end3 && (await rd())?.state !== 'removed') await new Promise((res) => setTimeout(res, 100));
+      expect(await rd()).toEqual({ state: 'removed', attempts: 1, last_error: null });
     } finally {
       await worker.stop();
       await running;
