@@ -97,8 +97,11 @@ start() {
   local userarg=()
   [ "$(id -u)" = 0 ] && userarg=(--user=root)
   # Durability settings are the servers' defaults; the binary log is on like MySQL 8's default.
+  # A tmpdir of its own: a server starting up deletes every #sql* file in its tmpdir, so
+  # another server sharing /tmp would pull the temporary tables from under running queries.
+  mkdir -p "$home/tmp"
   "$server" --no-defaults "${userarg[@]}" \
-    --datadir="$datadir" --socket="$sock" --pid-file="$pidfile" --log-error="$errlog" \
+    --datadir="$datadir" --tmpdir="$home/tmp" --socket="$sock" --pid-file="$pidfile" --log-error="$errlog" \
     --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
     --default-time-zone=+00:00 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --log-bin="$home/binlog" --server-id=1 --binlog-format=ROW --log-bin-trust-function-creators=1 \

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -79,7 +79,10 @@ export async function privateServer(opts: { tls?: TlsFiles } = {}): Promise<Priv
   for (let attempt = 1; ; attempt++) {
     try {
       rmSync(`${dir}/data`, { recursive: true, force: true });
-      execFileSync(installer, ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=socket', '--skip-test-db', '--user=root'], {
+      // its own tmpdir: a starting server deletes every #sql* file in its tmpdir, and the
+      // shared server's temporary tables live in the default one
+      mkdirSync(`${dir}/tmp`, { recursive: true });
+      execFileSync(installer, ['--no-defaults', `--datadir=${dir}/data`, `--tmpdir=${dir}/tmp`, '--auth-root-authentication-method=socket', '--skip-test-db', '--user=root'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         timeout: 120_000,
       });
@@ -96,7 +99,7 @@ export async function privateServer(opts: { tls?: TlsFiles } = {}): Promise<Priv
   const sql = (text: string) =>
     execFileSync(client, ['--no-defaults', `--socket=${sock}`, '-uroot', '-N', '-e', text], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const args = [
-    '--no-defaults', '--user=root', `--datadir=${dir}/data`, `--socket=${sock}`, `--pid-file=${dir}/pid`, `--log-error=${dir}/error.log`,
+    '--no-defaults', '--user=root', `--datadir=${dir}/data`, `--tmpdir=${dir}/tmp`, `--socket=${sock}`, `--pid-file=${dir}/pid`, `--log-error=${dir}/error.log`,
     `--port=${port}`, '--bind-address=127.0.0.1', '--skip-name-resolve', '--default-time-zone=+00:00', '--character-set-server=utf8mb4',
     '--collation-server=utf8mb4_unicode_ci', '--innodb-buffer-pool-size=64M', '--max-connections=100',
     ...(opts.tls ? [`--ssl-ca=${opts.tls.ca}`, `--ssl-cert=${opts.tls.cert}`, `--ssl-key=${opts.tls.key}`] : []),
