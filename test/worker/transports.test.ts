@@ -5,23 +5,29 @@
  * by, against ssh-keygen's own. Commands here are harmless ones (printf, cat, sleep).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dryRunTransport } from '../../worker/transports/dryrun.ts';
 import { localTransport } from '../../worker/transports/local.ts';
 import { shellQuote } from '../../worker/transports/quote.ts';
 import { sshFingerprint } from '../../worker/transports/ssh.ts';
 import { TransportError } from '../../worker/transports/types.ts';
 
-const NASTY = ['plain', '', 'two words', "it's", '$(id)', '`id`', 'a;rm -rf /', '*', 'line\nbreak', '\\', '"q"', '-n', '$HOME', 'ü€'];
+// if any of these were run as shell syntax, it would leave a file in CANARY (harmless)
+const CANARY = mkdtempSync(join(tmpdir(), 'ipms-canary-'));
+const NASTY = ['plain', '', 'two words', "it's", `$(touch ${CANARY}/a)`, `\`touch ${CANARY}/b\``, `x; touch ${CANARY}/c`,
+  `x && touch ${CANARY}/d`, `x | touch ${CANARY}/e`, '*', 'line\nbreak', '\\', '"q"', '-n', '$HOME', 'ü€'];
+
+afterAll(() => rmSync(CANARY, { recursive: true, force: true }));
 
 describe('shellQuote', () => {
   it('gives a remote shell back exactly the argv it was given', () => {
     const r = spawnSync('/bin/sh', ['-c', `printf '%s\\0' ${shellQuote(NASTY)}`], { encoding: 'utf8', timeout: 5000 });
     expect(r.status).toBe(0);
     expect(r.stdout.split('\0').slice(0, -1)).toEqual(NASTY);
+    expect(readdirSync(CANARY)).toEqual([]);
   });
 
   it('leaves canonical values as they are', () => {
@@ -39,6 +45,7 @@ describe('local transport', () => {
     const s = await open();
     const [r] = await s.run([{ argv: ['printf', '%s|', ...NASTY] }]);
     expect(r!.stdout).toBe(`${NASTY.join('|')}|`);
+    expect(readdirSync(CANARY)).toEqual([]);
     await s.close();
   });
 
