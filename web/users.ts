@@ -51,6 +51,13 @@ export async function setPassword(q: Queryable, name: string, passwordHash: stri
   await q.exec('DELETE FROM WebSession WHERE user_id = ?', [u.id]);
 }
 
+/** A new role; it applies from the user's next request (the role is read with the session). */
+export async function setRole(q: Queryable, name: string, role: WebRole): Promise<void> {
+  const [u] = await q.rows<{ id: number }>('SELECT id FROM WebUser WHERE name = ?', [name]);
+  if (!u) throw new NotFoundError(`user ${name} does not exist`);
+  await q.exec('UPDATE WebUser SET role = ? WHERE id = ?', [role, u.id]);
+}
+
 export async function userForLogin(q: Queryable, name: string): Promise<{ id: number; name: string; role: WebRole; password_hash: string } | undefined> {
   const [u] = await q.rows<{ id: number; name: string; role: WebRole; password_hash: string }>(
     'SELECT id, name, role, password_hash FROM WebUser WHERE name = ?',

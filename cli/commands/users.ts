@@ -1,9 +1,9 @@
-/** `ipms users add | list | remove | passwd`: accounts of the web console. */
+/** `ipms users add | list | remove | passwd | role`: accounts of the web console. */
 import type { Command } from 'commander';
 import { InputError } from '../../lib/errors.ts';
 import { recordAudit } from '../../lib/queries/audit.ts';
 import { checkPasswordPolicy, hashPassword } from '../../web/password.ts';
-import { WEB_ROLES, addUser, listUsers, removeUser, setPassword, userNameArg } from '../../web/users.ts';
+import { WEB_ROLES, addUser, listUsers, removeUser, setPassword, setRole, userNameArg } from '../../web/users.ts';
 import { oneOf } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -67,6 +67,18 @@ export function registerUsers(program: Command, ctx: Context): void {
         await recordAudit(tx, { who: who(), via: 'cli', action: 'user.passwd', target: name });
       });
       ctx.io.out(`user ${name}: password changed`);
+    });
+
+  users.command('role <name> <role>')
+    .description(`make a console account ${WEB_ROLES.join(' or ')} (from its next request on)`)
+    .action(async (nameText: string, roleText: string) => {
+      const name = userNameArg(nameText);
+      const role = oneOf(roleText, WEB_ROLES, 'role');
+      await ctx.db().transaction(async (tx) => {
+        await setRole(tx, name, role);
+        await recordAudit(tx, { who: who(), via: 'cli', action: 'user.role', target: name, detail: { role } });
+      });
+      ctx.io.out(`user ${name}: now ${role}`);
     });
 
   users.command('list')

@@ -54,7 +54,7 @@ describe('ipms users', () => {
     expect(await t.db.rows("SELECT * FROM WebUser WHERE name = 'bob'")).toEqual([]);
   });
 
-  it('lists, changes a password (ending the sessions), and removes', async () => {
+  it('lists, changes a password (ending the sessions), changes a role, and removes', async () => {
     expect(run(['users', 'add', 'victor', '--password-stdin'], 'victor long password').code).toBe(0);
     const list = await ipms(t.url, 'users', 'list', '--json');
     expect(list.json<{ name: string; role: string }[]>().map((u) => [u.name, u.role])).toEqual([['alice', 'admin'], ['victor', 'viewer']]);
@@ -63,11 +63,16 @@ describe('ipms users', () => {
     await t.db.exec("INSERT INTO WebSession (id_hash, user_id, expires_at) VALUES (UNHEX(SHA2('x', 256)), ?, UTC_TIMESTAMP(3) + INTERVAL 1 HOUR)", [v!.id]);
     expect(run(['users', 'passwd', 'victor', '--password-stdin'], 'victor new password\n').code).toBe(0);
     expect(await t.db.rows('SELECT * FROM WebSession WHERE user_id = ?', [v!.id])).toEqual([]);
+    expect((await ipms(t.url, 'users', 'role', 'victor', 'admin')).out).toBe('user victor: now admin');
+    expect((await ipms(t.url, 'users', 'list', '--json')).json<{ name: string; role: string }[]>().find((u) => u.name === 'victor')?.role).toBe('admin');
+    const badRole = await ipms(t.url, 'users', 'role', 'victor', 'root');
+    expect([badRole.code, badRole.err.split('\n').length]).toEqual([2, 1]);
+    expect((await ipms(t.url, 'users', 'role', 'nobody', 'viewer')).code).toBe(4);
     const removed = await ipms(t.url, 'users', 'remove', 'victor');
     expect(removed.code).toBe(0);
     expect((await ipms(t.url, 'users', 'remove', 'victor')).code).toBe(4);
     const actions = await t.db.rows<{ action: string; target: string }>("SELECT action, target FROM AuditLog WHERE via = 'cli' ORDER BY id");
-    expect(actions.map((a) => `${a.action} ${a.target}`)).toEqual(['user.add alice', 'user.add victor', 'user.passwd victor', 'user.remove victor']);
+    expect(actions.map((a) => `${a.action} ${a.target}`)).toEqual(['user.add alice', 'user.add victor', 'user.passwd victor', 'user.role victor', 'user.remove victor']);
   });
 });
 
