@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Db } from '../lib/db.ts';
 import { ConfigError, DatabaseError, InputError, IpmsError, NotFoundError, RefusedError, oneLine } from '../lib/errors.ts';
+import { canonicalIp } from '../lib/ip.ts';
 import { csrfProblem } from './csrf.ts';
 import { html } from './html.ts';
 import { HttpError, page, parseCookies, readForm, type App, type Req, type Res, type Route } from './http.ts';
@@ -34,6 +35,13 @@ export interface WebServerOptions {
   origin?: string;
   /** Secure cookies (implied by an https origin) */
   secureCookies?: boolean;
+  /**
+   * Addresses of reverse proxies (canonical text) whose X-Forwarded-For is believed: for a
+   * request from one of them, the client is the address the proxy appended (the last entry).
+   * Without it, every request behind a proxy comes from the proxy, and the login throttle
+   * and audit log would see one address for everybody.
+   */
+  trustProxy?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -68,8 +76,23 @@ export function allowedHosts(host: string, port: number, origin?: string): Set<s
   return out;
 }
 
-function clientIp(req: IncomingMessage): string {
-  return (req.socket.remoteAddress ?? '-').replace(/^::ffff:(?=\d+\.)/, '');
+export function clientIp(req: Pick<IncomingMessage, 'headers' | 'socket'>, trustProxy: ReadonlySet<string> = new Set()): string {
+  const raw = (req.socket.remoteAddress ?? '-').replace(/^::ffff:(?=\d+\.)/, '');
+  let peer = raw;
+  try {
+    peer = canonicalIp(raw);
+  } catch {
+    // not an address (a unix socket): kept as it is
+  }
+  if (!trustProxy.has(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const last = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').pop()?.trim() ?? '';
+  try {
+    return canonicalIp(last.replace(/^::ffff:(?=\d+\.)/, ''));
+  } catch {
+    // a trusted proxy that sent no (or a garbled) address: the request is the proxy's own
+    return peer;
+  }
 }
 
 function statusOf(err: unknown): number {
@@ -145,10 +168,11 @@ export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebSe
     log: o.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
   let hosts: Set<string> | null = null;
+  const proxies = new Set(o.trustProxy ?? []);
   const handle = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
     const req: Req = {
       method: raw.method ?? 'GET', path: '/', query: new URLSearchParams(), form: new URLSearchParams(),
-      headers: raw.headers, cookies: parseCookies(raw.headers.cookie), ip: clientIp(raw), params: [],
+      headers: raw.headers, cookies: parseCookies(raw.headers.cookie), ip: clientIp(raw, proxies), params: [],
     };
     let out: Res;
     try {

@@ -4,6 +4,7 @@ import { InputError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
 import { isLoopback, startWebServer } from '../../web/server.ts';
 import { listUsers } from '../../web/users.ts';
+import { collect } from '../args.ts';
 import type { Context } from '../context.ts';
 
 /** `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`, or a bare port (on 127.0.0.1). */
@@ -38,9 +39,11 @@ export function registerServe(program: Command, ctx: Context): void {
     .option('--allow-remote', 'allow a non-loopback --listen (then terminate TLS in a reverse proxy in front)')
     .option('--origin <url>', 'public URL behind a reverse proxy (https://ipms.example.net): its host name is accepted, forms must come from it')
     .option('--secure-cookies', 'mark cookies Secure (implied by an https --origin); browsers then send them over HTTPS only')
-    .action(async (o: { listen: string; allowRemote?: boolean; origin?: string; secureCookies?: boolean }) => {
+    .option('--trust-proxy <ip>', 'the reverse proxy\'s address (repeatable): take the client address from its X-Forwarded-For', collect)
+    .action(async (o: { listen: string; allowRemote?: boolean; origin?: string; secureCookies?: boolean; trustProxy?: string[] }) => {
       const listen = parseListen(o.listen);
       const origin = o.origin !== undefined ? originArg(o.origin) : undefined;
+      const trustProxy = (o.trustProxy ?? []).map((a) => canonicalIp(a, '--trust-proxy'));
       if (!isLoopback(listen.host)) {
         if (!o.allowRemote) {
           throw new InputError(`--listen ${o.listen} is not a loopback address: add --allow-remote, and put a reverse proxy that terminates TLS in front`);
@@ -52,6 +55,7 @@ export function registerServe(program: Command, ctx: Context): void {
         host: listen.host, port: listen.port,
         ...(origin ? { origin } : {}),
         ...(o.secureCookies ? { secureCookies: true } : {}),
+        ...(trustProxy.length ? { trustProxy } : {}),
         log: (line) => ctx.io.err(line),
       });
       ctx.onClose(() => server.close());

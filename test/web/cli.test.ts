@@ -94,6 +94,8 @@ describe('ipms serve', () => {
     }
     expect((await ipms(t.url, 'serve', '--origin', 'ftp://x')).code).toBe(2);
     expect((await ipms(t.url, 'serve', '--origin', 'https://ipms.example.net/console')).code).toBe(2);
+    const proxy = await ipms(t.url, 'serve', '--trust-proxy', 'proxy.example.net');
+    expect([proxy.code, proxy.err]).toEqual([2, "ipms: --trust-proxy: not an IP address: 'proxy.example.net'"]);
   });
 
   it('serves until SIGTERM, then stops cleanly', async () => {

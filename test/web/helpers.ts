@@ -26,11 +26,13 @@ export interface Answer {
 
 export class Client {
   readonly cookies = new Map<string, string>();
+  /** sent with every request (e.g. a reverse proxy's X-Forwarded-For) */
+  readonly extraHeaders: Record<string, string> = {};
   constructor(readonly base: string) {}
 
   request(method: string, path: string, o: { form?: Record<string, string>; headers?: Record<string, string | undefined>; body?: string } = {}): Promise<Answer> {
     const u = new URL(path, this.base);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.extraHeaders };
     if (this.cookies.size) headers.Cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined = o.body;
     if (o.form) {

@@ -106,6 +106,33 @@ describe('login', () => {
     expect(hit).toBeUndefined();
   });
 
+  it('behind a trusted reverse proxy, takes the client from X-Forwarded-For (throttle and audit); from anyone else, ignores it', async () => {
+    await makeUser(t.db, 'pat', 'viewer', 'pat password 1');
+    const proxied = await startConsole(t.db, { trustProxy: ['127.0.0.1'] });
+    try {
+      const from = (addr: string, base = proxied.url) => {
+        const c = new Client(base);
+        c.extraHeaders['X-Forwarded-For'] = `10.9.9.9, ${addr}`;
+        return c;
+      };
+      // the proxy appends the address it saw: the last entry counts, the rest is the client's say
+      for (let i = 0; i < 5; i++) expect((await from('198.51.100.77').login('pat', 'wrong')).status).toBe(401);
+      const ips = await t.db.rows<{ ip: string }>("SELECT ip FROM AuditLog WHERE action = 'login.failed' AND target = 'pat'");
+      expect(ips.map((r) => r.ip)).toEqual(Array(5).fill('198.51.100.77'));
+      // that address is throttled for pat; another address behind the same proxy is not
+      expect((await from('198.51.100.77').login('pat', 'pat password 1')).status).toBe(429);
+      expect((await from('2001:db8::7').login('pat', 'pat password 1')).status).toBe(303);
+      const [ok] = await t.db.rows<{ ip: string }>("SELECT ip FROM AuditLog WHERE action = 'login' AND target = 'pat'");
+      expect(ok!.ip).toBe('2001:db8::7');
+      // a direct client cannot pick its address: the header is ignored where no proxy is trusted
+      expect((await from('198.51.100.99', srv.url).login('pat', 'wrong')).status).toBe(401);
+      const [last] = await t.db.rows<{ ip: string }>("SELECT ip FROM AuditLog WHERE action = 'login.failed' AND target = 'pat' ORDER BY id DESC LIMIT 1");
+      expect(last!.ip).toBe('127.0.0.1');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('refuses a login POST without the login form\'s token, or from another site', async () => {
     const c = new Client(srv.url);
     const csrf = await c.token('/');
