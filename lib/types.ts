@@ -121,6 +121,8 @@ export interface DeviceRow {
   created_at: Date;
   last_ok_at: Date | null;
   last_error: string | null;
+  /** 1: commands run through `sudo -n --` (an unprivileged login) */
+  sudo: number;
   /** the worker holding the device's lease (schema 0005), and until when */
   claimed_by: string | null;
   claimed_until: Date | null;

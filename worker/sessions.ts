@@ -21,7 +21,7 @@ export class SessionPool {
   ) {}
 
   private static keyOf(d: DeviceRow): string {
-    return JSON.stringify([d.transport, d.host, d.port, d.username, d.key_ref, d.host_key, d.adapter, d.options]);
+    return JSON.stringify([d.transport, d.host, d.port, d.username, d.key_ref, d.host_key, d.sudo, d.adapter, d.options]);
   }
 
   /** An open session for the device; `fresh` when it was just opened (run the setup then). */

@@ -5,6 +5,7 @@ import type { Adapter, DeviceOptions } from './devices/types.ts';
 import { dryRunTransport } from './transports/dryrun.ts';
 import { localTransport } from './transports/local.ts';
 import { sshTransport } from './transports/ssh.ts';
+import { withSudo } from './transports/sudo.ts';
 import type { Transport } from './transports/types.ts';
 
 export const TRANSPORTS = ['ssh', 'local', 'dry-run'] as const;
@@ -16,6 +17,11 @@ export interface TransportDeps {
 }
 
 export function transportFor(d: DeviceRow, deps: TransportDeps): Transport {
+  const t = baseTransport(d, deps);
+  return d.sudo ? withSudo(t) : t;
+}
+
+function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
   switch (d.transport) {
     case 'ssh':
       return sshTransport({

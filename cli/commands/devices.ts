@@ -60,10 +60,12 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--host-key <fingerprint>', 'pinned host key: SHA256:... as printed by ssh-keygen -lf')
     .option('--applies-to <scope>', 'external|internal|any', 'any')
     .option('--option <key=value>', 'adapter option (repeatable), e.g. table=ipms', collect)
+    .option('--sudo', 'the login is an unprivileged user: run every command as `sudo -n -- ...` (see the README for sudoers)')
     .option('--disabled', 'store it disabled')
-    .action(async (name: string, o: { adapter: string; transport: string; host: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; disabled?: boolean }) => {
+    .action(async (name: string, o: { adapter: string; transport: string; host: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; sudo?: boolean; disabled?: boolean }) => {
       const adapter = oneOf(o.adapter, ADAPTER_NAMES, '--adapter');
       const transport = oneOf(o.transport, TRANSPORTS, '--transport');
+      if (o.sudo && adapterFor(adapter).kind !== 'exec') throw new InputError(`--sudo: ${adapter} is configured through its own CLI, not commands that sudo could run`);
       if (transport === 'ssh') {
         if (!o.user) throw new InputError('--user is needed with --transport ssh');
         if (!o.key) throw new InputError('--key is needed with --transport ssh');
@@ -75,10 +77,10 @@ export function registerDevices(program: Command, ctx: Context): void {
       const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
       if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
       await ctx.db().exec(
-        `INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key, options, enabled, applies_to)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key, options, enabled, applies_to, sudo)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [name, hostArg(o.host), portArg(o.port, '--port'), adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
-          optionsArg(o.option), o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to')],
+          optionsArg(o.option), o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to'), o.sudo ? 1 : 0],
       );
       ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
     });
@@ -94,7 +96,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       );
       const out = rows.map((d) => ({
         name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
-        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options ? JSON.parse(d.options) : {},
+        host_key: d.host_key, sudo: Boolean(d.sudo), applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options ? JSON.parse(d.options) : {},
         applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0),
         last_ok_at: d.last_ok_at ? d.last_ok_at.toISOString() : null, last_error: d.last_error,
       }));
@@ -110,7 +112,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     .action(async (name: string, o: { json?: boolean }) => {
       const d = await deviceByName(ctx, name);
       const view = { name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
-        host_key: d.host_key, applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options, last_ok_at: d.last_ok_at, last_error: d.last_error,
+        host_key: d.host_key, sudo: Boolean(d.sudo), applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options, last_ok_at: d.last_ok_at, last_error: d.last_error,
         // who is working on it right now (a lease that has lapsed is nobody's)
         busy: d.claimed_by && d.claimed_until && d.claimed_until.getTime() > Date.now() ? `${d.claimed_by} until ${d.claimed_until.toISOString()}` : null };
       if (o.json) return ctx.json(view);

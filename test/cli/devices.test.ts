@@ -24,7 +24,7 @@ interface DeviceJson {
 describe('ipms devices', () => {
   it('adds devices without contacting them, and lists them in both forms', async () => {
     const a = await ipms(t.url, 'devices', 'add', 'edge', '--adapter', 'nftables', '--host', '192.0.2.1', '--user', 'ipms',
-      '--key', '/etc/ipms/keys/edge', '--host-key', FP, '--applies-to', 'external');
+      '--key', '/etc/ipms/keys/edge', '--host-key', FP, '--applies-to', 'external', '--sudo');
     expect([a.code, a.out]).toEqual([0, 'device edge: added']);
     // several devices may share a host
     expect((await ipms(t.url, 'devices', 'add', 'edge-v6', '--adapter', 'iptables', '--host', '192.0.2.1', '--user', 'ipms',
@@ -37,7 +37,8 @@ describe('ipms devices', () => {
       host: '192.0.2.1', port: 22, adapter: 'nftables', transport: 'ssh', user: 'ipms', key: '/etc/ipms/keys/edge',
       host_key: FP, applies_to: 'external', enabled: true, applied: 0, pending: 0, failed: 0,
     });
-    expect(list[2]).toMatchObject({ host: 'fw.lab.example', transport: 'dry-run', applies_to: 'any' });
+    expect(list[2]).toMatchObject({ host: 'fw.lab.example', transport: 'dry-run', applies_to: 'any', sudo: false });
+    expect(list[0]).toMatchObject({ sudo: true });
     const table = (await ipms(t.url, 'devices', 'list')).out.split('\n');
     expect(table[0]).toMatch(/^NAME\s+ADAPTER\s+TRANSPORT\s+HOST\s+TAKES\s+ENABLED\s+APPLIED\s+PENDING\s+FAILED\s+LAST ERROR$/i);
     expect(table[1]).toMatch(/^edge\s+nftables\s+ssh\s+192\.0\.2\.1:22\s+external\s+yes\s+0\s+0\s+0/);
@@ -59,6 +60,7 @@ describe('ipms devices', () => {
       [['--adapter', 'nftables', '--transport', 'dry-run', '--port', '70000'], /--port/],
       [['--adapter', 'nftables', '--transport', 'dry-run', '--applies-to', 'everyone'], /--applies-to/],
       [['--adapter', 'nftables', '--transport', 'dry-run', '--option', 'table=ipms; flush ruleset'], /--option: .* must be key=value/],
+      [['--adapter', 'cisco-ios', '--transport', 'dry-run', '--sudo'], /--sudo: cisco-ios is configured through its own CLI/],
     ];
     for (const [args, msg] of cases) {
       const r = await ipms(t.url, 'devices', 'add', 'bad', ...args);

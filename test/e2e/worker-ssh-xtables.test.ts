@@ -131,4 +131,20 @@ describe('iptables and ipset over SSH', () => {
     expect(dry.code, dry.out).toBe(0);
     expect(dry.json<{ expected: number; missing: string[]; unexpected: string[] }>()).toMatchObject({ expected: 60, missing: [], unexpected: [] });
   });
+
+  it('through sudo: the login runs every command as sudo -n -- ...', { timeout: 60_000 }, async () => {
+    // (root logs in here, for whom sudo needs no sudoers line: the lab has no other user;
+    // what this shows is that every command and check works through sudo on a real device)
+    expect((await ipms(t.url, 'devices', 'disable', 'ipt')).code).toBe(0);
+    const add = await ipms(t.url, 'devices', 'add', 'ipt-sudo', '--adapter', 'iptables', ...lab.sshArgs(), '--sudo');
+    expect(add.code, add.err).toBe(0);
+    expect((await ipms(t.url, 'devices', 'test', 'ipt-sudo')).out).toMatch(/^device ipt-sudo: connected \(host key SHA256:.{43}\); iptables v\d/);
+    const r = await ipms(t.url, 'rules', 'add', '198.18.9.9', '--device', 'ipt-sudo', '--json');
+    expect(r.code, r.err).toBe(0);
+    const apply = await ipms(t.url, 'apply', '--once');
+    expect(apply.code, apply.out + apply.err).toBe(0);
+    // (it also takes the rules still open from the test before)
+    expect(apply.out).toMatch(/ipt-sudo: 61 applied, 0 removed, 0 failed/);
+    expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).toContain('-A IPMS -s 198.18.9.9/32');
+  });
 });

@@ -13,6 +13,7 @@ import { dryRunTransport } from '../../worker/transports/dryrun.ts';
 import { localTransport } from '../../worker/transports/local.ts';
 import { shellQuote } from '../../worker/transports/quote.ts';
 import { sshFingerprint } from '../../worker/transports/ssh.ts';
+import { withSudo } from '../../worker/transports/sudo.ts';
 import { TransportError } from '../../worker/transports/types.ts';
 
 // if any of these were run as shell syntax, it would leave a file in CANARY (harmless)
@@ -105,6 +106,22 @@ describe('dry-run transport', () => {
       '[dry-run fw1] unless iptables -w 10 -C INPUT -j IPMS: iptables -w 10 -I INPUT 1 -j IPMS',
       '[dry-run fw1] configure terminal\nip access-list extended IPMS\n 10 deny ip host 198.51.100.7 any\nend',
     ]);
+  });
+});
+
+describe('sudo', () => {
+  it('runs every command and every check as sudo -n -- COMMAND, and refuses device CLI sessions', async () => {
+    const printed: string[] = [];
+    const s = await withSudo(dryRunTransport('fw2', (x) => printed.push(x))).open();
+    await s.run([
+      { argv: ['nft', '-f', '-'], stdin: 'flush set inet ipms drop4\n' },
+      { argv: ['iptables', '-w', '10', '-I', 'INPUT', '1', '-j', 'IPMS'], unless: ['iptables', '-w', '10', '-C', 'INPUT', '-j', 'IPMS'] },
+    ]);
+    expect(printed).toEqual([
+      '[dry-run fw2] sudo -n -- nft -f -\n  | flush set inet ipms drop4',
+      '[dry-run fw2] unless sudo -n -- iptables -w 10 -C INPUT -j IPMS: sudo -n -- iptables -w 10 -I INPUT 1 -j IPMS',
+    ]);
+    await expect(s.run([{ session: ['configure terminal'] }])).rejects.toThrow(/sudo applies to commands, not to device CLI sessions/);
   });
 });
 
