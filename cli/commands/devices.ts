@@ -4,11 +4,12 @@ import { isAbsolute } from 'node:path';
 import { EXIT, InputError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
 import type { DeviceRow } from '../../lib/types.ts';
+import type { DeviceOptions } from '../../worker/devices/types.ts';
 import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
 import { withDeviceLease } from '../../worker/claim.ts';
 import { reconcile } from '../../worker/reconcile.ts';
-import { TRANSPORTS, transportFor } from '../../worker/target.ts';
+import { TRANSPORTS, deviceOptions, transportFor } from '../../worker/target.ts';
 import { Worker, newWorkerId } from '../../worker/worker.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { collect, intArg, nameArg, oneOf, portArg } from '../args.ts';
@@ -27,13 +28,30 @@ function hostArg(text: string): string {
 
 function optionsArg(pairs: string[] | undefined): string | null {
   if (!pairs?.length) return null;
-  const o: Record<string, string | number> = {};
+  const o: Record<string, string | number | boolean> = {};
   for (const p of pairs) {
     const m = /^([A-Za-z][A-Za-z0-9_]{0,31})=([A-Za-z0-9_.:-]{1,64})$/.exec(p);
     if (!m) throw new InputError(`--option: '${p}' must be key=value (letters, digits, _ . : -)`);
-    o[m[1]!] = /^\d+$/.test(m[2]!) ? Number(m[2]) : m[2]!;
+    const v = m[2]!;
+    o[m[1]!] = /^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v;
   }
   return JSON.stringify(o);
+}
+
+function checkLogin(o: { user?: string; key?: string; hostKey?: string }): void {
+  if (o.user !== undefined && !/^[a-z_][a-z0-9_.-]{0,31}$/i.test(o.user)) throw new InputError(`--user: '${o.user}' is not a user name`);
+  if (o.key !== undefined && (!isAbsolute(o.key) || /[\0\n]/.test(o.key) || o.key.length > 500)) throw new InputError('--key: give an absolute path');
+  if (o.hostKey !== undefined && !HOST_KEY_RE.test(o.hostKey)) throw new InputError(`--host-key: '${o.hostKey}' is not an OpenSSH SHA256:... fingerprint`);
+}
+
+/** What a device needs as a whole (after add, or after set changed some of it). */
+function checkComplete(d: { adapter: string; transport: string; user?: string | null; key?: string | null; hostKey?: string | null; sudo?: boolean }): void {
+  if (d.sudo && adapterFor(d.adapter).kind !== 'exec') throw new InputError(`--sudo: ${d.adapter} is configured through its own CLI, not commands that sudo could run`);
+  if (d.transport === 'ssh') {
+    if (!d.user) throw new InputError('--user is needed with --transport ssh');
+    if (!d.key) throw new InputError('--key is needed with --transport ssh');
+    if (!d.hostKey) throw new InputError('--host-key SHA256:... is needed with --transport ssh (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the device)');
+  }
 }
 
 async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
@@ -65,24 +83,58 @@ export function registerDevices(program: Command, ctx: Context): void {
     .action(async (name: string, o: { adapter: string; transport: string; host: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; sudo?: boolean; disabled?: boolean }) => {
       const adapter = oneOf(o.adapter, ADAPTER_NAMES, '--adapter');
       const transport = oneOf(o.transport, TRANSPORTS, '--transport');
-      if (o.sudo && adapterFor(adapter).kind !== 'exec') throw new InputError(`--sudo: ${adapter} is configured through its own CLI, not commands that sudo could run`);
-      if (transport === 'ssh') {
-        if (!o.user) throw new InputError('--user is needed with --transport ssh');
-        if (!o.key) throw new InputError('--key is needed with --transport ssh');
-        if (!o.hostKey) throw new InputError('--host-key SHA256:... is needed with --transport ssh (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the device)');
-      }
-      if (o.user !== undefined && !/^[a-z_][a-z0-9_.-]{0,31}$/i.test(o.user)) throw new InputError(`--user: '${o.user}' is not a user name`);
-      if (o.key !== undefined && (!isAbsolute(o.key) || /[\0\n]/.test(o.key) || o.key.length > 500)) throw new InputError('--key: give an absolute path');
-      if (o.hostKey !== undefined && !HOST_KEY_RE.test(o.hostKey)) throw new InputError(`--host-key: '${o.hostKey}' is not an OpenSSH SHA256:... fingerprint`);
+      checkLogin(o);
+      checkComplete({ adapter, transport, user: o.user, key: o.key, hostKey: o.hostKey, sudo: o.sudo });
+      const options = optionsArg(o.option);
+      // an option the adapter does not know (a typo) is refused now, not at the first batch
+      adapterFor(adapter).setup(options ? JSON.parse(options) as DeviceOptions : {});
       const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
       if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
       await ctx.db().exec(
         `INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key, options, enabled, applies_to, sudo)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [name, hostArg(o.host), portArg(o.port, '--port'), adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
-          optionsArg(o.option), o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to'), o.sudo ? 1 : 0],
+          options, o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to'), o.sudo ? 1 : 0],
       );
       ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
+    });
+
+  devices.command('set <name>')
+    .description('change how a device is reached or what it takes (its adapter stays: remove and add for another)')
+    .option('--transport <transport>', TRANSPORTS.join('|'))
+    .option('--host <host>', 'management address or name')
+    .option('--port <port>', 'SSH port')
+    .option('--user <user>', 'SSH user')
+    .option('--key <path>', 'private key file on the worker host')
+    .option('--host-key <fingerprint>', 'the new pinned host key (after the device\'s key was changed)')
+    .option('--applies-to <scope>', 'external|internal|any (rules it no longer takes come off, new ones go on)')
+    .option('--option <key=value>', 'adapter option (repeatable): replaces that key', collect)
+    .option('--sudo', 'run every command through sudo -n --')
+    .option('--no-sudo', 'run commands as the login itself')
+    .action(async (name: string, o: { transport?: string; host?: string; port?: string; user?: string; key?: string; hostKey?: string; appliesTo?: string; option?: string[]; sudo?: boolean }) => {
+      const d = await deviceByName(ctx, name);
+      checkLogin(o);
+      const set: Record<string, unknown> = {};
+      if (o.transport !== undefined) set.transport = oneOf(o.transport, TRANSPORTS, '--transport');
+      if (o.host !== undefined) set.host = hostArg(o.host);
+      if (o.port !== undefined) set.port = portArg(o.port, '--port');
+      if (o.user !== undefined) set.username = o.user;
+      if (o.key !== undefined) set.key_ref = o.key;
+      if (o.hostKey !== undefined) set.host_key = o.hostKey;
+      if (o.appliesTo !== undefined) set.applies_to = oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to');
+      if (o.sudo !== undefined) set.sudo = o.sudo ? 1 : 0;
+      if (o.option?.length) set.options = JSON.stringify({ ...(d.options ? JSON.parse(d.options) as object : {}), ...JSON.parse(optionsArg(o.option)!) as object });
+      if (!Object.keys(set).length) throw new InputError('say what to change (see ipms devices set --help)');
+      const after = { ...d, ...set } as DeviceRow;
+      checkComplete({ adapter: after.adapter, transport: after.transport, user: after.username, key: after.key_ref, hostKey: after.host_key, sudo: Boolean(after.sudo) });
+      // the adapter must accept its options as they now are
+      adapterFor(after.adapter).setup(deviceOptions(after));
+      const cols = Object.keys(set);
+      await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
+      ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
+      if ((set.host !== undefined && set.host !== d.host) || (set.port !== undefined && set.port !== d.port)) {
+        ctx.io.err(`ipms: device ${name} is now reached elsewhere: the rules recorded as applied went to the old address; check with ipms devices reconcile ${name} --dry-run`);
+      }
     });
 
   devices.command('list')

@@ -74,6 +74,34 @@ describe('ipms devices', () => {
     expect(names).not.toContain('bad');
   });
 
+  it('changes how a device is reached, its pin, scope and options; refuses what would not work', async () => {
+    const NEW_FP = 'SHA256:7cBhPc0ZEDQgRfiF5j6GmK/VsjDv7Dk1fxWwRxc5xWk';
+    const r = await ipms(t.url, 'devices', 'set', 'edge', '--host-key', NEW_FP, '--port', '2222', '--no-sudo', '--option', 'table=fw');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`device edge: port, host_key ${NEW_FP}, sudo, options changed`);
+    expect(r.err).toMatch(/now reached elsewhere: .* ipms devices reconcile edge --dry-run/);
+    expect((await ipms(t.url, 'devices', 'show', 'edge', '--json')).json()).toMatchObject({ port: 2222, host_key: NEW_FP, sudo: false, options: '{"table":"fw"}' });
+    // a dry-run device going live must say how to log in
+    const live = await ipms(t.url, 'devices', 'set', 'lab', '--transport', 'ssh');
+    expect([live.code, live.err]).toEqual([2, 'ipms: --user is needed with --transport ssh']);
+    const cases: [string[], RegExp][] = [
+      [['edge'], /say what to change/],
+      [['edge', '--host-key', 'SHA256:short'], /--host-key: 'SHA256:short' is not an OpenSSH SHA256/],
+      [['edge', '--option', 'tabel=fw'], /nftables options: unknown key 'tabel'/],
+      [['edge', '--applies-to', 'some'], /--applies-to/],
+    ];
+    for (const [args, msg] of cases) {
+      const x = await ipms(t.url, 'devices', 'set', ...args);
+      expect([x.code, x.err.split('\n').length], args.join(' ')).toEqual([2, 1]);
+      expect(x.err).toMatch(msg);
+    }
+    expect((await ipms(t.url, 'devices', 'set', 'nope', '--port', '22')).code).toBe(4);
+    // unknown adapter options are refused at add time too
+    expect((await ipms(t.url, 'devices', 'add', 'typo', '--adapter', 'ipset', '--transport', 'dry-run', '--option', 'maxelm=5')).err)
+      .toMatch(/ipset options: unknown key 'maxelm'/);
+    expect((await ipms(t.url, 'devices', 'set', 'edge', '--port', '22', '--sudo')).code).toBe(0);
+  });
+
   it('a disabled device gets nothing new; enabled again, it gets the open rules', async () => {
     expect((await ipms(t.url, 'devices', 'disable', 'lab')).out).toBe('device lab: disabled');
     const add = await ipms(t.url, 'rules', 'add', '198.51.100.9', '--json');
