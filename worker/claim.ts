@@ -42,11 +42,14 @@ const LEASE_FREE = '(claimed_until IS NULL OR claimed_until < UTC_TIMESTAMP(3))'
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
-/** Take the device's lease if nobody holds it; one row, one statement, nothing else locked. */
-async function leaseDevice(db: Queryable, deviceId: number, holder: string, leaseS: number): Promise<boolean> {
+/**
+ * Take the device's lease if nobody holds it; one row, one statement, nothing else locked.
+ * The worker leases enabled devices only; commands an admin runs may lease a disabled one.
+ */
+async function leaseDevice(db: Queryable, deviceId: number, holder: string, leaseS: number, enabledOnly = true): Promise<boolean> {
   const r = await withRetry(() => db.exec(
     `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
-     WHERE id = ? AND enabled = 1 AND ${LEASE_FREE}`,
+     WHERE id = ? ${enabledOnly ? 'AND enabled = 1' : ''} AND ${LEASE_FREE}`,
     [holder, leaseS, deviceId],
   ));
   return r.affectedRows === 1;
@@ -57,7 +60,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<Claimed[]> {
   // which devices have due work and are free: a plain read, only a hint
   const candidates = await db.rows<{ id: number }>(
     `SELECT d.id FROM Device d
-     WHERE d.enabled = 1 AND (d.claimed_until IS NULL OR d.claimed_until < UTC_TIMESTAMP(3)) ${o.deviceId !== undefined ? 'AND d.id = ?' : ''}
+     WHERE d.enabled = 1 AND ${LEASE_FREE} ${o.deviceId !== undefined ? 'AND d.id = ?' : ''}
        AND EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.device_id = d.id AND ${DUE})
      ORDER BY d.id`,
     o.deviceId !== undefined ? [o.deviceId] : [],
@@ -130,12 +133,7 @@ export async function withDeviceLease<T>(
   const leaseS = o.leaseS ?? 60;
   const end = Date.now() + (o.waitMs ?? 30_000);
   for (let attempt = 0; ; attempt++) {
-    const r = await withRetry(() => db.exec(
-      `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
-       WHERE id = ? AND ${LEASE_FREE}`,
-      [holder, leaseS, device.id],
-    ));
-    if (r.affectedRows === 1) break;
+    if (await leaseDevice(db, device.id, holder, leaseS, false)) break;
     if (Date.now() >= end || attempt >= 1000) {
       const [cur] = await db.rows<{ claimed_by: string | null; claimed_until: Date | null }>(
         'SELECT claimed_by, claimed_until FROM Device WHERE id = ?', [device.id]);
