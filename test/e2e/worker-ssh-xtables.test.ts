@@ -41,19 +41,24 @@ async function openRuleOf(src: string): Promise<RuleJson | undefined> {
   return r;
 }
 
+/** 50 hits from the attacker: the rule comes out pending for `device` alone, and one pass applies it. */
+async function attackAndApply(device: string): Promise<RuleJson> {
+  await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
+  const rule = await openRuleOf(lab.attacker);
+  expect(rule).toMatchObject({ status: 'pending', devices: [{ device, state: 'pending' }] });
+  const apply = await ipms(t.url, 'apply', '--once');
+  expect(apply.code, apply.out + apply.err).toBe(0);
+  expect(apply.out).toMatch(new RegExp(`${device}: 1 applied, 0 removed, 0 failed`));
+  return rule!;
+}
+
 describe('iptables and ipset over SSH', () => {
   it('iptables: blocks the attacker after the threshold, repairs drift, and lets it in again on drop', async () => {
     expect((await ipms(t.url, 'devices', 'test', 'ipt')).out).toMatch(/^device ipt: connected \(host key SHA256:.{43}\); iptables v\d/);
     expect(lab.attackerCanConnect()).toBe(true);
-    await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
-    const rule = await openRuleOf(lab.attacker);
-    // the disabled ipset device gets nothing
-    expect(rule).toMatchObject({ status: 'pending', devices: [{ device: 'ipt', state: 'pending' }] });
-
-    const apply = await ipms(t.url, 'apply', '--once');
-    expect(apply.code, apply.out + apply.err).toBe(0);
-    expect(apply.out).toMatch(/ipt: 1 applied, 0 removed, 0 failed/);
-    expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).toContain(`-A IPMS -s ${lab.attacker}/32 -m comment --comment ipms-rule-${rule!.id} -j DROP`);
+    // (the disabled ipset device gets nothing)
+    const rule = await attackAndApply('ipt');
+    expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).toContain(`-A IPMS -s ${lab.attacker}/32 -m comment --comment ipms-rule-${rule.id} -j DROP`);
     expect(lab.dev.ok(['iptables', '-S', 'INPUT'])).toContain('-A INPUT -j IPMS');
     expect(lab.attackerCanConnect()).toBe(false);
 
@@ -66,7 +71,7 @@ describe('iptables and ipset over SSH', () => {
     expect((await ipms(t.url, 'devices', 'reconcile', 'ipt')).code).toBe(0);
     expect(lab.attackerCanConnect()).toBe(false);
 
-    expect((await ipms(t.url, 'rules', 'drop', String(rule!.id))).code).toBe(0);
+    expect((await ipms(t.url, 'rules', 'drop', String(rule.id))).code).toBe(0);
     const off = await ipms(t.url, 'apply', '--once');
     expect(off.out).toMatch(/ipt: 0 applied, 1 removed, 0 failed/);
     expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).not.toContain(lab.attacker);
@@ -76,17 +81,11 @@ describe('iptables and ipset over SSH', () => {
   it('ipset: the same with a hash:net set and one match-set rule', async () => {
     expect((await ipms(t.url, 'devices', 'disable', 'ipt')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'enable', 'ips')).code).toBe(0);
-    await insertHits(t.db, burst(50, { ts: nowTs(), src: lab.attacker, dst: lab.target, dstPort: 8080 }));
-    const rule = await openRuleOf(lab.attacker);
-    expect(rule).toMatchObject({ status: 'pending', devices: [{ device: 'ips', state: 'pending' }] });
-
-    const apply = await ipms(t.url, 'apply', '--once');
-    expect(apply.code, apply.out + apply.err).toBe(0);
-    expect(apply.out).toMatch(/ips: 1 applied, 0 removed, 0 failed/);
+    const rule = await attackAndApply('ips');
     expect(lab.dev.ok(['ipset', 'list', 'ipms4'])).toMatch(new RegExp(`^${lab.attacker.replace(/\./g, '\\.')} timeout 0$`, 'm'));
     expect(lab.attackerCanConnect()).toBe(false);
 
-    expect((await ipms(t.url, 'rules', 'drop', String(rule!.id))).code).toBe(0);
+    expect((await ipms(t.url, 'rules', 'drop', String(rule.id))).code).toBe(0);
     expect((await ipms(t.url, 'apply', '--once')).out).toMatch(/ips: 0 applied, 1 removed, 0 failed/);
     expect(lab.dev.ok(['ipset', 'list', 'ipms4'])).not.toContain(lab.attacker);
     expect(lab.attackerCanConnect()).toBe(true);

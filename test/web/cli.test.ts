@@ -2,11 +2,11 @@
  * `ipms users ...` and `ipms serve`, as a person runs them: the real command in a child
  * process where standard input matters (the password), in-process otherwise.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseListen } from '../../cli/commands/serve.ts';
-import { ipms } from '../helpers/cli.ts';
+import { ipms, ipmsProcess } from '../helpers/cli.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
 import { verifyPassword } from '../../web/password.ts';
 import { Client } from './helpers.ts';
@@ -99,19 +99,13 @@ describe('ipms serve', () => {
   });
 
   it('serves until SIGTERM, then stops cleanly', async () => {
-    const child = spawn(process.execPath, ['bin/ipms.mjs', 'serve', '--listen', '127.0.0.1:0'], {
-      cwd: ROOT, env: { PATH: process.env.PATH, HOME: '/nonexistent', IPMS_DATABASE_URL: t.url }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const p = ipmsProcess(t.url, 'serve', '--listen', '127.0.0.1:0');
+    let code;
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "listening" line in 30 s: ${out} ${err}`)), 30_000);
-        child.stdout.on('data', () => {
-          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        const timer = setTimeout(() => reject(new Error(`no "listening" line in 30 s: ${p.out()} ${p.err()}`)), 30_000);
+        p.child.stdout.on('data', () => {
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out());
           if (m) {
             clearTimeout(timer);
             resolve(m[1]!);
@@ -122,12 +116,10 @@ describe('ipms serve', () => {
       expect(home.status).toBe(200);
       expect(home.body).toContain('action="/login"');
     } finally {
-      child.kill('SIGTERM');
+      code = await p.stop();
     }
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
-    if (code === 'still running') child.kill('SIGKILL');
     expect(code).toBe(0);
-    expect(out).toMatch(/ipms serve: stopped\n$/);
-    expect(err).not.toMatch(/unexpected|Error/);
+    expect(p.out()).toMatch(/ipms serve: stopped\n$/);
+    expect(p.err()).not.toMatch(/unexpected|Error/);
   });
 });
