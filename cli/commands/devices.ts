@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { isAbsolute } from 'node:path';
 import { EXIT, InputError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
+import { listDevices } from '../../lib/queries/devices.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
 import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
@@ -141,16 +142,12 @@ export function registerDevices(program: Command, ctx: Context): void {
     .description('devices with their rule counts and health')
     .option('--json', 'print a JSON array')
     .action(async (o: { json?: boolean }) => {
-      const rows = await ctx.db().rows<DeviceRow & { applied: number; pending: number; failed: number }>(
-        `SELECT d.*, SUM(rd.state = 'applied' AND rd.desired = 'present') AS applied, SUM(rd.state = 'pending') AS pending,
-                SUM(rd.state = 'failed') AS failed
-         FROM Device d LEFT JOIN RuleDevice rd ON rd.device_id = d.id GROUP BY d.id ORDER BY d.name`,
-      );
+      const rows = await listDevices(ctx.db());
       const out = rows.map((d) => ({
         name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
         host_key: d.host_key, sudo: Boolean(d.sudo), applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options ? JSON.parse(d.options) : {},
-        applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0),
-        last_ok_at: d.last_ok_at ? d.last_ok_at.toISOString() : null, last_error: d.last_error,
+        applied: d.applied, pending: d.pending, failed: d.failed,
+        last_ok_at: d.last_ok_at ? d.last_ok_at.toISOString() : null, last_error: d.last_error, last_rule_error: d.last_rule_error,
       }));
       if (o.json) return ctx.json(out);
       if (!out.length) return ctx.io.out('no devices');
