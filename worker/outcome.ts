@@ -3,12 +3,10 @@
  * claimed: if the rule's wish changed meanwhile (dropped while being applied), the row is just
  * released and stays pending for the next round.
  */
-import { withRetry, type Db } from '../lib/db.ts';
+import { withRetry, type Db, type Queryable } from '../lib/db.ts';
 import type { Claimed } from './claim.ts';
 
 const CHUNK = 1000;
-// (id, version) IN (...) alone is not used as an index range by every server: `id IN (...)`
-// beside it keeps each update to its own rows instead of a scan (and its row locks).
 
 /** Exponential backoff: 5 s, 10 s, 20 s ... capped at one hour. */
 export function backoffS(attempts: number): number {
@@ -26,54 +24,97 @@ async function release(db: Db, rows: Claimed[], workerId: string): Promise<void>
 }
 
 export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<void> {
-  await db.pinned(async (q) => {
-    // one session: @ipms_batch_record tells RuleDevice_after_update to leave the rules to the
-    // set-based activation below (see the trigger)
-    await q.exec('SET @ipms_batch_record = 1');
-    try {
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const chunk = rows.slice(i, i + CHUNK);
-        // every statement stands alone (autocommit): a deadlock victim is run again whole
-        await withRetry(() => q.exec(
-          `UPDATE RuleDevice
-           SET state = IF(desired = 'present', 'applied', 'removed'),
-               applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
-               removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
-               last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
-           WHERE claimed_by = ? AND id IN (${chunk.map(() => '?').join(',')}) AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
-          [workerId, ...chunk.map((r) => r.id), ...chunk.flatMap((r) => [r.id, r.version])],
-        ));
-        const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
-        if (ruleIds.length) {
-          await withRetry(() => q.exec(
-            `UPDATE Rule r SET r.status = 'active'
-             WHERE r.id IN (${ruleIds.map(() => '?').join(',')}) AND r.status = 'pending'
-               AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND (x.state <> 'applied' OR x.desired <> 'present'))`,
-            ruleIds,
-          ));
+  let recorded = 0;
+  // Two sessions side by side: this one records the rows chunk by chunk, the other activates
+  // the rules of each chunk as soon as it is recorded (different tables, different rows).
+  let activating: Promise<void> = Promise.resolve();
+  let activationError: unknown;
+  try {
+    await db.pinned(async (q) => {
+      // @ipms_batch_record tells RuleDevice_after_update to leave the rules to the set-based
+      // activation (see the trigger); it lives in this session only
+      await q.exec('SET @ipms_batch_record = 1');
+      try {
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          const chunk = rows.slice(i, i + CHUNK);
+          // every statement stands alone (autocommit): a deadlock victim is run again whole
+          for (const [version, ids] of byVersion(chunk)) {
+            const r = await withRetry(() => q.exec(
+              `UPDATE RuleDevice
+               SET state = IF(desired = 'present', 'applied', 'removed'),
+                   applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
+                   removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
+                   last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+               WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
+              [...ids, workerId, version],
+            ));
+            recorded += r.affectedRows;
+          }
+          const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
+          if (ruleIds.length) {
+            activating = activating.then(() => (activationError === undefined ? activateRules(db, ruleIds) : undefined))
+              .catch((err: unknown) => {
+                activationError ??= err;
+              });
+          }
         }
+      } finally {
+        await q.exec('SET @ipms_batch_record = NULL');
       }
-    } finally {
-      await q.exec('SET @ipms_batch_record = NULL');
-    }
-  });
-  await release(db, rows, workerId);
+    });
+  } finally {
+    await activating;
+  }
+  if (activationError !== undefined) throw activationError;
+  // rows whose wish changed meanwhile (another version) were not recorded: let them go
+  if (recorded < rows.length) await release(db, rows, workerId);
+}
+
+/**
+ * Rules of the given ids that every device has now applied become active (what
+ * RuleDevice_after_update does row by row for an UPDATE made by hand).
+ */
+export async function activateRules(q: Queryable, ruleIds: number[]): Promise<void> {
+  for (let i = 0; i < ruleIds.length; i += CHUNK) {
+    const ids = ruleIds.slice(i, i + CHUNK);
+    await withRetry(() => q.exec(
+      `UPDATE Rule r SET r.status = 'active'
+       WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
+         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND (x.state <> 'applied' OR x.desired <> 'present'))`,
+      ids,
+    ));
+  }
+}
+
+/** The ids of a chunk by the version they were claimed at (nearly always one version). */
+function byVersion(rows: Claimed[]): Map<number, number[]> {
+  const m = new Map<number, number[]>();
+  for (const r of rows) {
+    const l = m.get(r.version);
+    if (l) l.push(r.id);
+    else m.set(r.version, [r.id]);
+  }
+  return m;
 }
 
 export async function markFailed(db: Db, rows: Claimed[], workerId: string, error: string): Promise<void> {
   const text = error.replace(/\s+/g, ' ').slice(0, 1000);
+  let recorded = 0;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     // one backoff for the chunk, from its first row's attempts (rows of a batch fail together)
-    await withRetry(() => db.exec(
-      `UPDATE RuleDevice
-       SET state = 'failed', last_error = ?, next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,
-           claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
-       WHERE claimed_by = ? AND id IN (${chunk.map(() => '?').join(',')}) AND (id, version) IN (${chunk.map(() => '(?, ?)').join(',')})`,
-      [text, backoffS(chunk[0]!.attempts), workerId, ...chunk.map((r) => r.id), ...chunk.flatMap((r) => [r.id, r.version])],
-    ));
+    for (const [version, ids] of byVersion(chunk)) {
+      const r = await withRetry(() => db.exec(
+        `UPDATE RuleDevice
+         SET state = 'failed', last_error = ?, next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,
+             claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+         WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
+        [text, backoffS(chunk[0]!.attempts), ...ids, workerId, version],
+      ));
+      recorded += r.affectedRows;
+    }
   }
-  await release(db, rows, workerId);
+  if (recorded < rows.length) await release(db, rows, workerId);
 }
 
 export async function deviceHealth(db: Db, deviceId: number, error: string | null): Promise<void> {

@@ -140,6 +140,22 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec(ins);
     expect((await rules(t.db)).map((r) => r.status)).toEqual(['dropped', 'pending']);
   });
+
+  it('leaves the devices untouched when re-opening a rule is refused for an identical open one', async () => {
+    await addDevices();
+    const ins = "INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.10'), 'manual')";
+    await t.db.exec(ins);
+    const [old] = await rules(t.db);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [old!.id]);
+    await t.db.exec(ins);
+    const before = await deviceRows(old!.id);
+    expect(before.map((x) => x.desired)).toEqual(['absent', 'absent']);
+    // the device rows are written before the Rule row (one BEFORE UPDATE trigger): the refused
+    // row takes them back with it
+    await expect(t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [old!.id])).rejects.toThrow(/Duplicate/);
+    expect(await deviceRows(old!.id)).toEqual(before);
+    expect(await status(old!.id)).toBe('dropped');
+  });
 });
 
 describe('whitelist and blacklist', () => {

@@ -62,6 +62,8 @@ interface Group {
   add: TimedRange[];
   remove: TimedRange[];
   keep: TimedRange[];
+  /** the rules of a hash set (single source addresses), as given */
+  hosts: { add: DeviceRule[]; remove: DeviceRule[]; keep: DeviceRule[] };
 }
 
 function groupsOf(parts: { add: readonly DeviceRule[]; remove?: readonly DeviceRule[]; keep?: readonly DeviceRule[] }): Map<string, Group> {
@@ -72,8 +74,10 @@ function groupsOf(parts: { add: readonly DeviceRule[]; remove?: readonly DeviceR
       const sel = selectorText(r);
       const id = `${set.name}${sel}`;
       let g = groups.get(id);
-      if (!g) groups.set(id, (g = { set, sel, add: [], remove: [], keep: [] }));
-      g[role].push({ first: toBig(r.src.address), prefix: r.src.prefix, expiresInS: r.expiresInS });
+      if (!g) groups.set(id, (g = { set, sel, add: [], remove: [], keep: [], hosts: { add: [], remove: [], keep: [] } }));
+      // hash sets hold single addresses, which never overlap: no range arithmetic for them
+      if (set.net) g[role].push({ first: toBig(r.src.address), prefix: r.src.prefix, expiresInS: r.expiresInS });
+      else g.hosts[role].push(r);
     }
   }
   return groups;
@@ -92,6 +96,51 @@ function elementText(g: Group, p: TimedRange, withTimeout: boolean): Elem {
     k: `${p.first.toString(16).padStart(32, '0')}/${String(p.prefix).padStart(3, '0')}${g.sel}`,
     text: `${srcText(g.set.family, fromBig(p.first, bits), p.prefix)}${g.sel}${t}`,
   };
+}
+
+/** Sort key of a single address: its bytes in hex, as elementText's. */
+function hostKey(family: 4 | 6, address: string): string {
+  if (family === 4) {
+    const o = address.split('.');
+    return (((+o[0]! << 24) | (+o[1]! << 16) | (+o[2]! << 8) | +o[3]!) >>> 0).toString(16).padStart(32, '0');
+  }
+  return toBig(address).toString(16).padStart(32, '0');
+}
+
+/**
+ * The elements of a hash set, per address: in a delta, the safe add and the delete of what may
+ * be there (every address of a hash set is a lone range: see render), then what should be, with
+ * the longest lifetime of the rules that keep or add it. The same text the interval path gives
+ * for ranges that do not nest, without its arithmetic: 100k hosts are the usual batch.
+ */
+function hostElements(g: Group, entry: { safe: Elem[]; old: Elem[]; neu: Elem[] }, delta: boolean): void {
+  const byAddr = new Map<string, { present: boolean; eff: number | undefined }>();
+  const note = (r: DeviceRule, present: boolean) => {
+    const a = byAddr.get(r.src.address);
+    if (!a) byAddr.set(r.src.address, { present, eff: r.expiresInS });
+    else if (present) {
+      a.eff = a.present ? longerS(a.eff, r.expiresInS) : r.expiresInS;
+      a.present = true;
+    }
+  };
+  for (const r of g.hosts.remove) note(r, false);
+  for (const r of g.hosts.add) note(r, true);
+  // kept rules only matter for the addresses the batch touches
+  for (const r of g.hosts.keep) if (byAddr.has(r.src.address)) note(r, true);
+  const prefix = g.set.family === 4 ? 32 : 128;
+  for (const [address, a] of byAddr) {
+    const k = `${hostKey(g.set.family, address)}/${String(prefix).padStart(3, '0')}${g.sel}`;
+    const text = `${srcText(g.set.family, address, prefix)}${g.sel}`;
+    if (delta) {
+      entry.safe.push({ k, text });
+      entry.old.push({ k, text });
+    }
+    if (a.present) entry.neu.push({ k, text: a.eff === undefined ? text : `${text} timeout ${compactDuration(a.eff)}` });
+  }
+}
+
+function longerS(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : Math.max(a, b);
 }
 
 function sorted(elems: Elem[]): string[] {
@@ -117,11 +166,19 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
     if (batch.remove.length) throw new InputError('nftables: a full render takes the whole desired state in add; remove must be empty', 'E_RENDER');
     for (const s of NFT_SETS) lines.push(`flush set ${t} ${s.name}`);
     for (const g of groupsOf({ add: batch.add }).values()) {
-      const neu = perSet.get(g.set.name)!.neu;
-      for (const p of partition(familyBits(g.set.family), g.add)) neu.push(elementText(g, p, true));
+      const entry = perSet.get(g.set.name)!;
+      if (!g.set.net) {
+        hostElements(g, entry, false);
+        continue;
+      }
+      for (const p of partition(familyBits(g.set.family), g.add)) entry.neu.push(elementText(g, p, true));
     }
   } else if (mode === 'delta') {
     for (const g of groupsOf({ add: batch.add, remove: batch.remove, keep }).values()) {
+      if (!g.set.net) {
+        hostElements(g, perSet.get(g.set.name)!, true);
+        continue;
+      }
       const bits = familyBits(g.set.family);
       const roots = rootsOf(bits, [...g.add, ...g.remove, ...g.keep]);
       const comps = new Map<string, { add: TimedRange[]; remove: TimedRange[]; kept: TimedRange[] }>();

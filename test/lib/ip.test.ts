@@ -1,0 +1,58 @@
+import ipaddr from 'ipaddr.js';
+import { describe, expect, it } from 'vitest';
+import { bytesToIp, parseCidr } from '../../lib/ip.ts';
+
+/** What parseCidr must give, computed with ipaddr.js alone (the general path's library). */
+function reference(text: string, loose: boolean): { address: string; prefix: number; first: string; last: string } | 'error' {
+  const [a, p] = text.split('/');
+  if (!ipaddr.IPv4.isValidFourPartDecimal(a!)) return 'error';
+  if (p !== undefined && !/^\d{1,3}$/.test(p)) return 'error';
+  const prefix = p === undefined ? 32 : Number(p);
+  if (prefix > 32) return 'error';
+  const n = ipaddr.IPv4.parse(a!).toByteArray().reduce((x, b) => x * 256 + b, 0);
+  const size = 2 ** (32 - prefix);
+  const first = n - (n % size);
+  if (first !== n && !loose) return 'error';
+  const text4 = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+  return { address: text4(first), prefix, first: text4(first), last: text4(first + size - 1) };
+}
+
+describe('parseCidr on IPv4 (the fast path the worker takes for every rule)', () => {
+  it('agrees with ipaddr.js on addresses, prefixes, host bits and malformed text', () => {
+    const samples = ['0.0.0.0', '255.255.255.255', '10.0.0.0/8', '10.1.2.3/8', '192.0.2.1/32', '0.0.0.0/0', '1.2.3.4/0',
+      '01.2.3.4', '1.2.3.256', '1.2.3', '1.2.3.4/33', '1.2.3.4/', '1.2.3.4/08', '203.0.113.128/25', '203.0.113.129/25', ' 192.0.2.1 '];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0);
+    for (let i = 0; i < 2000; i++) {
+      const n = rnd();
+      samples.push(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${rnd() % 33}`);
+    }
+    for (const text of samples) {
+      for (const loose of [false, true]) {
+        const want = reference(text.trim(), loose);
+        let got: ReturnType<typeof reference>;
+        try {
+          const c = parseCidr(text, 'CIDR', { loose });
+          expect(c.text).toBe(`${c.address}/${c.prefix}`);
+          expect(c.family).toBe(4);
+          got = { address: c.address, prefix: c.prefix, first: bytesToIp(c.first), last: bytesToIp(c.last) };
+        } catch {
+          got = 'error';
+        }
+        expect(got, `${text} loose=${loose}`).toEqual(want);
+      }
+    }
+  });
+
+  it('names the mistake on the general path', () => {
+    expect(() => parseCidr('10.1.2.3/8')).toThrow(/has host bits set; did you mean 10\.0\.0\.0\/8\?/);
+    expect(() => parseCidr('10.0.0.0/40')).toThrow(/bad prefix length/);
+    expect(() => parseCidr('10.0.0.300')).toThrow(/not an IP address/);
+  });
+
+  it('writes IPv4 bytes as a dotted quad and IPv6 bytes in RFC 5952 form', () => {
+    expect(bytesToIp(Buffer.from([198, 51, 100, 7]))).toBe('198.51.100.7');
+    expect(bytesToIp(Buffer.from('20010db8000000000000000000000001', 'hex'))).toBe('2001:db8::1');
+    expect(() => bytesToIp(Buffer.from([1, 2, 3]))).toThrow(/4 or 16 bytes/);
+  });
+});
