@@ -85,7 +85,10 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
 
   try {
     const batchRows = ok.map((c) => rules.get(c.rule_id)!) as RuleInput[];
-    const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)) });
+    // first attempt of a first wish on a device that never held the rule (see RenderCall.fresh)
+    const fresh = new Set(ok.filter((c) => c.desired === 'present' && c.applied_at === null && c.version === 0 && c.attempts === 1)
+      .map((c) => c.rule_id));
+    const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)), fresh });
     lap('plan');
     const run = async (session: Session, fresh: boolean) => {
       // the setup is idempotent; with a kept connection it runs once per connection
@@ -146,7 +149,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
  */
 async function plansFor(
   db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
-  b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number> },
+  b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number> },
 ): Promise<{ primary: Plan; fallback?: () => Promise<Plan> }> {
   const full = async (): Promise<Plan> => {
     const removing = new Set(b.remove.map((r) => r.id));
@@ -163,13 +166,17 @@ async function plansFor(
   };
   if (!adapter.modes.includes('delta')) return { primary: await full() };
   const keep: DeviceRule[] = [];
-  for (const k of await keptOverlapping(db, device.id, b.batchRows, b.exclude)) {
+  const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);
+  for (const k of kept) {
     try {
       keep.push(toDeviceRule(k, { protected: [], purpose: 'remove' }));
     } catch {
       // a kept rule that no longer validates is left to its own row's next attempt
     }
   }
-  const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep });
+  // a source that another rule may still hold on the device is not fresh
+  const held = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
+  const fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
+  const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep, fresh });
   return adapter.modes.includes('full') ? { primary, fallback: full } : { primary };
 }

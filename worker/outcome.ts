@@ -25,47 +25,33 @@ async function release(db: Db, rows: Claimed[], workerId: string): Promise<void>
 
 export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<void> {
   let recorded = 0;
-  // Two sessions side by side: this one records the rows chunk by chunk, the other activates
-  // the rules of each chunk as soon as it is recorded (different tables, different rows).
-  let activating: Promise<void> = Promise.resolve();
-  let activationError: unknown;
-  try {
-    await db.pinned(async (q) => {
-      // @ipms_batch_record tells RuleDevice_after_update to leave the rules to the set-based
-      // activation (see the trigger); it lives in this session only
-      await q.exec('SET @ipms_batch_record = 1');
-      try {
-        for (let i = 0; i < rows.length; i += CHUNK) {
-          const chunk = rows.slice(i, i + CHUNK);
-          // every statement stands alone (autocommit): a deadlock victim is run again whole
-          for (const [version, ids] of byVersion(chunk)) {
-            const r = await withRetry(() => q.exec(
-              `UPDATE RuleDevice
-               SET state = IF(desired = 'present', 'applied', 'removed'),
-                   applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
-                   removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
-                   last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
-               WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
-              [...ids, workerId, version],
-            ));
-            recorded += r.affectedRows;
-          }
-          const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
-          if (ruleIds.length) {
-            activating = activating.then(() => (activationError === undefined ? activateRules(db, ruleIds) : undefined))
-              .catch((err: unknown) => {
-                activationError ??= err;
-              });
-          }
+  await db.pinned(async (q) => {
+    // one session: @ipms_batch_record tells RuleDevice_after_update to leave the rules to the
+    // set-based activation below (see the trigger)
+    await q.exec('SET @ipms_batch_record = 1');
+    try {
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        const chunk = rows.slice(i, i + CHUNK);
+        // every statement stands alone (autocommit): a deadlock victim is run again whole
+        for (const [version, ids] of byVersion(chunk)) {
+          const r = await withRetry(() => q.exec(
+            `UPDATE RuleDevice
+             SET state = IF(desired = 'present', 'applied', 'removed'),
+                 applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
+                 removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
+                 last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+             WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
+            [...ids, workerId, version],
+          ));
+          recorded += r.affectedRows;
         }
-      } finally {
-        await q.exec('SET @ipms_batch_record = NULL');
+        const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
+        if (ruleIds.length) await activateRules(q, ruleIds);
       }
-    });
-  } finally {
-    await activating;
-  }
-  if (activationError !== undefined) throw activationError;
+    } finally {
+      await q.exec('SET @ipms_batch_record = NULL');
+    }
+  });
   // rows whose wish changed meanwhile (another version) were not recorded: let them go
   if (recorded < rows.length) await release(db, rows, workerId);
 }

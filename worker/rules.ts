@@ -18,24 +18,31 @@ export async function rulesById(q: Queryable, ids: number[]): Promise<Map<number
  * Rules applied on the device that stay there and overlap the batch: every applied range
  * rule (usually few), and applied single-address rules that are in the batch or inside one of
  * its ranges. Adapters with interval sets need them to keep the sets free of overlaps.
+ * Also, in the same look-ups, the rules whose removal from the device is still outstanding
+ * (not in this batch): what they put there may still be there.
  */
-export async function keptOverlapping(q: Queryable, deviceId: number, batch: RuleInput[], exclude: Set<number>): Promise<RuleInput[]> {
+export async function keptOverlapping(
+  q: Queryable, deviceId: number, batch: RuleInput[], exclude: Set<number>,
+): Promise<{ kept: RuleInput[]; leaving: RuleInput[] }> {
   // driven from Rule's source index, then the (rule_id, device_id) key: starting from the
   // device's RuleDevice rows would read all of them for every look-up
-  const base = `SELECT ${RULE_COLS} FROM Rule r JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
-                WHERE rd.desired = 'present' AND rd.state = 'applied'`;
-  const found = new Map<number, RuleInput>();
-  const add = (rows: RuleInput[]) => rows.forEach((r) => !exclude.has(r.id) && found.set(r.id, r));
-  add(await q.rows<RuleInput>(`${base} AND r.src_prefix < LENGTH(r.src_ip) * 8`, [deviceId]));
+  const base = `SELECT ${RULE_COLS}, rd.desired FROM Rule r JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
+                WHERE ((rd.desired = 'present' AND rd.state = 'applied') OR (rd.desired = 'absent' AND rd.state <> 'removed'))`;
+  const kept = new Map<number, RuleInput>();
+  const leaving = new Map<number, RuleInput>();
+  const add = (rows: (RuleInput & { desired: string })[]) => {
+    for (const { desired, ...r } of rows) if (!exclude.has(r.id)) (desired === 'present' ? kept : leaving).set(r.id, r);
+  };
+  add(await q.rows(`${base} AND r.src_prefix < LENGTH(r.src_ip) * 8`, [deviceId]));
   const singles = batch.filter((r) => r.src_prefix === r.src_ip.length * 8).map((r) => r.src_ip);
   for (let i = 0; i < singles.length; i += 2000) {
     const chunk = singles.slice(i, i + 2000);
-    add(await q.rows<RuleInput>(`${base} AND r.src_ip IN (${chunk.map(() => '?').join(',')})`, [deviceId, ...chunk]));
+    add(await q.rows(`${base} AND r.src_ip IN (${chunk.map(() => '?').join(',')})`, [deviceId, ...chunk]));
   }
   for (const r of batch.filter((x) => x.src_prefix < x.src_ip.length * 8)) {
-    add(await q.rows<RuleInput>(`${base} AND r.src_ip BETWEEN ? AND ? AND LENGTH(r.src_ip) = ?`, [deviceId, r.src_ip, r.src_last ?? r.src_ip, r.src_ip.length]));
+    add(await q.rows(`${base} AND r.src_ip BETWEEN ? AND ? AND LENGTH(r.src_ip) = ?`, [deviceId, r.src_ip, r.src_last ?? r.src_ip, r.src_ip.length]));
   }
-  return [...found.values()];
+  return { kept: [...kept.values()], leaving: [...leaving.values()] };
 }
 
 /** Everything the database says the device should enforce (for reconcile and full renders). */

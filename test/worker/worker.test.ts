@@ -268,6 +268,35 @@ describe('failures, backoff and expiry', () => {
   });
 });
 
+describe('what a batch sends', () => {
+  const deletes = () => sent.join('\n').match(/delete element/g)?.length ?? 0;
+
+  it('adds a rule plainly the first time, and replaces the element when the device may hold it already', async () => {
+    const dev = await deviceWithRules(2);
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    sent.length = 0;
+    expect((await w.tick()).outcomes).toMatchObject([{ applied: 2 }]);
+    expect(deletes()).toBe(0);
+    // disabled, then enabled again: the device held it before, so delete-and-add
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [dev.ruleIds[0]]);
+    await w.tick();
+    await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [dev.ruleIds[0]]);
+    sent.length = 0;
+    expect((await w.tick()).outcomes).toMatchObject([{ applied: 1 }]);
+    expect(deletes()).toBe(1);
+    // a new rule for a source whose old rule is still to be taken off (its removal failed and
+    // waits for its backoff): the old element may be there, so the new one replaces it
+    const addr = `198.18.${seq}.2`;
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [dev.ruleIds[1]]);
+    await t.db.exec("UPDATE RuleDevice SET state = 'failed', next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR WHERE rule_id = ?", [dev.ruleIds[1]]);
+    const r = await t.db.exec("INSERT INTO Rule (src_ip, origin, targeted) VALUES (INET6_ATON(?), 'manual', 1)", [addr]);
+    await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id) VALUES (?, ?)', [r.insertId, dev.id]);
+    sent.length = 0;
+    expect((await w.tick()).outcomes).toMatchObject([{ applied: 1, removed: 0 }]);
+    expect(deletes()).toBe(1);
+  });
+});
+
 describe('living next to a DBA', () => {
   it("a DBA editing rules by id while the worker polls, claims and records: no deadlock on either side", { timeout: 60_000 }, async () => {
     const dev = await deviceWithRules(8);

@@ -8,7 +8,10 @@
  * - `delete element` of a missing element aborts the whole transaction, and `destroy element`
  *   needs nft >= 1.0.8. Adding an element that is there is a no-op, so `add X; delete X` always
  *   succeeds and leaves X absent; an add is written as that pair plus the real add, which also
- *   refreshes the timeout of an element that was already there.
+ *   refreshes the timeout of an element that was already there. A rule the device has never
+ *   held (RenderCall.fresh: the worker's first attempt of a first wish, no other rule of that
+ *   source being taken off) is added plainly: a third of the work for the usual batch. An
+ *   element someone put there by hand keeps its own timeout then; reconcile shows and fixes it.
  * - No `auto-merge`: it merges adjacent ranges too, keeps the shorter timeout of what it merged,
  *   and a later `delete element` of an original range fails ("element does not exist"). Without
  *   it an overlapping element is refused ("interval overlaps"), so we never add one: nested
@@ -113,25 +116,30 @@ function hostKey(family: 4 | 6, address: string): string {
  * the longest lifetime of the rules that keep or add it. The same text the interval path gives
  * for ranges that do not nest, without its arithmetic: 100k hosts are the usual batch.
  */
-function hostElements(g: Group, entry: { safe: Elem[]; old: Elem[]; neu: Elem[] }, delta: boolean): void {
-  const byAddr = new Map<string, { present: boolean; eff: number | undefined }>();
-  const note = (r: DeviceRule, present: boolean) => {
+function hostElements(g: Group, entry: { safe: Elem[]; old: Elem[]; neu: Elem[] }, delta: boolean, fresh?: ReadonlySet<number>): void {
+  const byAddr = new Map<string, { present: boolean; eff: number | undefined; rules: number; freshOnly: boolean }>();
+  const note = (r: DeviceRule, present: boolean, isFresh: boolean) => {
     const a = byAddr.get(r.src.address);
-    if (!a) byAddr.set(r.src.address, { present, eff: r.expiresInS });
-    else if (present) {
-      a.eff = a.present ? longerS(a.eff, r.expiresInS) : r.expiresInS;
-      a.present = true;
+    if (!a) byAddr.set(r.src.address, { present, eff: r.expiresInS, rules: 1, freshOnly: isFresh });
+    else {
+      if (present) {
+        a.eff = a.present ? longerS(a.eff, r.expiresInS) : r.expiresInS;
+        a.present = true;
+      }
+      a.rules++;
+      a.freshOnly = false;
     }
   };
-  for (const r of g.hosts.remove) note(r, false);
-  for (const r of g.hosts.add) note(r, true);
+  for (const r of g.hosts.remove) note(r, false, false);
+  for (const r of g.hosts.add) note(r, true, fresh?.has(r.id) === true);
   // kept rules only matter for the addresses the batch touches
-  for (const r of g.hosts.keep) if (byAddr.has(r.src.address)) note(r, true);
+  for (const r of g.hosts.keep) if (byAddr.has(r.src.address)) note(r, true, false);
   const prefix = g.set.family === 4 ? 32 : 128;
   for (const [address, a] of byAddr) {
     const k = `${hostKey(g.set.family, address)}/${String(prefix).padStart(3, '0')}${g.sel}`;
     const text = `${srcText(g.set.family, address, prefix)}${g.sel}`;
-    if (delta) {
+    // one fresh rule alone on its address: nothing else can be there, a plain add is enough
+    if (delta && !(a.rules === 1 && a.freshOnly)) {
       entry.safe.push({ k, text });
       entry.old.push({ k, text });
     }
@@ -176,7 +184,7 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   } else if (mode === 'delta') {
     for (const g of groupsOf({ add: batch.add, remove: batch.remove, keep }).values()) {
       if (!g.set.net) {
-        hostElements(g, perSet.get(g.set.name)!, true);
+        hostElements(g, perSet.get(g.set.name)!, true, call.fresh);
         continue;
       }
       const bits = familyBits(g.set.family);

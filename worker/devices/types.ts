@@ -86,6 +86,13 @@ export interface RenderCall {
    * check capacity. Passing all of the device's present rules is always fine.
    */
   readonly keep?: readonly DeviceRule[];
+  /**
+   * delta mode: ids of rules in `add` that the device cannot hold yet, but for an earlier
+   * attempt of the same rule with the same expiry (never applied there, first wish, no rule of
+   * the same source being taken off). nftables then adds them plainly instead of as the
+   * add/delete/add that replaces whatever is there (a third of the work for a fresh batch).
+   */
+  readonly fresh?: ReadonlySet<number>;
   /** ipset: known element counts per set name, for the capacity check */
   readonly counts?: Readonly<Record<string, number>>;
 }

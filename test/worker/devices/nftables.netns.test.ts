@@ -112,6 +112,30 @@ describe('nftables in a network namespace', () => {
     expect(state()).toEqual(expected([big, mk(3, '10.0.5.0/24'), other]));
   });
 
+  it('adds fresh rules plainly, and still replaces what a rule that is not fresh may have left', () => {
+    ns.runSteps(nft.setup().steps);
+    const a = mk(1, '198.51.100.1/32', { expiresInS: 600 });
+    const b = mk(2, '198.51.100.2/32');
+    const plan = nft.render({ add: [a, b], remove: [] }, undefined, { fresh: new Set([1, 2]) });
+    const text = stdinOf(plan.steps);
+    expect(text).not.toMatch(/delete element/);
+    expect(text.match(/198\.51\.100\.1/g)).toHaveLength(1);
+    ns.runSteps(plan.steps);
+    // a retry of the same fresh batch (the first one's answer was lost) is a no-op, not an error
+    ns.runSteps(plan.steps);
+    expect(state()).toEqual(expected([a, b]));
+    // the same source again, not fresh (re-enabled, or an edited expiry): delete and add again,
+    // so the element takes the new lifetime
+    const again = mk(3, '198.51.100.1/32', { expiresInS: 7200 });
+    const redo = nft.render({ add: [again], remove: [] }, undefined, { fresh: new Set() });
+    expect(stdinOf(redo.steps)).toMatch(/delete element inet ipms drop4 \{\n\t198\.51\.100\.1\n\}/);
+    ns.runSteps(redo.steps);
+    expect(ns.ok(['nft', 'list', 'set', 'inet', 'ipms', 'drop4'])).toMatch(/198\.51\.100\.1 timeout 2h/);
+    // fresh, but sharing its address with another rule of the batch: not a plain add
+    const twin = nft.render({ add: [mk(4, '198.51.100.9/32')], remove: [mk(5, '198.51.100.9/32')] }, undefined, { fresh: new Set([4]) });
+    expect(stdinOf(twin.steps)).toMatch(/delete element/);
+  });
+
   it('enforces what it renders: DROP times out, REJECT is refused, ports and destinations count', () => {
     ns.ok(['ip', 'link', 'set', 'lo', 'up']);
     for (const a of ['2001:db8:9::1', '2001:db8:9::2', '2001:db8:9::3']) ns.ok(['ip', '-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad']);
