@@ -189,7 +189,8 @@ export async function ingest(o: IngestOptions): Promise<Summary> {
           }
           for (let n = await s.pump(batch); n > 0; n = await s.pump(batch)) {
             progressed += n;
-            if (batch.rows >= o.batchSize) await flush();
+            // rejected lines count too: a file of garbage must not pile up in memory
+            if (batch.rows >= o.batchSize || rejects.pendingCount >= o.batchSize) await flush();
             if (stuck !== null || o.signal?.aborted) break;
           }
         }

@@ -91,6 +91,21 @@ export class Interpreter {
       return true;
     }
     const r = f.parse(line.text, this.o.ctx);
+    // bytes that are not UTF-8 belong in payload text only (kept as \xNN); anywhere else they
+    // mean the line is not honeyd's
+    if (line.invalidUtf8 !== undefined && r.type !== 'service' && r.type !== 'syslog' && r.type !== 'script') {
+      this.reject(f, line, id, 'binary', `line contains invalid UTF-8 at byte ${line.invalidUtf8 + 1}`);
+      return true;
+    }
+    // DATETIME holds years 1000-9999; a stamp outside them (a corrupt line, or year 9999 moved
+    // past it by --tz) would be stored as a zero date
+    if (r.type !== 'rejected' && r.type !== 'skipped' && 'ts' in r && r.ts instanceof Date) {
+      const y = r.ts.getUTCFullYear();
+      if (!(y >= 1000 && y <= 9999)) {
+        this.reject(f, line, id, 'bad-time', `time ${Number.isNaN(y) ? 'invalid' : r.ts.toISOString()} is outside the years 1000-9999 in UTC`);
+        return true;
+      }
+    }
     switch (r.type) {
       case 'conn':
         if (line.text.length > MAX_LOG_RAW) {

@@ -1,7 +1,12 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Bytes to lines, with the byte offset of every line (its event id comes from it). Lines are
- * split at \n only and decoded as UTF-8 (invalid bytes become U+FFFD, which the parsers refuse
- * as binary). A line longer than `maxBytes` is never held in memory whole: its first bytes are
+ * split at \n only and decoded as UTF-8. honeyd writes what attackers sent, byte for byte, in
+ * its payload logs (telnet option bytes, Latin-1, a UTF-8 character cut at a 1023-byte chunk):
+ * a byte that is not part of valid UTF-8 is kept as the text `\xNN` and the line is marked
+ * (`invalidUtf8`), so payload lines lose nothing and the connection log, which is ASCII, can
+ * refuse such a line as binary. A line longer than `maxBytes` is never held in memory whole: its first bytes are
  * kept for the rejects file and the rest is skipped up to the next \n, so a 1 MB line (or a
  * binary file with no newline) costs nothing.
  */
@@ -24,6 +29,48 @@ export interface Line {
   tooLong?: number;
   /** a final line without \n, given only by finish() */
   partial?: boolean;
+  /** byte index (from 0) in the line of its first byte that is not valid UTF-8, if any */
+  invalidUtf8?: number;
+}
+
+/** Length of the valid UTF-8 sequence at b[i] (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
+function seqLen(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && b[i + k]! >= lo && b[i + k]! <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (c === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+/** Text of a line's bytes: UTF-8, with every byte that is not part of valid UTF-8 as `\xNN`. */
+export function decodeLine(bytes: Buffer): { text: string; invalidUtf8?: number } {
+  if (isUtf8(bytes)) return { text: bytes.toString('utf8') };
+  let text = '';
+  let run = 0;
+  let first = -1;
+  for (let i = 0; i < bytes.length; ) {
+    const n = seqLen(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    if (first < 0) first = i;
+    text += `${bytes.toString('utf8', run, i)}\\x${bytes[i]!.toString(16).toUpperCase().padStart(2, '0')}`;
+    i++;
+    run = i;
+  }
+  return { text: text + bytes.toString('utf8', run), invalidUtf8: first };
+}
+
+function lineOf(bytes: Buffer, offset: number, end: number, partial?: boolean): Line {
+  const d = decodeLine(bytes);
+  return { text: d.text, offset, end, ...(partial ? { partial } : {}), ...(d.invalidUtf8 !== undefined ? { invalidUtf8: d.invalidUtf8 } : {}) };
 }
 
 export class LineSplitter {
@@ -68,7 +115,7 @@ export class LineSplitter {
       } else if (nl >= 0 && this.carryLen === 0) {
         // the usual case: the whole line is inside this chunk
         const offset = this.pos + i;
-        onLine({ text: chunk.toString('utf8', i, nl), offset, end: this.pos + nl + 1 });
+        onLine(lineOf(chunk.subarray(i, nl), offset, this.pos + nl + 1));
         i = nl + 1;
         this.lineStart = this.pos + i;
         continue;
@@ -83,10 +130,10 @@ export class LineSplitter {
         this.longLen = 0;
         this.longHead = '';
       } else {
-        const text = Buffer.concat(this.carry, this.carryLen).toString('utf8');
+        const bytes = Buffer.concat(this.carry, this.carryLen);
         this.carry = [];
         this.carryLen = 0;
-        onLine({ text, offset: this.lineStart, end });
+        onLine(lineOf(bytes, this.lineStart, end));
       }
       i = nl + 1;
       this.lineStart = end;
@@ -106,7 +153,7 @@ export class LineSplitter {
     if (this.longLen > 0) {
       onLine({ text: this.longHead, offset: this.lineStart, end: this.pos, tooLong: this.longLen, partial: true });
     } else if (this.carryLen > 0) {
-      onLine({ text: Buffer.concat(this.carry, this.carryLen).toString('utf8'), offset: this.lineStart, end: this.pos, partial: true });
+      onLine(lineOf(Buffer.concat(this.carry, this.carryLen), this.lineStart, this.pos, true));
     }
     this.carry = [];
     this.carryLen = 0;

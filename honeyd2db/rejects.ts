@@ -5,7 +5,7 @@
  * first 4 KiB; the original file has the rest). After a crash the lines after the checkpoint
  * are read again, so a refused line may appear twice: the event id tells them apart.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { IpmsError } from '../lib/errors.ts';
 
@@ -35,13 +35,25 @@ export class RejectsFile {
     this.pending.push(JSON.stringify({ time: new Date().toISOString(), sensor: this.sensor, ...e, text }));
   }
 
+  /** Entries waiting for the next flush. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
   /** Append what was added since the last flush. */
   flush(): void {
     if (this.pending.length === 0) return;
     const text = `${this.pending.join('\n')}\n`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      appendFileSync(this.path, text);
+      // on disk before the checkpoint that passes these lines is committed
+      const fd = openSync(this.path, 'a');
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       throw new IpmsError('E_REJECTS_FILE', `cannot write the rejects file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }

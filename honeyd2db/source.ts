@@ -231,6 +231,13 @@ export class FileSource implements Source {
 
   private onLine(line: Line, batch: Batch): void {
     if (this.stopAt >= 0) return;
+    // A last line without its \n may be one honeyd is still writing: it is left, whole, for the
+    // next run (its event id comes from its position, so a row made of its first half now
+    // would stand for good in place of the finished line). honeyd ends every line it writes.
+    if (line.partial) {
+      this.env.counts.unfinished++;
+      return;
+    }
     const state = this.state!;
     if (!this.env.interpreter.line(state, line, batch)) {
       this.stopAt = line.offset;
@@ -238,8 +245,6 @@ export class FileSource implements Source {
     }
     this.env.counts.lines++;
     this.linesRead++;
-    // a final line without \n may still be being written: the checkpoint stays before it
-    if (line.partial) return;
     state.lineNo++;
     this.handled = line.end;
     this.handledLine = state.lineNo;

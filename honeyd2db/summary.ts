@@ -21,6 +21,8 @@ export interface Counts {
   markers: number;
   /** lines that are not ours: empty lines, other programs' syslog lines */
   skipped: number;
+  /** last lines of files without their newline yet (honeyd may be writing them): read next run */
+  unfinished: number;
   /** lines refused, each written to the rejects file with its reason */
   rejected: number;
   /** rows the database took in this run (directly or from the spool) */
@@ -36,7 +38,7 @@ export interface Counts {
 export function zeroCounts(): Counts {
   return {
     lines: 0, hits: 0, strays: 0, ends: 0, endsLinked: 0, payloads: 0, payloadsLinked: 0, scriptConnections: 0,
-    markers: 0, skipped: 0, rejected: 0, inserted: 0, alreadyPresent: 0, spooled: 0, replayed: 0,
+    markers: 0, skipped: 0, unfinished: 0, rejected: 0, inserted: 0, alreadyPresent: 0, spooled: 0, replayed: 0,
   };
 }
 
@@ -75,6 +77,9 @@ export function renderSummary(s: Summary): string[] {
       ` (${s.seconds.toFixed(1)} s)`,
   ];
   if (c.lines === 0 && s.files.some((f) => f.offset > 0)) out.push('  nothing new: every file had been read up to its end before (checkpoints)');
+  if (c.unfinished) {
+    out.push(`  ${c.unfinished} file(s) end in a line without its newline yet (honeyd may be writing it): left for the next run`);
+  }
   if (c.scriptConnections) out.push(`  ${c.scriptConnections} connections known only from script logs were added as connections`);
   out.push(
     s.honeypotsKnown

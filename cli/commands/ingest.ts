@@ -106,7 +106,8 @@ unreachable with the spool full.`,
       if (!/^[^\s\u0000-\u001f]{1,64}$/.test(flags.sensor)) throw new InputError(`--sensor: 1 to 64 characters, no spaces (got '${flags.sensor}')`);
       if (files.length === 0) throw new InputError('name at least one log file, or - for standard input');
       if (files.filter((f) => f === '-').length > 1) throw new InputError('standard input (-) can be named once');
-      const tz = flags.tz ?? process.env.TZ ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+      // the machine's zone as Intl resolves it (it reads TZ too, in every form glibc takes)
+      const tz = flags.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
       if (!isKnownZone(tz)) throw new InputError(`--tz: unknown time zone '${tz}' (an IANA name such as UTC or Europe/Paris)`);
       const year = flags.year === undefined ? undefined : intFlag(flags.year, '--year', 1970, 9999);
       let honeydConfig: HoneydConfig | null = null;

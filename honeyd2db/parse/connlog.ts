@@ -81,9 +81,9 @@ export function parseConnLog(line: string, ctx: ParseContext): ConnEvent | Marke
   if (kind === 'end') {
     // never a comment on E lines (honeyd_log_flowend, log.c:343)
     if (!sc.lit(': ', "': RECEIVED SENT'")) return sc.err!;
-    bytesIn = sc.uint(MAX_U32, 'received byte count');
+    bytesIn = byteCount(sc, 'received byte count');
     if (bytesIn < 0 || !sc.lit(' ')) return sc.err!;
-    bytesOut = sc.uint(MAX_U32, 'sent byte count');
+    bytesOut = byteCount(sc, 'sent byte count');
     if (bytesOut < 0) return sc.err!;
   } else {
     if (kind === 'probe') {
@@ -174,4 +174,14 @@ function closingBracket(s: string, from: number, end: number): number {
     i = s.indexOf(']', i + 1);
   }
   return -1;
+}
+
+/**
+ * An E line's byte count: a uint32_t that honeyd prints with %d (log.c), so a flow of 2 GiB or
+ * more shows as a negative number. Read back as the unsigned value it is.
+ */
+function byteCount(sc: Scanner, what: string): number {
+  if (!sc.maybe('-')) return sc.uint(MAX_U32, what);
+  const n = sc.uint(2 ** 31, what);
+  return n <= 0 ? n : 2 ** 32 - n; // -1: the scanner's failure
 }

@@ -79,14 +79,20 @@ export function parseSyslog(line: string, ctx: ParseContext): SyslogEvent | Mark
 function bsdTime(m: RegExpExecArray, ctx: ParseContext): number | Rejected {
   const mo = MONTHS[m[1]!];
   if (mo === undefined) return rejected('bad-time', `unknown month '${m[1]}' in syslog stamp`);
-  const y = ctx.year ?? yearNow(ctx.tz);
+  // Without --year: this year, unless that puts the stamp more than a day ahead of the clock
+  // (a December line read in January belongs to last year).
+  let y = ctx.year ?? yearNow(ctx.tz);
   const d = Number(m[2]!.trim());
   const h = Number(m[3]);
   const mi = Number(m[4]);
   const s = Number(m[5]);
   const bad = badCalendar(y, mo, d, h, mi, s);
   if (bad !== null) return rejected('bad-time', `invalid syslog stamp '${m[0].slice(0, 15)}' in ${y}: ${bad}`);
-  const utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0);
+  let utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0);
+  if (ctx.year === undefined && utc > Date.now() + 86_400_000 && badCalendar(y - 1, mo, d, h, mi, s) === null) {
+    y -= 1;
+    utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0);
+  }
   return Number.isNaN(utc) ? rejected('bad-zone', `unknown time zone '${ctx.tz}'`) : utc;
 }
 
@@ -114,7 +120,7 @@ let yearVal = 0;
 
 function yearNow(tz: string): number {
   const now = Date.now();
-  if (tz !== yearTz || now - yearAt > 60_000) {
+  if (tz !== yearTz || Math.abs(now - yearAt) > 60_000) {
     yearVal = currentYear(tz, now);
     yearTz = tz;
     yearAt = now;

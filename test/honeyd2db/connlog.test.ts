@@ -158,6 +158,9 @@ describe('parseConnLog fields', () => {
   it('udp S/E/probe, broadcast destination, OS on udp probe', () => {
     expect(conn('2026-11-28-02:34:36.4395 udp(17) S 10.99.0.2 49363 10.99.1.10 53')).toMatchObject({ kind: 'start', proto: 'udp', proto_num: 17, dst_port: 53 });
     expect(conn('2026-11-28-02:35:36.6500 udp(17) E 10.99.0.2 49363 10.99.1.10 53: 37 12')).toMatchObject({ kind: 'end', bytes_in: 37, bytes_out: 12 });
+    // uint32_t counters printed with %d: a flow of 2 GiB or more shows negative (log.c)
+    expect(conn('2026-11-28-02:35:36.6500 udp(17) E 10.99.0.2 49363 10.99.1.10 53: -2147480000 12')).toMatchObject({ kind: 'end', bytes_in: 2147487296, bytes_out: 12 });
+    expect(conn('2026-11-28-02:35:36.6500 udp(17) E 10.99.0.2 49363 10.99.1.10 53: 5 -1')).toMatchObject({ kind: 'end', bytes_in: 5, bytes_out: 4294967295 });
     expect(conn('2008-12-15-22:59:03.4039 udp(17) - 192.168.1.254 67 255.255.255.255 68: 298')).toMatchObject({
       kind: 'probe', dst: '255.255.255.255', length: 298, tcp_flags: null,
     });
@@ -242,7 +245,7 @@ describe('parseConnLog rejections', () => {
     ['icmp type above 255', '2012-02-10-22:37:48.0799 icmp(1) - 1.2.3.4 5.6.7.8: 300(0): 84', /^bad-number: icmp type/],
     ['packet length above 65535', '2012-02-10-22:37:48.0799 udp(17) - 1.2.3.4 1 5.6.7.8 2: 70000', /^bad-number: packet length/],
     ['byte count above 2^32-1', '2012-02-10-22:37:48.0799 tcp(6) E 1.2.3.4 1 5.6.7.8 2: 4294967296 0', /^bad-number: received byte count/],
-    ['negative byte count', '2012-02-10-22:37:48.0799 tcp(6) E 1.2.3.4 1 5.6.7.8 2: -1 0', /^malformed/],
+    ['byte count below -2^31 (not a %d of a uint32_t)', '2012-02-10-22:37:48.0799 tcp(6) E 1.2.3.4 1 5.6.7.8 2: -2147483649 0', /^bad-number: received byte count/],
     ['OS comment on an E line', '2012-02-10-22:37:48.0799 tcp(6) E 1.2.3.4 1 5.6.7.8 2: 0 0 [Linux 2.6 ]', /^malformed: unexpected text/],
     ['unclosed OS comment', '2011-06-02-22:58:45.7338 tcp(6) S 192.168.1.248 39997 192.168.1.150 445 [Linux 2.6 .1-', /^malformed: no '\]'/],
     ['unclosed remark', '2026-11-28-02:37:31.0916 tcp(6) - 10.99.0.2 61902 10.99.1.10 80: 44 SR {Honeyd Scan', /^malformed: no '\}'/],

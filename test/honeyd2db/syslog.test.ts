@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseSyslog } from '../../honeyd2db/parse/syslog.ts';
 import { currentYear } from '../../honeyd2db/parse/time.ts';
 import type { ParseResult, SyslogEvent } from '../../honeyd2db/parse/types.ts';
@@ -205,6 +205,21 @@ describe('parseSyslog fields', () => {
     expect(ev('Feb 29 01:02:03 bt honeyd[1]: exiting on signal 2', { tz: 'UTC', year: 2024 }).ts_sql).toBe('2024-02-29 01:02:03.000');
     expect(reason(parseSyslog('Feb 29 01:02:03 bt honeyd[1]: exiting on signal 2', { tz: 'UTC', year: 2023 }))).toMatch(/^bad-time: .*in 2023: day 29 does not exist/);
     expect(ev('Mar  5 01:02:03 bt honeyd[1]: exiting on signal 2', { tz: 'UTC' }).ts!.getUTCFullYear()).toBe(currentYear('UTC'));
+  });
+
+  it('without --year, a stamp more than a day ahead of the clock is last year\'s (December read in January)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2027-01-01T00:05:00Z'));
+      expect(ev('Dec 31 23:59:58 bt honeyd[1]: exiting on signal 2', { tz: 'UTC' }).ts_sql).toBe('2026-12-31 23:59:58.000');
+      expect(ev('Jan  1 00:04:00 bt honeyd[1]: exiting on signal 2', { tz: 'UTC' }).ts_sql).toBe('2027-01-01 00:04:00.000');
+      // a clock a few hours behind the sensor's is not a reason to go back a year
+      expect(ev('Jan  1 06:00:00 bt honeyd[1]: exiting on signal 2', { tz: 'UTC' }).ts_sql).toBe('2027-01-01 06:00:00.000');
+      // --year is taken as given
+      expect(ev('Dec 31 23:59:58 bt honeyd[1]: exiting on signal 2', { tz: 'UTC', year: 2027 }).ts_sql).toBe('2027-12-31 23:59:58.000');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a trailing \\r is tolerated on structured messages', () => {

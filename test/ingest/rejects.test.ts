@@ -60,6 +60,30 @@ describe('bad lines', () => {
     expect(rows.map((r) => r.raw)).toEqual([GOOD1, GOOD2]);
   });
 
+  it('keeps payload bytes that are not UTF-8 as \\xNN instead of refusing the line', async () => {
+    const f = join(dir, 'telnet.log');
+    const head = '2006-10-08-04:53:40.1234 tcp(6) 10.99.0.2 4999 10.99.1.10 23: ';
+    writeFileSync(f, Buffer.concat([
+      Buffer.from(`${head}|Attempted login: `), Buffer.from([0xff, 0xfb, 0x1f]), Buffer.from('a/secret1|\n'),
+      Buffer.from(`${head}|caf`), Buffer.from([0xe9]), Buffer.from('|\n'),
+    ]));
+    const s = await ingestJson(t.url, ['--sensor', 'telnet', '--format', 'service-log', '--tz', 'UTC', '--state-dir', dir, f]);
+    expect(s.counts).toMatchObject({ lines: 2, payloads: 2, rejected: 0 });
+    const rows = await t.db.rows<{ payload: string }>(
+      "SELECT d.payload FROM Data d JOIN Sensor s ON s.id = d.sensor_id WHERE s.name = 'telnet' ORDER BY d.id");
+    expect(rows.map((r) => r.payload)).toEqual(['Attempted login: \\xFF\\xFB\x1fa/secret1', 'caf\\xE9']);
+  });
+
+  it('refuses a time that DATETIME cannot hold once in UTC, rather than storing a zero date', async () => {
+    const f = join(dir, 'y9999.log');
+    writeFileSync(f, '9999-12-31-23:00:00.0000 tcp(6) S 82.154.64.174 34507 192.168.1.50 445\n' +
+      '2008-12-17-01:11:47.6209 tcp(6) S 82.154.64.174 34508 192.168.1.50 445\n');
+    const rejects = join(dir, 'y9999.rejects');
+    const s = await ingestJson(t.url, ['--sensor', 'y9999', '--tz', 'America/New_York', '--state-dir', dir, '--rejects', rejects, f]);
+    expect(s.counts).toMatchObject({ lines: 2, rejected: 1, inserted: 1 });
+    expect(JSON.parse(readFileSync(rejects, 'utf8').trim()) as { code: string; reason: string }).toMatchObject({ code: 'bad-time', reason: expect.stringMatching(/outside the years 1000-9999/) });
+  });
+
   it('a file of no known format is refused line by line with the reason, not fatal', async () => {
     const f = join(dir, 'unknown.txt');
     writeFileSync(f, 'hello\nthis is not a honeyd log\n\u0001\u0002\n');

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EventIds, FP_LEN, makeIdentity } from '../../honeyd2db/event-id.ts';
 import { Honeypots, isNonUnicast } from '../../honeyd2db/honeypots.ts';
 import { resolveIdentity } from '../../honeyd2db/identity.ts';
-import { LineSplitter, type Line } from '../../honeyd2db/lines.ts';
+import { decodeLine, LineSplitter, type Line } from '../../honeyd2db/lines.ts';
 import { Spool } from '../../honeyd2db/spool.ts';
 
 function split(chunks: Buffer[], max?: number): Line[] {
@@ -45,6 +45,20 @@ describe('LineSplitter', () => {
       [3, 5004, 5000, 512],
       [5004, 5010, null, 5],
     ]);
+  });
+});
+
+describe('decodeLine', () => {
+  it('keeps UTF-8 as it is and every other byte as \\xNN, marking where the first one was', () => {
+    expect(decodeLine(Buffer.from('café |ok|'))).toEqual({ text: 'café |ok|' });
+    // telnet IAC WILL ... as router-telnet.pl logs them
+    expect(decodeLine(Buffer.from([0x61, 0xff, 0xfb, 0x1f, 0x62]))).toEqual({ text: 'a\\xFF\\xFB\x1fb', invalidUtf8: 1 });
+    // a character cut at honeyd's 1023-byte chunk, an overlong form, a surrogate, Latin-1
+    expect(decodeLine(Buffer.from([0x78, 0xc3]))).toEqual({ text: 'x\\xC3', invalidUtf8: 1 });
+    expect(decodeLine(Buffer.from([0xc0, 0xaf]))).toEqual({ text: '\\xC0\\xAF', invalidUtf8: 0 });
+    expect(decodeLine(Buffer.from([0xed, 0xa0, 0x80, 0x41]))).toEqual({ text: '\\xED\\xA0\\x80A', invalidUtf8: 0 });
+    expect(decodeLine(Buffer.from('caf\xe9 ok', 'latin1'))).toEqual({ text: 'caf\\xE9 ok', invalidUtf8: 3 });
+    expect(decodeLine(Buffer.from([0xf0, 0x9f, 0x98, 0x80, 0xe9]))).toEqual({ text: '\u{1F600}\\xE9', invalidUtf8: 4 });
   });
 });
 
