@@ -14,6 +14,7 @@ import { csrfProblem } from './csrf.ts';
 import { html } from './html.ts';
 import { HttpError, page, parseCookies, readForm, type App, type Req, type Res, type Route } from './http.ts';
 import { layout } from './pages/layout.ts';
+import { decoyHash } from './password.ts';
 import { ROUTES } from './routes.ts';
 import { csrfToken, findSession, loadSecret } from './session.ts';
 
@@ -157,6 +158,8 @@ function send(res: ServerResponse, out: Res): void {
 
 export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebServer> {
   const secret = await loadSecret(db);
+  // the decoy hash (checked for unknown names) made now, so no first login takes twice as long
+  await decoyHash();
   const secure = o.secureCookies ?? o.origin?.startsWith('https://') ?? false;
   const app: App = {
     db,
@@ -185,7 +188,10 @@ export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebSe
     } catch (err) {
       const status = statusOf(err);
       if (status >= 500) app.log(`ipms serve: ${req.method} ${req.path}: ${err instanceof IpmsError ? oneLine(err) : (err as Error)?.stack ?? err}`);
-      out = errorPage(req, status, status === 500 ? 'internal error (logged on the server)' : oneLine(err));
+      // a server-side failure is told in general terms: its detail (database host, account,
+      // schema) is for the log, not for whoever sent the request
+      out = errorPage(req, status, status === 500 ? 'internal error (logged on the server)'
+        : status >= 500 ? 'the database is unavailable; try again shortly (details are in the server log)' : oneLine(err));
       // a body left unread (too large, wrong type) is not worth reading: close after answering
       if (status === 413 || status === 415) out.headers = { ...out.headers, Connection: 'close' };
     }

@@ -60,8 +60,11 @@ export function loginToken(secret: Buffer, preId: string): string {
 
 /** Constant-time comparison of a token from a form with the expected one. */
 export function tokenMatches(given: string | null | undefined, expected: string): boolean {
-  if (typeof given !== 'string' || given.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  if (typeof given !== 'string') return false;
+  // compare bytes: a token with non-ASCII characters has as many characters, not as many bytes
+  const g = Buffer.from(given);
+  const e = Buffer.from(expected);
+  return g.length === e.length && timingSafeEqual(g, e);
 }
 
 export async function createSession(q: Queryable, userId: number, ip: string): Promise<string> {

@@ -24,8 +24,9 @@ function printLog(ctx: Context, l: LogOut): void {
     l.bytes_in !== null ? `in ${l.bytes_in} out ${l.bytes_out}` : ''].filter(Boolean).join(', ');
   ctx.io.out(`${l.ts}  ${l.sensor}  ${l.kind.padEnd(5)} ${l.proto.padEnd(4)} ${endpoint(l.src, l.src_port)} -> ${endpoint(l.dst, l.dst_port)}${extra ? `  (${extra})` : ''}`);
   for (const p of l.payload) {
-    ctx.io.out(`    | ${p.script ? `${p.script}: ` : ''}${safeText(p.text)}${p.file_path ? `  [file ${safeText(p.file_path)}]` : ''}`);
+    ctx.io.out(`    | ${p.script ? `${p.script}: ` : ''}${safeText(p.text)}${p.clipped ? ' [...]' : ''}${p.file_path ? `  [file ${safeText(p.file_path)}]` : ''}`);
   }
+  if (l.payload_total > l.payload.length) ctx.io.out(`    | ... and ${l.payload_total - l.payload.length} more payload lines (SELECT * FROM DataView WHERE sensorlog_id = ${l.id})`);
 }
 
 export function registerObserve(program: Command, ctx: Context): void {

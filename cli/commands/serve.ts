@@ -48,6 +48,11 @@ export function registerServe(program: Command, ctx: Context): void {
         if (!o.allowRemote) {
           throw new InputError(`--listen ${o.listen} is not a loopback address: add --allow-remote, and put a reverse proxy that terminates TLS in front`);
         }
+        // on every address, the Host header is the only thing that says which name the browser
+        // meant: without --origin any name would be answered (DNS rebinding reaches the login)
+        if ((listen.host === '0.0.0.0' || listen.host === '::') && !origin) {
+          throw new InputError(`--listen ${o.listen} answers on every address: give --origin with the URL browsers use (e.g. --origin https://ipms.example.net)`);
+        }
         ctx.io.err('ipms: warning: the console speaks plain HTTP: passwords and session cookies cross the network in clear unless a reverse proxy in front terminates TLS (then give --origin https://...)');
       }
       const db = ctx.db();

@@ -17,7 +17,10 @@ export interface LogOut {
   os: string | null;
   bytes_in: number | null;
   bytes_out: number | null;
-  payload: { ts: string; source: string; script: string | null; text: string; file_path: string | null }[];
+  /** the first `payloadLines` payload lines (attacker-written: any number of them) */
+  payload: { ts: string; source: string; script: string | null; text: string; file_path: string | null; clipped?: true }[];
+  /** how many payload lines the record has in all */
+  payload_total: number;
 }
 
 export interface LogFilter {
@@ -28,6 +31,10 @@ export interface LogFilter {
   /** keyset paging: rows with id below this */
   before?: number;
   limit?: number;
+  /** payload lines returned per record (default 200; 0: none, only the count) */
+  payloadLines?: number;
+  /** characters kept of each payload line (default 4096); a longer line is cut and marked `clipped` */
+  payloadChars?: number;
 }
 
 export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[]> {
@@ -67,25 +74,45 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
     params,
   );
   const payload = new Map<number, LogOut['payload']>();
+  const totals = new Map<number, number>();
+  const maxLines = Math.max(0, Math.floor(f.payloadLines ?? 200));
+  const maxChars = Math.max(1, Math.floor(f.payloadChars ?? 4096));
   if (rows.length) {
-    // rows written by hand link payloads by id; the ingest links them by event id (schema 0003)
+    // Rows written by hand link payloads by id; the ingest links them by event id (schema 0003),
+    // and an id wins over an event id, as in DataView. Payload lines are written by whoever talks
+    // to the honeypot, so each record brings back its count and its first lines only, cut short.
     const ids = rows.map((r) => r.id);
     const byEvent = new Map(rows.filter((r) => r.event_id).map((r) => [r.event_id!.toString('hex'), r.id]));
-    type D = { id: number; sensorlog_id: number | null; sensorlog_event_id: Buffer | null; ts: Date; source: string; script: string | null; payload: string; file_path: string | null };
-    const cols = 'id, sensorlog_id, sensorlog_event_id, ts, source, script, payload, file_path';
-    const ds = await q.rows<D>(`SELECT ${cols} FROM Data WHERE sensorlog_id IN (${ids.map(() => '?').join(',')})`, ids);
+    type D = { id: number; owner: number | Buffer; total: number; ts: Date; source: string; script: string | null; text: string; len: number; file_path: string | null };
+    const pick = (col: string, extra: string, n: number) =>
+      `SELECT id, owner, total, ts, source, script, text, len, file_path FROM (
+         SELECT id, ${col} AS owner, COUNT(*) OVER (PARTITION BY ${col}) AS total,
+                ROW_NUMBER() OVER (PARTITION BY ${col} ORDER BY id) AS rn,
+                ts, source, script, SUBSTRING(payload, 1, ${maxChars}) AS text, CHAR_LENGTH(payload) AS len, file_path
+         FROM Data WHERE ${col} IN (${Array.from({ length: n }, () => '?').join(',')}) ${extra}) x
+       WHERE rn <= ${Math.max(maxLines, 1)} ORDER BY id`;
+    const ds: D[] = await q.rows<D>(pick('sensorlog_id', '', ids.length), ids);
     if (byEvent.size) {
       const evs = rows.filter((r) => r.event_id).map((r) => r.event_id!);
-      ds.push(...(await q.rows<D>(`SELECT ${cols} FROM Data WHERE sensorlog_event_id IN (${evs.map(() => '?').join(',')})`, evs)));
+      ds.push(...(await q.rows<D>(pick('sensorlog_event_id', 'AND sensorlog_id IS NULL', evs.length), evs)));
     }
-    const seen = new Set<number>();
+    const counted = new Set<string>();
     for (const d of ds.sort((a, b) => a.id - b.id)) {
-      if (seen.has(d.id)) continue;
-      seen.add(d.id);
-      const owner = d.sensorlog_id ?? (d.sensorlog_event_id ? byEvent.get(d.sensorlog_event_id.toString('hex')) : undefined);
+      const byEv = Buffer.isBuffer(d.owner);
+      const owner = byEv ? byEvent.get((d.owner as Buffer).toString('hex')) : Number(d.owner);
       if (owner === undefined) continue;
+      // each record's count comes once from each of its two kinds of link
+      if (!counted.has(`${owner}/${byEv}`)) {
+        counted.add(`${owner}/${byEv}`);
+        totals.set(owner, (totals.get(owner) ?? 0) + Number(d.total));
+      }
+      if (maxLines === 0) continue;
       const list = payload.get(owner) ?? [];
-      list.push({ ts: d.ts.toISOString(), source: d.source, script: d.script, text: d.payload, file_path: d.file_path });
+      if (list.length >= maxLines) continue;
+      list.push({
+        ts: d.ts.toISOString(), source: d.source, script: d.script, text: d.text, file_path: d.file_path,
+        ...(Number(d.len) > maxChars ? { clipped: true as const } : {}),
+      });
       payload.set(owner, list);
     }
   }
@@ -105,5 +132,6 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
     bytes_in: r.bytes_in,
     bytes_out: r.bytes_out,
     payload: payload.get(r.id) ?? [],
+    payload_total: totals.get(r.id) ?? 0,
   }));
 }

@@ -281,8 +281,13 @@ export async function editRule(q: Queryable, id: number, e: RuleEdit): Promise<v
     params.push(e.reason);
   }
   if (!sets.length) throw new InputError('rules edit: give --duration, --action or --reason');
-  const res = await q.exec(`UPDATE Rule SET ${sets.join(', ')} WHERE id = ?`, [...params, id]);
-  if (!res.affectedRows) throw new NotFoundError(`rule ${id} does not exist`);
+  // a closed rule (dropped, expired) is history: it is kept as it was decided
+  const res = await q.exec(`UPDATE Rule SET ${sets.join(', ')} WHERE id = ? AND status IN ('pending', 'active', 'disabled')`, [...params, id]);
+  if (!res.affectedRows) {
+    const [r] = await q.rows<{ status: string }>('SELECT status FROM Rule WHERE id = ?', [id]);
+    if (!r) throw new NotFoundError(`rule ${id} does not exist`);
+    throw new RefusedError(`rule ${id} is ${r.status}: a closed rule is kept as it was; add a new rule instead`);
+  }
 }
 
 export function isOpen(status: RuleStatus): boolean {

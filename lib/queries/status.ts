@@ -1,6 +1,6 @@
 /** The health of the whole: what `ipms status`, `ipms check` and the web console show. */
 import type { Queryable } from '../db.ts';
-import { listSensors } from './sensors.ts';
+import { listSensors, type SensorOut } from './sensors.ts';
 
 export interface StatusOut {
   rules: Record<string, number>;
@@ -12,7 +12,8 @@ export interface StatusOut {
   sensors: number;
 }
 
-export async function getStatus(q: Queryable, silentAfterS = 86400): Promise<StatusOut> {
+/** `known`: the sensors as listSensors gave them already (the console's overview has them). */
+export async function getStatus(q: Queryable, silentAfterS = 86400, known?: SensorOut[]): Promise<StatusOut> {
   const counts = await q.rows<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM Rule GROUP BY status');
   const rules: Record<string, number> = { pending: 0, active: 0, disabled: 0, dropped: 0, expired: 0 };
   for (const c of counts) rules[c.status] = Number(c.n);
@@ -28,7 +29,7 @@ export async function getStatus(q: Queryable, silentAfterS = 86400): Promise<Sta
      FROM Device d LEFT JOIN RuleDevice rd ON rd.device_id = d.id
      GROUP BY d.id, d.name, d.enabled ORDER BY d.name`,
   );
-  const sensors = await listSensors(q, silentAfterS);
+  const sensors = known ?? (await listSensors(q, silentAfterS));
   return {
     rules,
     oldest_pending_s: Math.max(0, Number(old?.s ?? 0)),

@@ -92,6 +92,10 @@ describe('ipms serve', () => {
       expect(r.code, listen).toBe(2);
       expect(r.err).toMatch(/is not a loopback address: add --allow-remote/);
     }
+    for (const listen of ['0.0.0.0:8080', '[::]:8080']) {
+      const r = await ipms(t.url, 'serve', '--listen', listen, '--allow-remote');
+      expect([r.code, r.err], listen).toEqual([2, expect.stringMatching(/answers on every address: give --origin/)]);
+    }
     expect((await ipms(t.url, 'serve', '--origin', 'ftp://x')).code).toBe(2);
     expect((await ipms(t.url, 'serve', '--origin', 'https://ipms.example.net/console')).code).toBe(2);
     const proxy = await ipms(t.url, 'serve', '--trust-proxy', 'proxy.example.net');

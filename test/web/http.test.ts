@@ -156,6 +156,25 @@ describe('login', () => {
     expect(c.cookies.has('ipms_sid')).toBe(false);
   });
 
+  it('throttles logins sent all at once too: no more password checks than the limit allows', async () => {
+    const c = new Client(srv.url);
+    const csrf = await c.token('/');
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => c.post('/login', { csrf, name: 'mallory', password: `burst ${i}` })));
+    const checked = answers.filter((a) => a.status === 401).length;
+    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBeLessThanOrEqual(5);
+    expect(answers.filter((a) => a.status === 429).length).toBe(16 - checked);
+    const [n] = await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM AuditLog WHERE action = 'login.failed' AND target = 'mallory'");
+    expect(Number(n!.n)).toBe(checked);
+  });
+
+  it('answers a token of non-ASCII characters with 403, not an error', async () => {
+    const c = new Client(srv.url);
+    await c.token('/');
+    const a = await c.post('/login', { csrf: `é${'A'.repeat(42)}`, name: 'alice', password: PW.alice });
+    expect(a.status).toBe(403);
+  });
+
   it('logs out: the session ends on the server, not only in the browser', async () => {
     const c = new Client(srv.url);
     await c.login('alice', PW.alice);
@@ -165,6 +184,7 @@ describe('login', () => {
     expect(c.cookies.has('ipms_sid')).toBe(false);
     c.cookies.set('ipms_sid', sid);
     expect((await c.get('/rules')).status).toBe(303);
+    expect(await t.db.rows("SELECT who, target FROM AuditLog WHERE action = 'logout'")).toEqual([{ who: 'alice', target: 'alice' }]);
   });
 });
 
@@ -292,6 +312,12 @@ describe('changes by an admin, each audited', () => {
     expect(refused.status).toBe(409);
     expect(refused.body).toContain('protected by whitelist 192.0.2.0/24');
     expect((await audit('blacklist.add')).map((a) => a.target)).toEqual(['198.51.100.0/24']);
+    // removing the entry drops its rule, and the audit says which
+    const [entry] = await t.db.rows<{ id: number }>("SELECT id FROM Blacklist WHERE cidr = '198.51.100.0/24'");
+    const [rule] = await t.db.rows<{ id: number }>("SELECT id FROM RuleView WHERE src = '198.51.100.0/24'");
+    expect((await admin.post(`/blacklist/${entry!.id}/remove`, { csrf })).status).toBe(303);
+    expect(await audit('blacklist.remove')).toEqual([{ who: 'alice', target: `blacklist entry ${entry!.id}`, detail: JSON.stringify({ cidr: '198.51.100.0/24', dropped: [rule!.id] }) }]);
+    expect((await ruleFor('198.51.100.0/24')).status).toBe('dropped');
   });
 
   it('edits a rule: duration, action, reason', async () => {
@@ -308,6 +334,18 @@ describe('changes by an admin, each audited', () => {
     expect(page.body).toContain(`rule ${id}: updated`);
     expect(page.body).toContain('seen on &lt;3&gt; sensors');
     expect((await audit('rule.edit')).at(-1)!.target).toBe(`rule ${id}`);
+  });
+
+  it('keeps a closed rule as it was: editing a dropped rule is refused (409) and records nothing', async () => {
+    const id = await newRule('203.0.113.31');
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [id]);
+    const before = await t.db.rows('SELECT id FROM AuditLog');
+    const csrf = await admin.token(`/rules/${id}`);
+    const a = await admin.post(`/rules/${id}/edit`, { csrf, action: 'REJECT', reason: 'rewritten' });
+    expect(a.status).toBe(409);
+    expect(a.body).toContain(`rule ${id} is dropped`);
+    expect(await t.db.rows('SELECT action, reason FROM Rule WHERE id = ?', [id])).toEqual([{ action: 'DROP', reason: 'threshold default' }]);
+    expect(await t.db.rows('SELECT id FROM AuditLog')).toEqual(before);
   });
 
   it('answers 404 for a rule that does not exist, and records nothing', async () => {

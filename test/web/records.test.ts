@@ -93,6 +93,24 @@ describe('records', () => {
     expect(a.body).toContain('198.51.100.7:40000');
     expect((await c.get('/records/999999')).status).toBe(404);
   });
+
+  it('bounds what an attacker can make a page load: the list counts payload lines, the detail shows the first ones, cut short', async () => {
+    const [l] = await t.db.rows<{ id: number }>('SELECT id FROM SensorLog WHERE sensor_id = 1 ORDER BY id DESC LIMIT 1');
+    // 3000 payload lines on one record (one connection can send that many), one of them 10 kB
+    await t.db.exec(
+      `INSERT INTO Data (sensorlog_id, sensor_id, ts, source, payload)
+       SELECT ?, 1, UTC_TIMESTAMP(3), 'service', IF(seq = 2, REPEAT('x', 10000), CONCAT('line ', seq)) FROM seq_1_to_3000`,
+      [l!.id],
+    );
+    const list = await c.get('/records');
+    expect(list.body).toMatch(new RegExp(`<td class="num">3000</td><td><a href="/records/${l!.id}">detail</a>`));
+    const d = await c.get(`/records/${l!.id}`);
+    expect(d.body.match(/<pre class="payload-text">/g)).toHaveLength(500);
+    expect(d.body).toContain('The first 500 of 3000 payload lines are shown');
+    expect(d.body).toContain(`${'x'.repeat(4096)} <small>[cut: longer than 4096 characters]</small>`);
+    expect(d.body).not.toContain('x'.repeat(4097));
+    expect(d.body.length).toBeLessThan(200_000);
+  });
 });
 
 describe('overview numbers', () => {

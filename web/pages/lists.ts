@@ -75,8 +75,16 @@ export async function postBlacklistAdd(req: Req, app: App): Promise<Res> {
 export async function postListRemove(req: Req, app: App): Promise<Res> {
   const table: ListName = req.params[0] === 'whitelist' ? 'Whitelist' : 'Blacklist';
   const id = Number(req.params[1]);
-  const cidr = await audited(app, req, (db) => removeEntry(db, table, { id }),
-    { action: `${table.toLowerCase()}.remove`, target: `${table.toLowerCase()} entry ${id}`, detail: (o) => ({ cidr: o }) });
-  await setFlash(app.db, req.session!, `${table.toLowerCase()}: removed ${cidr}`);
+  const { cidr, dropped } = await audited(app, req,
+    async (db) => {
+      // removing a blacklist entry drops its open rules (Blacklist_after_delete): name them
+      const open = table === 'Blacklist'
+        ? await db.rows<{ id: number }>("SELECT id FROM Rule WHERE blacklist_id = ? AND status IN ('pending', 'active', 'disabled') ORDER BY id", [id])
+        : [];
+      return { cidr: await removeEntry(db, table, { id }), dropped: open.map((r) => r.id) };
+    },
+    { action: `${table.toLowerCase()}.remove`, target: `${table.toLowerCase()} entry ${id}`,
+      detail: (o) => (table === 'Blacklist' ? { cidr: o.cidr, dropped: o.dropped } : { cidr: o.cidr }) });
+  await setFlash(app.db, req.session!, `${table.toLowerCase()}: removed ${cidr}${dropped.length ? ` (dropped rule${dropped.length > 1 ? 's' : ''} ${dropped.join(', ')})` : ''}`);
   return redirect(`/lists#${table.toLowerCase()}`);
 }

@@ -15,6 +15,18 @@ export const FAIL_PAIR = 5;
 export const FAIL_IP = 20;
 export const FAIL_WINDOW_S = 900;
 const PRE_COOKIE_S = 3600;
+/** password checks running at once (scrypt: ~100 ms and 32 MiB each); more wait their turn as 429 */
+const MAX_CHECKS = 4;
+
+// Checks in flight, counted before the slow password check and dropped after its failure is
+// recorded: logins sent all at once cannot pass the limits before any failure is written.
+const inflight = new Map<string, number>();
+let checks = 0;
+const bump = (k: string, d: number) => {
+  const n = (inflight.get(k) ?? 0) + d;
+  if (n > 0) inflight.set(k, n);
+  else inflight.delete(k);
+};
 
 export function loginPage(req: Req, app: App, message?: string, status = 200): Res {
   // the pre-login cookie the form's token is bound to: kept while it lives, else a new one
@@ -38,17 +50,33 @@ ${message ? html`<p class="error" role="alert">${message}</p>` : ''}
 export async function postLogin(req: Req, app: App): Promise<Res> {
   const name = (req.form.get('name') ?? '').trim().slice(0, 128);
   const password = req.form.get('password') ?? '';
-  const fails = await recentLoginFailures(app.db, name, req.ip, FAIL_WINDOW_S);
-  if (fails.pair >= FAIL_PAIR || fails.ip >= FAIL_IP) {
+  const client = req.ip;
+  const pairKey = `${client}\u0000${name}`;
+  if (checks >= MAX_CHECKS) return loginPage(req, app, 'too many logins at once: try again in a moment', 429);
+  const fails = await recentLoginFailures(app.db, name, client, FAIL_WINDOW_S);
+  if (fails.pair + (inflight.get(pairKey) ?? 0) >= FAIL_PAIR || fails.ip + (inflight.get(client) ?? 0) >= FAIL_IP) {
     return loginPage(req, app, `too many failed logins: try again in ${FAIL_WINDOW_S / 60} minutes`, 429);
   }
-  const user = name ? await userForLogin(app.db, name) : undefined;
-  const ok = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
-  if (!user || !ok) {
-    await recordAudit(app.db, { who: name || '-', via: 'web', ip: req.ip, action: 'login.failed', target: name });
-    return loginPage(req, app, 'wrong name or password', 401);
+  if (checks >= MAX_CHECKS) return loginPage(req, app, 'too many logins at once: try again in a moment', 429);
+  checks++;
+  bump(pairKey, 1);
+  bump(client, 1);
+  let user;
+  try {
+    user = name ? await userForLogin(app.db, name) : undefined;
+    const ok = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+    if (!user || !ok) {
+      await recordAudit(app.db, { who: name || '-', via: 'web', ip: client, action: 'login.failed', target: name });
+      return loginPage(req, app, 'wrong name or password', 401);
+    }
+  } finally {
+    checks--;
+    bump(pairKey, -1);
+    bump(client, -1);
   }
-  // a new session id at every login (no fixation), the pre-login cookie is done with
+  // a new session id at every login (no fixation), the pre-login cookie is done with, and a
+  // session this browser still had ends here
+  if (req.session) await endSession(app.db, req.session);
   const id = await createSession(app.db, user.id, req.ip);
   await recordAudit(app.db, { who: user.name, via: 'web', ip: req.ip, action: 'login', target: user.name });
   return redirect('/', [
@@ -58,6 +86,9 @@ export async function postLogin(req: Req, app: App): Promise<Res> {
 }
 
 export async function postLogout(req: Req, app: App): Promise<Res> {
-  if (req.session) await endSession(app.db, req.session);
+  if (req.session) {
+    await endSession(app.db, req.session);
+    await recordAudit(app.db, { who: req.session.user, via: 'web', ip: req.ip, action: 'logout', target: req.session.user });
+  }
   return redirect('/', [clearCookie(app.cookie.session, app.secure)]);
 }

@@ -10,7 +10,8 @@ import { barChart } from '../svg.ts';
 import { layout, when } from './layout.ts';
 
 export async function overviewPage(req: Req, app: App): Promise<Res> {
-  const [status, sensors] = await Promise.all([getStatus(app.db), listSensors(app.db)]);
+  const sensors = await listSensors(app.db);
+  const status = await getStatus(app.db, undefined, sensors);
   const w = lastDay();
   const series = await Promise.all(sensors.map((s) => hitsPerHour(app.db, s.id, w)));
   const top = await topSources(app.db, sensors.map((s) => s.id), w);

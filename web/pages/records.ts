@@ -13,6 +13,9 @@ import { field, HttpError, page, type App, type Req, type Res } from '../http.ts
 import { firstPageBound, sensorNames } from '../records.ts';
 import { endpoint, layout, when } from './layout.ts';
 
+/** payload lines shown on a record's page (attacker-written: there may be any number) */
+const DETAIL_LINES = 500;
+
 export const PAGE_SIZE = 50;
 
 interface Filters {
@@ -66,7 +69,8 @@ export async function recordsPage(req: Req, app: App): Promise<Res> {
   const before = filter.before ?? (await firstPageBound(app.db));
   if (before === undefined) return page(layout(req, 'Records', html`${filterForm(raw, sensors)}<p>No records yet.</p>`));
   // one more than a page: whether there is an older page, without counting
-  const rows = await listLogs(app.db, { ...filter, before, limit: PAGE_SIZE + 1 });
+  // the list shows how many payload lines a record has, not the lines
+  const rows = await listLogs(app.db, { ...filter, before, limit: PAGE_SIZE + 1, payloadLines: 0 });
   const shown = rows.slice(0, PAGE_SIZE);
   const keep = { sensor: raw.sensor, src: raw.src, port: raw.port, since: raw.since };
   const body = html`${filterForm(raw, sensors)}
@@ -75,7 +79,7 @@ ${shown.length ? html`<table class="records">
 <tbody>
 ${shown.map((l) => html`<tr><td class="num">${l.id}</td><td>${when(l.ts)}</td><td>${l.sensor}</td><td>${l.kind}</td><td>${l.proto}</td>
 <td>${endpoint(l.src, l.src_port)}</td><td>${endpoint(l.dst, l.dst_port)}</td><td>${visible(flags(l))}</td>
-<td class="num">${l.payload.length || ''}</td><td><a href="/records/${l.id}">detail</a></td></tr>`)}
+<td class="num">${l.payload_total || ''}</td><td><a href="/records/${l.id}">detail</a></td></tr>`)}
 </tbody></table>` : html`<p>No records${raw.before ? ' older than these' : ''}.</p>`}
 <nav class="pager">
 ${raw.before ? html`<a href="${href('/records', keep)}">newest</a>` : ''}
@@ -87,7 +91,7 @@ ${rows.length > PAGE_SIZE ? html`<a href="${href('/records', { ...keep, before: 
 export async function recordPage(req: Req, app: App): Promise<Res> {
   const id = Number(req.params[0]);
   // the shared query pages by id: the first row below id + 1 is the record itself, if it exists
-  const [l] = await listLogs(app.db, { before: id + 1, limit: 1 });
+  const [l] = await listLogs(app.db, { before: id + 1, limit: 1, payloadLines: DETAIL_LINES });
   if (!l || l.id !== id) throw new HttpError(404, `record ${id} does not exist`);
   const facts: [string, string][] = [
     ['time (UTC)', when(l.ts)], ['sensor', l.sensor], ['kind', l.kind], ['protocol', l.proto],
@@ -100,7 +104,7 @@ export async function recordPage(req: Req, app: App): Promise<Res> {
 ${l.payload.length ? html`<table class="payload">
 <thead><tr><th>time (UTC)</th><th>from</th><th>line</th><th>uploaded file</th></tr></thead>
 <tbody>${l.payload.map((p) => html`<tr><td>${when(p.ts)}</td><td>${p.source}${p.script ? html` <small>${visible(p.script)}</small>` : ''}</td>
-<td><pre class="payload-text">${visible(p.text)}</pre></td><td>${p.file_path ? html`<code>${visible(p.file_path)}</code>` : '-'}</td></tr>`)}</tbody>
-</table>` : html`<p>No payload lines for this record.</p>`}`;
+<td><pre class="payload-text">${visible(p.text)}${p.clipped ? html` <small>[cut: longer than 4096 characters]</small>` : ''}</pre></td><td>${p.file_path ? html`<code>${visible(p.file_path)}</code>` : '-'}</td></tr>`)}</tbody>
+</table>${l.payload_total > l.payload.length ? html`<p>The first ${l.payload.length} of ${l.payload_total} payload lines are shown; the rest are in the database (<code>SELECT * FROM DataView WHERE sensorlog_id = ${l.id}</code>).</p>` : ''}` : html`<p>No payload lines for this record.</p>`}`;
   return page(layout(req, `Record ${l.id}`, body));
 }
