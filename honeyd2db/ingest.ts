@@ -102,11 +102,14 @@ export async function ingest(o: IngestOptions): Promise<Summary> {
       o.signal?.addEventListener('abort', done);
     });
   try {
-    let dbMarks: Mark[] = (await sink.connect()) ?? [];
+    const fromDb = await sink.connect();
+    let dbMarks: Mark[] = fromDb ?? [];
     if (!spool.empty && !sink.down) {
       if (await sink.replay()) dbMarks = (await sink.connect()) ?? dbMarks;
     }
-    const known = () => [...dbMarks, ...local.all(), ...spool.marks.values()];
+    // The local copy is a hint for when the database cannot be asked; when it answers, its own
+    // checkpoints rule (a database restored from a backup gets the lines it lost read again).
+    const known = () => [...dbMarks, ...(fromDb === null ? local.all() : []), ...spool.marks.values()];
     const interpreter = new Interpreter({
       honeypots: o.honeypots, index: new ConnIndex(), ctx: o.ctx, counts, rejects, now: Date.now,
     });

@@ -89,6 +89,23 @@ describe('the same lines twice', () => {
   });
 });
 
+describe('a database restored from a backup', () => {
+  it('gets the lines it lost read again: its own checkpoints rule over the local copy when it answers', async () => {
+    const st = mkdtempSync(join(dir, 'st-'));
+    const f = join(dir, 'restored.log');
+    writeFileSync(f, `${evseEvents.slice(0, 30).join('\n')}\n`);
+    expect((await ingestJson(t.url, ['--sensor', 'restored', '--tz', 'UTC', '--state-dir', st, f])).counts).toMatchObject({ inserted: 30 });
+    // the restored database never saw the last 10 lines (nor their checkpoint)
+    const [sensor] = await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name = 'restored'");
+    const ids = await t.db.rows<{ id: number }>('SELECT id FROM SensorLog WHERE sensor_id = ? ORDER BY id', [sensor!.id]);
+    await t.db.exec('DELETE FROM SensorLog WHERE sensor_id = ? AND id >= ?', [sensor!.id, ids[20]!.id]);
+    await t.db.exec('DELETE FROM IngestCheckpoint WHERE sensor_id = ?', [sensor!.id]);
+    const again = await ingestJson(t.url, ['--sensor', 'restored', '--tz', 'UTC', '--state-dir', st, f]);
+    expect(again.counts).toMatchObject({ inserted: 10, alreadyPresent: 20 });
+    expect(await count('restored')).toBe(30);
+  });
+});
+
 describe('standard input', () => {
   it('reads lines piped in; the same input piped again adds nothing', async () => {
     const input = `${evseEvents.slice(0, 40).join('\n')}\n`;

@@ -2,7 +2,7 @@
  * The shim's pure parts, without a database: splitting bytes into lines at any chunk boundary,
  * honeypot ranges, file identities (strong and weak), event ids, and the spool's warnings.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { EventIds, FP_LEN, makeIdentity } from '../../honeyd2db/event-id.ts';
 import { Honeypots, isNonUnicast } from '../../honeyd2db/honeypots.ts';
 import { resolveIdentity } from '../../honeyd2db/identity.ts';
 import { decodeLine, LineSplitter, type Line } from '../../honeyd2db/lines.ts';
+import { acquireLock } from '../../honeyd2db/lock.ts';
 import { Spool } from '../../honeyd2db/spool.ts';
 
 function split(chunks: Buffer[], max?: number): Line[] {
@@ -59,6 +60,27 @@ describe('decodeLine', () => {
     expect(decodeLine(Buffer.from([0xed, 0xa0, 0x80, 0x41]))).toEqual({ text: '\\xED\\xA0\\x80A', invalidUtf8: 0 });
     expect(decodeLine(Buffer.from('caf\xe9 ok', 'latin1'))).toEqual({ text: 'caf\\xE9 ok', invalidUtf8: 3 });
     expect(decodeLine(Buffer.from([0xf0, 0x9f, 0x98, 0x80, 0xe9]))).toEqual({ text: '\u{1F600}\\xE9', invalidUtf8: 4 });
+  });
+});
+
+describe('the ingest lock', () => {
+  it('refuses a second holder, and takes over a lock whose pid is gone or now another process', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipms-lock-'));
+    const path = join(dir, 'ingest.lock');
+    const release = acquireLock(path, 'sensor s1');
+    const mine = readFileSync(path, 'utf8').trim();
+    expect(mine).toMatch(new RegExp(`^${process.pid} [0-9a-f-]{36}:\\d+$`));
+    // the same file written by another live process (pid 1 here: alive, and not us)
+    writeFileSync(path, `1 ${mine.split(' ')[1]!.split(':')[0]}:${readFileSync('/proc/1/stat', 'utf8').split(') ')[1]!.split(' ')[19]}\n`);
+    expect(() => acquireLock(path, 'sensor s1')).toThrow(/another ipms ingest \(pid 1\) is running/);
+    // pid 1 with another start time: the pid was given to another process since (a reboot)
+    writeFileSync(path, `1 ${mine.split(' ')[1]!.split(':')[0]}:12345678\n`);
+    acquireLock(path, 'sensor s1')();
+    // a pid that no process has
+    writeFileSync(path, '4194303\n');
+    const again = acquireLock(path, 'sensor s1');
+    again();
+    release();
   });
 });
 
