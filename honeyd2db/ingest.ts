@@ -69,6 +69,8 @@ export function statePaths(stateDir: string, sensor: string, db: DbConfig): { ba
 }
 
 const RETIRED_IDLE_MS = 3000;
+/** a renamed file whose writer was never told to reopen (no SIGUSR1) is let go after this */
+const RETIRED_WRITER_MS = 10 * 60_000;
 const MAX_BACKOFF_MS = 5000;
 
 export async function ingest(o: IngestOptions): Promise<Summary> {
@@ -198,7 +200,9 @@ export async function ingest(o: IngestOptions): Promise<Summary> {
           }
         }
         for (const s of [...sources]) {
-          if (s.retired && (await s.drained()) && (!o.follow || Date.now() - s.lastGrowth >= RETIRED_IDLE_MS) && !s.hasNewMark) {
+          const idle = Date.now() - s.lastGrowth;
+          if (s.retired && (await s.drained()) && !s.hasNewMark
+              && (!o.follow || (idle >= RETIRED_IDLE_MS && (idle >= RETIRED_WRITER_MS || !(await s.mayGrow()))))) {
             await s.close();
             sources.splice(sources.indexOf(s), 1);
           }

@@ -54,6 +54,12 @@ export interface Source {
   takeMark(): Mark | null;
   drained(): Promise<boolean>;
   checkRotation(): Promise<Source[]>;
+  /**
+   * A retired source that its writer may still append to (renamed away, honeyd not yet told
+   * to reopen): true until the file now at its path has been written to, which honeyd does
+   * first thing after it reopens ('honeyd log started').
+   */
+  mayGrow(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -65,6 +71,8 @@ export class FileSource implements Source {
   /** not the file at `path` any more (renamed away, or a rotated copy): read to its end, then closed */
   retired = false;
   lastGrowth = Date.now();
+  /** the file that took our path when we were renamed away */
+  private successor: FileSource | null = null;
   private readPos = 0;
   private splitter = new LineSplitter(0);
   private handled = 0;
@@ -280,7 +288,8 @@ export class FileSource implements Source {
     }
     if (String(st.dev) !== this.dev || String(st.ino) !== this.ino) {
       this.retired = true;
-      return [await FileSource.open(this.path, this.env)];
+      this.successor = await FileSource.open(this.path, this.env);
+      return [this.successor];
     }
     const size = (await this.fh.stat()).size;
     if (this.identity === null || size === this.checkedSize) return [];
@@ -298,6 +307,11 @@ export class FileSource implements Source {
     this.checkedSize = -1;
     this.seek(0, 0);
     return out;
+  }
+
+  async mayGrow(): Promise<boolean> {
+    if (this.successor === null) return false; // a rotated copy: nobody writes to it
+    return (await this.successor.fh.stat()).size === 0;
   }
 
   async close(): Promise<void> {

@@ -161,6 +161,10 @@ export class StdinSource implements Source {
     };
   }
 
+  async mayGrow(): Promise<boolean> {
+    return false;
+  }
+
   async close(): Promise<void> {
     this.stream.pause();
   }

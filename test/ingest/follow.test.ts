@@ -90,6 +90,28 @@ describe('ipms ingest --follow', () => {
     expect([...got].sort()).toEqual(evse.slice(0, 46).sort());
   });
 
+  it('rotation by rename with a late SIGUSR1: the renamed file stays open until honeyd writes to the new one', { timeout: 30_000 }, async () => {
+    const f = join(dir, 'late.log');
+    writeFileSync(f, `${evse.slice(0, 5).join('\n')}\n`);
+    const run = follow('late', [f]);
+    try {
+      await until('the first lines', async () => (await raws('late')).length === 5);
+      renameSync(f, `${f}.1`);
+      writeFileSync(f, ''); // logrotate's create: an empty file at the path
+      appendFileSync(`${f}.1`, `${evse[5]}\n`);
+      // the signal comes late: honeyd writes on to the renamed file after a quiet spell longer
+      // than the one that lets a finished file go
+      await new Promise((r) => setTimeout(r, 4500));
+      appendFileSync(`${f}.1`, `${evse[6]}\n`);
+      await until('the late line', async () => (await raws('late')).length === 7);
+      appendFileSync(f, `${evse[7]}\n`); // reopened: honeyd writes to the path again
+      await until('every line', async () => (await raws('late')).length === 8);
+    } finally {
+      await run.stop();
+    }
+    expect([...(await raws('late'))].sort()).toEqual(evse.slice(0, 8).sort());
+  });
+
   it('copytruncate: the lines not read yet are taken from the copy, the emptied file starts over', async () => {
     const f = join(dir, 'copytrunc.log');
     writeFileSync(f, `${evse.slice(0, 20).join('\n')}\n`);
