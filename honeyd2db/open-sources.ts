@@ -33,8 +33,10 @@ export async function openSources(files: readonly string[], env: SourceEnv, stdi
     for (const m of env.known()) byKey.set(m.key, furthest(byKey.get(m.key), m)!);
     const seen = new Set<string>(sources.map((s) => s.path));
     for (const s of [...sources]) {
-      if (!(s instanceof FileSource) || s.identity === null) continue;
-      const current = s.identity.key.toString('hex');
+      // (also when the file at the path is still empty: logrotate made it, honeyd has not
+      // written yet, and the rotated one may hold unread lines)
+      if (!(s instanceof FileSource)) continue;
+      const current = s.identity?.key.toString('hex') ?? null;
       for (const m of byKey.values()) {
         if (m.path !== s.path || m.key === current || m.offset === 0) continue;
         const rotated = await findRotated(s.path, identityOfMark(m), m.offset, seen);

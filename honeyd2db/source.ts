@@ -71,6 +71,11 @@ export class FileSource implements Source {
   /** not the file at `path` any more (renamed away, or a rotated copy): read to its end, then closed */
   retired = false;
   lastGrowth = Date.now();
+  /**
+   * the path the user named, for a rotated copy read on from a checkpoint: its checkpoints
+   * are kept under that path, so a restart looks for the copy next to it again
+   */
+  private watchedPath: string | null = null;
   /** the file that took our path when we were renamed away */
   private successor: FileSource | null = null;
   private readPos = 0;
@@ -112,6 +117,7 @@ export class FileSource implements Source {
     src.reader = from.reader;
     src.state = from.state;
     src.retired = true;
+    src.watchedPath = from.watchedPath ?? from.path;
     src.seek(from.handled, from.handledLine);
     return src;
   }
@@ -120,6 +126,7 @@ export class FileSource implements Source {
   static async resume(path: string, mark: Mark, identity: FileIdentity, env: SourceEnv): Promise<FileSource> {
     const src = await FileSource.open(path, env);
     src.retired = true;
+    src.watchedPath = mark.path;
     await src.setup(identity, [mark]);
     return src;
   }
@@ -265,7 +272,7 @@ export class FileSource implements Source {
     const id = this.identity;
     return {
       key: id.key.toString('hex'), fp: id.fp.toString('hex'), fpLen: id.fpLen, dev: id.dev, ino: id.ino,
-      path: this.path, format: this.format, offset: this.handled, lineNo: this.handledLine,
+      path: this.watchedPath ?? this.path, format: this.format, offset: this.handled, lineNo: this.handledLine,
     };
   }
 

@@ -132,6 +132,36 @@ describe('ipms ingest --follow', () => {
     expect([...(await raws('copytrunc'))].sort()).toEqual(evse.slice(0, 40).sort());
   });
 
+  it('copytruncate: a copy left half read (the ingest killed) is found next to the path at the next start', async () => {
+    const f = join(dir, 'copykill.log');
+    writeFileSync(f, `${evse.slice(0, 20).join('\n')}\n`);
+    const run = follow('copykill', [f], { pollMs: 1500 });
+    try {
+      await until('the first lines', async () => (await raws('copykill')).length === 20);
+      appendFileSync(f, `${evse.slice(20, 30).join('\n')}\n`);
+      copyFileSync(f, `${f}.1`);
+      truncateSync(f, 0);
+      appendFileSync(f, `${evse.slice(30, 35).join('\n')}\n`);
+      await until('every line', async () => (await raws('copykill')).length === 35, 10_000);
+    } finally {
+      await run.stop();
+    }
+    // checkpoints are kept under the path the user named, the copy's too
+    const marks = await t.db.rows<{ path: string; byte_offset: number }>(
+      "SELECT c.path, c.byte_offset FROM IngestCheckpoint c JOIN Sensor s ON s.id = c.sensor_id WHERE s.name = 'copykill'");
+    expect(marks.map((m) => m.path)).toEqual([f, f]);
+    // as if the ingest had been killed after 25 lines of the copy
+    const at25 = Buffer.byteLength(`${evse.slice(0, 25).join('\n')}\n`);
+    const all30 = Buffer.byteLength(`${evse.slice(0, 30).join('\n')}\n`);
+    await t.db.exec(
+      `UPDATE IngestCheckpoint c JOIN Sensor s ON s.id = c.sensor_id SET c.byte_offset = ?, c.line_no = 25
+       WHERE s.name = 'copykill' AND c.byte_offset = ?`, [at25, all30]);
+    await t.db.exec(`DELETE l FROM SensorLog l JOIN Sensor s ON s.id = l.sensor_id WHERE s.name = 'copykill' AND l.raw IN (${evse.slice(25, 30).map(() => '?').join(',')})`, evse.slice(25, 30));
+    const again = await ingestJson(t.url, ['--sensor', 'copykill', '--tz', 'UTC', '--state-dir', mkdtempSync(join(dir, 'st-')), f]);
+    expect(again.counts).toMatchObject({ inserted: 5 });
+    expect([...(await raws('copykill'))].sort()).toEqual(evse.slice(0, 35).sort());
+  });
+
   it('a file rotated away between two runs is found next to its path and read to its end', async () => {
     const f = join(dir, 'between.log');
     const st = mkdtempSync(join(dir, 'st-'));
