@@ -69,8 +69,13 @@ export function decodeLine(bytes: Buffer): { text: string; invalidUtf8?: number 
 }
 
 function lineOf(bytes: Buffer, offset: number, end: number, partial?: boolean): Line {
+  // the usual line: valid UTF-8, one object of one shape (this runs for every line)
+  if (!partial && isUtf8(bytes)) return { text: bytes.toString('utf8'), offset, end };
   const d = decodeLine(bytes);
-  return { text: d.text, offset, end, ...(partial ? { partial } : {}), ...(d.invalidUtf8 !== undefined ? { invalidUtf8: d.invalidUtf8 } : {}) };
+  const line: Line = { text: d.text, offset, end };
+  if (partial) line.partial = true;
+  if (d.invalidUtf8 !== undefined) line.invalidUtf8 = d.invalidUtf8;
+  return line;
 }
 
 export class LineSplitter {
@@ -115,7 +120,10 @@ export class LineSplitter {
       } else if (nl >= 0 && this.carryLen === 0) {
         // the usual case: the whole line is inside this chunk
         const offset = this.pos + i;
-        onLine(lineOf(chunk.subarray(i, nl), offset, this.pos + nl + 1));
+        // decoded as it comes; a U+FFFD in the text means bytes to look at closely (invalid
+        // ones, or a real U+FFFD), which is rare
+        const text = chunk.toString('utf8', i, nl);
+        onLine(text.includes('\uFFFD') ? lineOf(chunk.subarray(i, nl), offset, this.pos + nl + 1) : { text, offset, end: this.pos + nl + 1 });
         i = nl + 1;
         this.lineStart = this.pos + i;
         continue;
