@@ -30,6 +30,8 @@ export interface LogFilter {
   since?: Date;
   /** keyset paging: rows with id below this */
   before?: number;
+  /** rows with id at or above this (a bound on the rows a filter without an index reads) */
+  after?: number;
   limit?: number;
   /** payload lines returned per record (default 200; 0: none, only the count) */
   payloadLines?: number;
@@ -59,6 +61,10 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
   if (f.before !== undefined) {
     where.push('l.id < ?');
     params.push(f.before);
+  }
+  if (f.after !== undefined) {
+    where.push('l.id >= ?');
+    params.push(f.after);
   }
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 100_000);
   const rows = await q.rows<{

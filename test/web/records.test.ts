@@ -71,6 +71,24 @@ describe('records', () => {
     expect(older(last.body)).toBeUndefined();
   });
 
+  it('a port filter reads a bounded window of records a page, and "older" goes on from where it stopped', async () => {
+    // ids far apart: a record at id 450000 (as after years of traffic), the others near the start
+    await t.db.exec("INSERT INTO SensorLog (id, sensor_id, ts, proto, src_ip, src_port, dst_ip, dst_port) VALUES (450000, 1, UTC_TIMESTAMP(3), 'tcp', INET6_ATON('192.0.2.99'), 1, INET6_ATON('192.168.2.1'), 7)");
+    const windows: string[] = [];
+    let url: string | undefined = '/records?port=7';
+    const found: number[] = [];
+    for (let i = 0; url && i < 10; i++) {
+      const p = await c.get(url);
+      expect(p.status).toBe(200);
+      found.push(...ids(p.body));
+      windows.push(/Searched records (\d+) to (\d+)/.exec(p.body)?.slice(1).join('-') ?? 'to the start');
+      url = older(p.body);
+    }
+    expect(found).toEqual([450000]);
+    expect(windows).toEqual(['250001-450000', '50001-250000', 'to the start']);
+    await t.db.exec('DELETE FROM SensorLog WHERE id = 450000');
+  });
+
   it('answers bad filters with 400 and a message, not a stack trace', async () => {
     for (const q of ['src=10.1.2.3/8', 'port=70000', 'since=yesterday', 'before=-1', 'sensor=%3Cscript%3E']) {
       const a = await c.get(`/records?${q}`);
