@@ -20,7 +20,16 @@ export interface Cidr {
   last: Buffer;
 }
 
+/**
+ * One address. An IPv4-mapped IPv6 address (::ffff:198.51.100.7) is the IPv4 address it maps:
+ * kept as IPv6 it would slip past every IPv4 whitelist entry and match no IPv4 packet.
+ */
 function parseAddr(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
+  const a = parseAddrAsWritten(text, what);
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
+}
+
+function parseAddrAsWritten(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
   const t = text.trim();
   // ipaddr.js accepts shorthand like "1" or "0x7f.1" with parse(); isValidFourPartDecimal and
   // IPv6.isValid keep us to the forms people and logs actually write.
@@ -68,16 +77,24 @@ export function parseCidr(text: string, what = 'CIDR', opts: { loose?: boolean }
     if (fast) return fast;
   }
   const slash = raw.indexOf('/');
+  const written = parseAddrAsWritten(slash < 0 ? raw : raw.slice(0, slash), what);
   const addr = parseAddr(slash < 0 ? raw : raw.slice(0, slash), what);
+  const mapped = written.kind() !== addr.kind();
   const family: Family = addr.kind() === 'ipv4' ? 4 : 6;
   const bits = family === 4 ? 32 : 128;
   let prefix = bits;
   if (slash >= 0) {
     const p = raw.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > bits) {
-      throw new InputError(`${what}: bad prefix length in '${clip(text)}' (0-${bits})`);
+    const writtenBits = mapped ? 128 : bits;
+    if (!/^\d{1,3}$/.test(p) || Number(p) > writtenBits) {
+      throw new InputError(`${what}: bad prefix length in '${clip(text)}' (0-${writtenBits})`);
     }
     prefix = Number(p);
+    if (mapped) {
+      // ::ffff:198.51.100.0/120 is 198.51.100.0/24; a shorter prefix reaches beyond the mapped space
+      if (prefix < 96) throw new InputError(`${what}: '${clip(text)}' reaches beyond the IPv4-mapped range; write the IPv4 form`);
+      prefix -= 96;
+    }
   }
   const bytes = addr.toByteArray();
   const first = bytes.map((b, i) => b & maskByte(i, prefix));

@@ -1,7 +1,11 @@
 -- A new enabled device gets every open rule it takes (rules chosen for named devices excepted);
--- active rules go back to pending until the new device has them too.
+-- active rules go back to pending until the new device has them too. A device's management
+-- address is never blocked: a rule that came first is dropped.
 CREATE TRIGGER Device_after_insert AFTER INSERT ON Device FOR EACH ROW
 BEGIN
+  IF IS_IPV4(NEW.host) OR IS_IPV6(NEW.host) THEN
+    CALL ipms_drop_covering(INET6_ATON(NEW.host), INET6_ATON(NEW.host), CONCAT('device ', NEW.name));
+  END IF;
   IF NEW.enabled = 1 THEN
     INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
     SELECT r.id, NEW.id, 'present', 'pending', UTC_TIMESTAMP(3)

@@ -1,7 +1,11 @@
 -- Enabling a device, or widening what it applies to, fills in the open rules it now takes;
--- narrowing applies_to takes off the rules it no longer takes.
+-- narrowing applies_to takes off the rules it no longer takes. A device's new management
+-- address is never blocked: a rule that came first is dropped.
 CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
 BEGIN
+  IF NOT (NEW.host <=> OLD.host) AND (IS_IPV4(NEW.host) OR IS_IPV6(NEW.host)) THEN
+    CALL ipms_drop_covering(INET6_ATON(NEW.host), INET6_ATON(NEW.host), CONCAT('device ', NEW.name));
+  END IF;
   IF NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to)) THEN
     INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
     SELECT r.id, NEW.id, 'present', 'pending', UTC_TIMESTAMP(3)

@@ -8,6 +8,10 @@
 --    `version`, so a worker's result for the previous wish is not taken for the new one.
 --    pending <-> active changes nothing here: the worker (or RuleDevice's own trigger) moves a
 --    rule to active. A new action or expiry of an open rule is put on every device again.
+--  * The traffic a rule matches (source, destination, port, protocol) is what the devices
+--    hold: it cannot change while any device has (or may have) the rule, or the old entry
+--    would stay behind unseen. Drop the rule and add a new one; a closed rule that is off
+--    every device can be edited and re-opened.
 -- The RuleDevice writes happen before the row is written: if the row is then refused (an
 -- identical open rule exists: uq_rule_open), the whole statement is rolled back with them.
 CREATE TRIGGER Rule_before_update BEFORE UPDATE ON Rule FOR EACH ROW
@@ -17,7 +21,8 @@ BEGIN
   IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
      OR (NEW.status IN ('pending', 'active', 'disabled')) <> (OLD.status IN ('pending', 'active', 'disabled'))
      OR (NEW.status IN ('pending', 'active')) <> (OLD.status IN ('pending', 'active'))
-     OR NOT (NEW.action <=> OLD.action) OR NOT (NEW.expires_at <=> OLD.expires_at) THEN
+     OR NOT (NEW.action <=> OLD.action) OR NOT (NEW.expires_at <=> OLD.expires_at)
+     OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port) OR NOT (NEW.proto <=> OLD.proto) THEN
    BEGIN
     DECLARE v_first VARBINARY(16);
     DECLARE v_last VARBINARY(16);
@@ -26,10 +31,31 @@ BEGIN
     DECLARE v_msg VARCHAR(255);
     DECLARE v_was_on INT;
     DECLARE v_is_on INT;
+    IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
+       OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port) OR NOT (NEW.proto <=> OLD.proto) THEN
+      IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = OLD.id AND x.state <> 'removed') THEN
+        SET v_msg = CONCAT('ipms: rule ', OLD.id, ' is on devices (or on its way): its source, destination, ',
+                           'port and protocol cannot change; drop it and add a new rule');
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+      END IF;
+      IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
+      END IF;
+      IF NEW.proto IS NOT NULL AND NEW.proto NOT IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp') THEN
+        SET v_msg = CONCAT('ipms: unknown protocol for a rule: ', LEFT(NEW.proto, 16));
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+      END IF;
+    END IF;
     IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix) THEN
       CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
                      v_first, v_last, v_prefix);
       SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+      SET NEW.scope = IF(EXISTS (SELECT 1 FROM Network n
+                                 WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last
+                                   AND LENGTH(n.first_ip) = LENGTH(NEW.src_ip)), 'internal', 'external');
+    END IF;
+    IF NEW.dst_ip IS NOT NULL AND LENGTH(NEW.dst_ip) <> LENGTH(NEW.src_ip) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: source and destination of a rule must be the same address family';
     END IF;
     IF NEW.status IN ('pending', 'active', 'disabled')
        AND (OLD.status NOT IN ('pending', 'active', 'disabled') OR NOT (NEW.src_ip <=> OLD.src_ip)

@@ -9,7 +9,7 @@ import { oneLine } from '../lib/errors.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
-import { toDeviceRule, type RuleInput } from './devices/canonical.ts';
+import { toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
 import type { Adapter, DeviceOptions, DeviceRule, Plan } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
@@ -88,7 +88,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
     // first attempt of a first wish on a device that never held the rule (see RenderCall.fresh)
     const fresh = new Set(ok.filter((c) => c.desired === 'present' && c.applied_at === null && c.version === 0 && c.attempts === 1)
       .map((c) => c.rule_id));
-    const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)), fresh });
+    const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)), fresh, prot });
     lap('plan');
     const run = async (session: Session, fresh: boolean) => {
       // the setup is idempotent; with a kept connection it runs once per connection
@@ -149,7 +149,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
  */
 async function plansFor(
   db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
-  b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number> },
+  b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number>; prot: readonly ProtectedRange[] },
 ): Promise<{ primary: Plan; fallback?: () => Promise<Plan> }> {
   const full = async (): Promise<Plan> => {
     const removing = new Set(b.remove.map((r) => r.id));
@@ -157,9 +157,10 @@ async function plansFor(
     for (const row of await presentOnDevice(db, device.id)) {
       if (want.has(row.id) || removing.has(row.id) || row.state !== 'applied') continue;
       try {
-        want.set(row.id, toDeviceRule(row, { protected: [], purpose: 'remove' }));
+        want.set(row.id, toDeviceRule(row, { protected: b.prot, purpose: 'keep' }));
       } catch {
-        // a rule that no longer validates waits for its own row's next attempt
+        // a rule that no longer validates, expired or protected since, is not written back; its
+        // own row's removal follows
       }
     }
     return adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' });
@@ -169,9 +170,10 @@ async function plansFor(
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);
   for (const k of kept) {
     try {
-      keep.push(toDeviceRule(k, { protected: [], purpose: 'remove' }));
+      keep.push(toDeviceRule(k, { protected: b.prot, purpose: 'keep' }));
     } catch {
-      // a kept rule that no longer validates is left to its own row's next attempt
+      // a kept rule that no longer validates, expired or protected since, is not kept; its own
+      // row's removal follows
     }
   }
   // a source that another rule may still hold on the device is not fresh

@@ -4,6 +4,7 @@ import { isAbsolute } from 'node:path';
 import { EXIT, InputError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
 import { listDevices } from '../../lib/queries/devices.ts';
+import { openRulesOver } from '../../lib/queries/lists.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
 import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
@@ -61,6 +62,36 @@ async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
   return d;
 }
 
+/** The option that names each adapter's own object on the device, and its default. */
+const OBJECT_KEY: Record<string, [string, string]> = {
+  nftables: ['table', 'ipms'], iptables: ['chain', 'IPMS'], ipset: ['set', 'ipms'],
+  'cisco-ios': ['acl', 'IPMS-IN'], pf: ['table', 'ipms'], routeros: ['list', 'ipms'],
+};
+
+/**
+ * Two devices writing the same object in the same place undo each other: a full render of one
+ * replaces the other's rules. Several devices may share a host, each with its own object.
+ */
+async function refuseSameObject(ctx: Context, d: { id?: number; host: string; port: number; adapter: string; transport: string; options: string | null; enabled?: number | boolean }): Promise<void> {
+  // a disabled device writes nothing (it is checked again when enabled)
+  if (d.transport === 'dry-run' || d.enabled === 0 || d.enabled === false) return;
+  const [key, def] = OBJECT_KEY[d.adapter] ?? ['', ''];
+  if (!key) return;
+  const objectOf = (options: string | null) => {
+    const o = options ? JSON.parse(options) as Record<string, unknown> : {};
+    return String(o[key] ?? def);
+  };
+  const mine = objectOf(d.options);
+  const others = await ctx.db().rows<DeviceRow>('SELECT * FROM Device WHERE adapter = ? AND transport = ? AND enabled = 1', [d.adapter, d.transport]);
+  for (const o of others) {
+    if (o.id === d.id) continue;
+    const samePlace = d.transport === 'local' || (o.host.toLowerCase() === d.host.toLowerCase() && o.port === d.port);
+    if (samePlace && objectOf(o.options) === mine) {
+      throw new RefusedError(`device ${o.name} already keeps ${d.adapter} ${key} ${mine} there: two devices on one ${key} undo each other's rules; give this one --option ${key}=<another name>`, 'E_DUPLICATE');
+    }
+  }
+}
+
 function deps(ctx: Context) {
   return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => ctx.io.out(s) }) };
 }
@@ -91,13 +122,19 @@ export function registerDevices(program: Command, ctx: Context): void {
       adapterFor(adapter).setup(options ? JSON.parse(options) as DeviceOptions : {});
       const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
       if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
+      const host = hostArg(o.host);
+      const port = portArg(o.port, '--port');
+      const appliesTo = oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to');
+      await refuseSameObject(ctx, { host, port, adapter, transport, options, enabled: o.disabled ? 0 : 1 });
+      const covering = await openRulesOver(ctx.db(), host);
       await ctx.db().exec(
         `INSERT INTO Device (name, host, port, adapter, transport, username, key_ref, host_key, options, enabled, applies_to, sudo)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [name, hostArg(o.host), portArg(o.port, '--port'), adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
-          options, o.disabled ? 0 : 1, oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to'), o.sudo ? 1 : 0],
+        [name, host, port, adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
+          options, o.disabled ? 0 : 1, appliesTo, o.sudo ? 1 : 0],
       );
       ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
+      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${host} is device ${name}'s management address`);
     });
 
   devices.command('set <name>')
@@ -130,9 +167,12 @@ export function registerDevices(program: Command, ctx: Context): void {
       checkComplete({ adapter: after.adapter, transport: after.transport, user: after.username, key: after.key_ref, hostKey: after.host_key, sudo: Boolean(after.sudo) });
       // the adapter must accept its options as they now are
       adapterFor(after.adapter).setup(deviceOptions(after));
+      await refuseSameObject(ctx, after);
+      const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
       const cols = Object.keys(set);
       await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
+      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
       if ((set.host !== undefined && set.host !== d.host) || (set.port !== undefined && set.port !== d.port)) {
         ctx.io.err(`ipms: device ${name} is now reached elsewhere: the rules recorded as applied went to the old address; check with ipms devices reconcile ${name} --dry-run`);
       }
@@ -188,6 +228,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     devices.command(`${cmd} <name>`).description(cmd === 'disable' ? 'give it nothing new (what it has stays)' : 'give it the open rules again')
       .action(async (name: string) => {
         const d = await deviceByName(ctx, name);
+        if (on) await refuseSameObject(ctx, { ...d, enabled: 1 });
         await ctx.db().exec('UPDATE Device SET enabled = ? WHERE id = ?', [on, d.id]);
         ctx.io.out(`device ${name}: ${cmd}d`);
       });

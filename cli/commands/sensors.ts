@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../lib/duration.ts';
 import { InputError, NotFoundError } from '../../lib/errors.ts';
+import { openRulesOver } from '../../lib/queries/lists.ts';
 import { addSensor, addThreshold, listSensors, listThresholds, removeSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
 import { RULE_PROTOCOLS } from '../../lib/types.ts';
 import { actionArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
@@ -61,8 +62,11 @@ export function registerSensors(program: Command, ctx: Context): void {
     .option('--address <ip>', 'management address of the sensor host (never blocked)')
     .option('--description <text>', 'where it is, what it watches')
     .action(async (name: string, o: { address?: string; description?: string }) => {
-      const id = await addSensor(ctx.db(), nameArg(name), o.address ? ipArg(o.address, '--address').bytes : null, o.description);
+      const address = o.address ? ipArg(o.address, '--address') : undefined;
+      const covering = address ? await openRulesOver(ctx.db(), address.text) : [];
+      const id = await addSensor(ctx.db(), nameArg(name), address ? address.bytes : null, o.description);
       ctx.io.out(`sensor ${name}: added (id ${id})`);
+      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${address!.text} is sensor ${name}'s address`);
     });
   sensors.command('list')
     .description('sensors with their last event and events in the last 24 h; silent ones stand out')

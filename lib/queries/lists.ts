@@ -1,7 +1,7 @@
 /** Whitelist and blacklist, shared by the CLI and the web console. */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
-import { overlaps, type Cidr } from '../ip.ts';
+import { overlaps, parseCidr, type Cidr } from '../ip.ts';
 import type { FeedEntry } from '../feeds.ts';
 import type { Action } from '../types.ts';
 import { srcText } from './rules.ts';
@@ -43,6 +43,17 @@ export async function openRulesIn(q: Queryable, c: Cidr): Promise<{ id: number; 
     [c.last, c.first, c.first.length],
   );
   return rows.map((r) => ({ id: r.id, src: srcText(r.src_ip, r.src_prefix) }));
+}
+
+/** Open rules over one address (none when the text is a host name, not an address). */
+export async function openRulesOver(q: Queryable, host: string): Promise<{ id: number; src: string }[]> {
+  let c: Cidr;
+  try {
+    c = parseCidr(host);
+  } catch {
+    return [];
+  }
+  return openRulesIn(q, c);
 }
 
 export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: string): Promise<{ id: number; dropped: { id: number; src: string }[] }> {

@@ -102,6 +102,31 @@ describe('ipms devices', () => {
     expect((await ipms(t.url, 'devices', 'set', 'edge', '--port', '22', '--sudo')).code).toBe(0);
   });
 
+  it('refuses a second device on the same table in the same place, and drops rules over a new management address', async () => {
+    const base = ['--adapter', 'nftables', '--host', '192.0.2.9', '--user', 'ipms', '--key', '/etc/ipms/keys/k', '--host-key', FP];
+    expect((await ipms(t.url, 'devices', 'add', 'twin-a', ...base)).code).toBe(0);
+    const twin = await ipms(t.url, 'devices', 'add', 'twin-b', ...base);
+    expect([twin.code, twin.err]).toEqual([5, "ipms: device twin-a already keeps nftables table ipms there: two devices on one table undo each other's rules; give this one --option table=<another name>"]);
+    expect((await ipms(t.url, 'devices', 'add', 'twin-b', ...base, '--option', 'table=ipms2')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms')).code).toBe(5);
+    // a disabled device writes nothing; it is checked again when enabled
+    expect((await ipms(t.url, 'devices', 'disable', 'twin-b')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'enable', 'twin-b')).err).toMatch(/already keeps nftables table ipms/);
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms2')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'enable', 'twin-b')).code).toBe(0);
+    // a foreign table is refused outright: ipms rewrites the chains of its table
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=filter')).err).toMatch(/'filter' is a table other software keeps/);
+
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.0.0'), 16, 'manual')");
+    const moved = await ipms(t.url, 'devices', 'set', 'twin-b', '--host', '198.18.4.4');
+    expect(moved.code).toBe(0);
+    expect(moved.out.split('\n')[1]).toMatch(/^rule \d+ \(198\.18\.0\.0\/16\): dropped, 198\.18\.4\.4 is device twin-b's management address$/);
+    expect((await t.db.rows<{ status: string }>("SELECT status FROM Rule WHERE src_ip = INET6_ATON('198.18.0.0')"))[0]!.status).toBe('dropped');
+    for (const n of ['twin-a', 'twin-b']) expect((await ipms(t.url, 'devices', 'remove', n, '--leave-rules')).code).toBe(0);
+    await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.0.0')");
+  });
+
   it('a disabled device gets nothing new; enabled again, it gets the open rules', async () => {
     expect((await ipms(t.url, 'devices', 'disable', 'lab')).out).toBe('device lab: disabled');
     const add = await ipms(t.url, 'rules', 'add', '198.51.100.9', '--json');

@@ -89,6 +89,10 @@ describe('adding and changing rules', () => {
     const wl = await ipms(t.url, 'rules', 'add', '192.0.2.0/23');
     expect(wl.code).toBe(5);
     expect(wl.err).toBe('ipms: refused to block 192.0.2.0/23: protected by whitelist 192.0.2.0/24');
+    // the IPv4-mapped IPv6 spelling of a whitelisted address is the same address
+    const mapped = await ipms(t.url, 'rules', 'add', '::ffff:192.0.2.9');
+    expect(mapped.code).toBe(5);
+    expect(mapped.err).toBe('ipms: refused to block 192.0.2.9/32: protected by whitelist 192.0.2.0/24');
 
     const bad = await ipms(t.url, 'rules', 'add', '192.0.2.1', '--dst-port', '22', '--proto', 'icmp');
     expect(bad.code).toBe(2);

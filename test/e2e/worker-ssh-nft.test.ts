@@ -106,8 +106,8 @@ describe('hits to a dropped packet and back', () => {
 
   it('refuses a device whose host key does not match the pin, leaving the rule failed and visible', async () => {
     const add = await ipms(t.url, 'devices', 'add', 'fw-wrongkey', '--adapter', 'nftables', '--transport', 'ssh', '--host', lab.mgmt,
-      '--user', 'root', '--key', lab.clientKey, '--host-key', lab.otherFingerprint);
-    expect(add.code).toBe(0);
+      '--user', 'root', '--key', lab.clientKey, '--host-key', lab.otherFingerprint, '--option', 'table=ipmswrong');
+    expect(add.code, add.err).toBe(0);
     const r = await ipms(t.url, 'rules', 'add', '198.51.100.66', '--device', 'fw-wrongkey', '--json');
     const id = r.json<{ id: number }>().id;
     const apply = await ipms(t.url, 'apply', '--once');

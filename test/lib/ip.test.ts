@@ -56,3 +56,15 @@ describe('parseCidr on IPv4 (the fast path the worker takes for every rule)', ()
     expect(() => bytesToIp(Buffer.from([1, 2, 3]))).toThrow(/4 or 16 bytes/);
   });
 });
+
+describe('IPv4-mapped IPv6 text', () => {
+  it('is the IPv4 address it maps, so IPv4 whitelist entries and rules see it', () => {
+    expect(parseCidr('::ffff:198.51.100.7').text).toBe('198.51.100.7/32');
+    expect(parseCidr('::FFFF:c633:6400/120').text).toBe('198.51.100.0/24');
+    expect(bytesToIp(parseCidr('::ffff:198.51.100.7').first)).toBe('198.51.100.7');
+    expect(() => parseCidr('::ffff:0.0.0.0/95')).toThrow(/beyond the IPv4-mapped range/);
+    expect(() => parseCidr('::ffff:198.51.100.7/129')).toThrow(/bad prefix length .*0-128/);
+    // other IPv6 stays IPv6
+    expect(parseCidr('2001:db8::/32').family).toBe(6);
+  });
+});

@@ -132,6 +132,64 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     );
   });
 
+  it('drops open rules over an address that becomes protected later: whitelist edit, sensor, honeypot, device', async () => {
+    const open = async (src: string) => {
+      await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON(?), ?, 'manual')", [src, src.includes(':') ? 48 : 24]);
+      const [r] = await t.db.rows<{ id: number }>('SELECT id FROM Rule WHERE src_ip = INET6_ATON(?)', [src]);
+      return r!.id;
+    };
+    const reason = async (id: number) =>
+      (await t.db.rows<{ status: string; reason: string }>('SELECT status, reason FROM Rule WHERE id = ?', [id]))[0];
+    await addDevices();
+    const w = await open('198.51.100.0');
+    const s = await open('198.51.101.0');
+    const h = await open('198.51.102.0');
+    const d = await open('2001:db8:5::');
+    const other = await open('198.51.103.0');
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('192.0.2.1/32', 'dns')");
+    await t.db.exec("UPDATE Whitelist SET cidr = '198.51.100.64/26' WHERE cidr = '192.0.2.1/32'");
+    expect(await reason(w)).toEqual({ status: 'dropped', reason: ' [dropped: whitelisted 198.51.100.64/26]' });
+    await t.db.exec("UPDATE Sensor SET address = INET6_ATON('198.51.101.9') WHERE name = 's1'");
+    expect(await reason(s)).toEqual({ status: 'dropped', reason: ' [dropped: sensor s1]' });
+    await t.db.exec("INSERT INTO VirtHost (sensor_id, address) SELECT id, INET6_ATON('198.51.102.80') FROM Sensor WHERE name = 's1'");
+    expect(await reason(h)).toEqual({ status: 'dropped', reason: ' [dropped: honeypot 198.51.102.80]' });
+    await t.db.exec("UPDATE Device SET host = '2001:db8:5::1' WHERE name = 'border'");
+    expect(await reason(d)).toEqual({ status: 'dropped', reason: ' [dropped: device border]' });
+    // the drops became removals on the devices; the rule nothing protects stays
+    expect(new Set((await deviceRows(d)).map((x) => x.desired))).toEqual(new Set(['absent']));
+    expect(await status(other)).toBe('pending');
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('edge', '198.51.103.1', 'nftables', 'dry-run')");
+    expect(await reason(other)).toEqual({ status: 'dropped', reason: ' [dropped: device edge]' });
+    await t.db.exec('DELETE FROM VirtHost');
+    await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
+  });
+
+  it('refuses to change the traffic of a rule a device has or may have, and allows it once it is off', async () => {
+    await addDevices();
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 13:30:00', src: '203.0.113.6' }));
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [r!.id]);
+    for (const set of ["src_ip = INET6_ATON('203.0.113.66')", 'src_prefix = 24', "dst_ip = INET6_ATON('192.0.2.1')", "proto = 'tcp'"]) {
+      await expect(t.db.exec(`UPDATE Rule SET ${set} WHERE id = ?`, [r!.id])).rejects.toThrow(
+        new RegExp(`rule ${r!.id} is on devices .*drop it and add a new rule`),
+      );
+    }
+    // action and expiry may change: they are put on every device again
+    await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [r!.id]);
+    expect((await deviceRows(r!.id)).map((x) => x.state)).toEqual(['pending', 'pending']);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
+    await expect(t.db.exec("UPDATE Rule SET src_prefix = 24 WHERE id = ?", [r!.id])).rejects.toThrow(/is on devices/);
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [r!.id]);
+    await expect(t.db.exec("UPDATE Rule SET dst_port = 22 WHERE id = ?", [r!.id])).rejects.toThrow(/needs proto tcp/);
+    await t.db.exec("UPDATE Rule SET src_prefix = 24, dst_port = 22, proto = 'tcp', status = 'pending' WHERE id = ?", [r!.id]);
+    const [v] = await t.db.rows<{ src: string; dst_port: number; proto: string }>('SELECT src, dst_port, proto FROM RuleView WHERE id = ?', [r!.id]);
+    expect(v).toEqual({ src: '203.0.113.0/24', dst_port: 22, proto: 'tcp' });
+    expect((await deviceRows(r!.id)).map((x) => [x.desired, x.state])).toEqual([
+      ['present', 'pending'],
+      ['present', 'pending'],
+    ]);
+  });
+
   it('allows one open rule per traffic key, and a new one once the old is closed', async () => {
     const ins = "INSERT INTO Rule (src_ip, dst_port, proto, origin) VALUES (INET6_ATON('198.51.100.9'), NULL, NULL, 'manual')";
     await t.db.exec(ins);

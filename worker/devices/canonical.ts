@@ -39,8 +39,11 @@ export interface ToDeviceRuleOptions {
    * apply (default): the rule is going onto a device: protected ranges and expiry are checked.
    * remove: taking a rule off is always allowed (a range whitelisted after the rule was applied
    * must still come off, an expired rule too); expiresInS is left out.
+   * keep: a rule already on the device that a render writes again (a full render, or the rules
+   * a delta must keep around the ones it changes): checked like apply, so that a range protected
+   * since is not written back and the device's own timeout keeps counting to the rule's expiry.
    */
-  purpose?: 'apply' | 'remove';
+  purpose?: 'apply' | 'remove' | 'keep';
 }
 
 /** Longest lifetime we carry, in seconds (about 68 years); longer is treated as a typo. */
@@ -52,11 +55,12 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
   const id = row.id;
   if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`rule id must be a positive integer, not ${String(id)}`, 'E_RULE');
   const what = `rule ${id}`;
+  if (row.src_ip != null && isV4Mapped(Buffer.from(row.src_ip))) {
+    // stored as 16 bytes, it escaped the database's IPv4 whitelist look-ups
+    throw new InputError(`${what}: source ${bytesToIp(Buffer.from(row.src_ip))} is IPv4-mapped; store the IPv4 form`, 'E_RULE');
+  }
   const src = parseCidr(`${addrText(row.src_ip, `${what}: source`)}/${prefixText(row.src_prefix, what)}`, `${what}: source`);
   const family = src.family;
-  if (family === 6 && isV4Mapped(src.first)) {
-    throw new InputError(`${what}: source ${src.text} is IPv4-mapped; store the IPv4 form`, 'E_RULE');
-  }
   if (row.src_last != null && !Buffer.from(row.src_last).equals(src.last)) {
     throw new InputError(`${what}: src_last does not match ${src.text}`, 'E_RULE');
   }
@@ -89,7 +93,7 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
   if (!action) throw new InputError(`${what}: action must be DROP or REJECT`, 'E_RULE');
 
   let expiresInS: number | undefined;
-  if ((opts.purpose ?? 'apply') === 'apply') {
+  if ((opts.purpose ?? 'apply') !== 'remove') {
     for (const p of opts.protected) {
       if (p.first.length !== p.last.length || (p.first.length !== 4 && p.first.length !== 16) || Buffer.compare(p.first, p.last) > 0) {
         throw new InputError(`protected range ${p.what} is not a valid range`, 'E_RULE');

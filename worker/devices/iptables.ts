@@ -26,14 +26,23 @@ export interface IptablesOptions {
 
 export function iptablesOptions(raw?: DeviceOptions): IptablesOptions {
   const r = new OptionReader('iptables', raw, ['chain', 'hooks', 'ipv6', 'backend']);
-  return {
+  const o = {
     // 28 = xtables' chain name limit (XT_EXTENSION_MAXNAMELEN 29, with the NUL)
     chain: r.name('chain', 'IPMS', 28),
     hooks: r.names('hooks', ['INPUT', 'FORWARD']),
     ipv6: r.bool('ipv6', true),
     backend: r.choice('backend', 'auto', XT_BACKENDS),
   };
+  // the own chain is rewritten whole on every batch: a built-in or another tool's chain there
+  // would lose the host's own rules
+  if (BUILTIN_CHAINS.includes(o.chain.toUpperCase()) || /^(DOCKER|f2b-|ufw-|LIBVIRT_|KUBE-|CROWDSEC)/i.test(o.chain)) {
+    throw new InputError(`iptables option chain: '${o.chain}' is a built-in chain or another tool's; ipms rewrites its chain whole, so give it one of its own`, 'E_DEVICE_OPTION');
+  }
+  if (o.hooks.includes(o.chain)) throw new InputError(`iptables option hooks: the chain ${o.chain} cannot jump to itself`, 'E_DEVICE_OPTION');
+  return o;
 }
+
+const BUILTIN_CHAINS = ['INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING'];
 
 function families(o: IptablesOptions): Family[] {
   return o.ipv6 ? [4, 6] : [4];

@@ -35,9 +35,19 @@ export interface NftOptions {
   chunk: number;
 }
 
+/**
+ * Tables other software owns: ipms flushes the input and forward chains of its own table, so
+ * naming one of these (say the distribution's `inet filter`) would wipe the host's firewall.
+ */
+const FOREIGN_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security', 'firewalld', 'fail2ban', 'f2b-table', 'crowdsec', 'crowdsec6', 'docker', 'libvirt', 'lxd', 'incus', 'nixos-fw'];
+
 export function nftOptions(raw?: DeviceOptions): NftOptions {
   const r = new OptionReader('nftables', raw, ['table', 'priority', 'chunk']);
-  return { table: r.name('table', 'ipms'), priority: r.int('priority', -10, -300, 300), chunk: r.int('chunk', 10000, 1, 1_000_000) };
+  const table = r.name('table', 'ipms');
+  if (FOREIGN_TABLES.includes(table.toLowerCase())) {
+    throw new InputError(`nftables option table: '${table}' is a table other software keeps (ipms rewrites its own table's chains); choose a name of ipms's own`, 'E_DEVICE_OPTION');
+  }
+  return { table, priority: r.int('priority', -10, -300, 300), chunk: r.int('chunk', 10000, 1, 1_000_000) };
 }
 
 const NFT = ['nft', '-f', '-'] as const;

@@ -43,7 +43,7 @@ describe('toDeviceRule', () => {
     ['prefix too long for IPv4', { src_prefix: 33 }],
     ['negative prefix', { src_prefix: -1 }],
     ['fractional prefix', { src_prefix: 24.5 }],
-    ['IPv4-mapped IPv6 source', { src_ip: ipToBytes('::ffff:198.51.100.7'), src_prefix: 128 }],
+    ['IPv4-mapped IPv6 source (16 bytes in the row)', { src_ip: Buffer.from('00000000000000000000ffffc6336407', 'hex'), src_prefix: 128 }],
     ['src_last inconsistent', { src_last: ipToBytes('198.51.100.8') }],
     ['destination of the other family', { dst_ip: ipToBytes('2001:db8::1') }],
     ['port without protocol', { dst_port: 80 }],
@@ -86,6 +86,13 @@ describe('toDeviceRule', () => {
     const gone = toDeviceRule({ ...base, src_ip: ipToBytes('192.0.2.0'), src_prefix: 24, expires_at: new Date(0) }, { protected: protectedRanges, now, purpose: 'remove' });
     expect(gone.expiresInS).toBeUndefined();
     expect(toDeviceRule({ ...base, src_ip: ipToBytes('192.0.2.7') }, { protected: protectedRanges, now, purpose: 'remove' }).src.address).toBe('192.0.2.7');
+  });
+
+  it('keeps the remaining lifetime of a rule written back, and never writes back a protected or expired one', () => {
+    const kept = toDeviceRule({ ...base, expires_at: new Date(now.getTime() + 90_500) }, { protected: protectedRanges, now, purpose: 'keep' });
+    expect(kept.expiresInS).toBe(91);
+    expect(() => toDeviceRule({ ...base, src_ip: ipToBytes('192.0.2.7') }, { protected: protectedRanges, now, purpose: 'keep' })).toThrow(/protected/);
+    expect(() => toDeviceRule({ ...base, expires_at: new Date(now.getTime() - 1) }, { protected: protectedRanges, now, purpose: 'keep' })).toThrow(/expired/);
   });
 
   it('refuses a malformed protected range', () => {

@@ -92,6 +92,12 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
     expect(code(() => a.setup({ [`${key}s`]: 'x' }))).toBe('E_DEVICE_OPTION');
   });
 
+  it('refuses to take over a built-in chain or another tool\'s table, which it would rewrite whole', () => {
+    const taken = { nftables: ['filter', 'NAT', 'firewalld'], iptables: ['INPUT', 'FORWARD', 'DOCKER-USER', 'f2b-sshd'] }[name as 'nftables'] ?? [];
+    for (const bad of taken) expect(code(() => a.setup({ [name === 'nftables' ? 'table' : 'chain']: bad }))).toBe('E_DEVICE_OPTION');
+    if (name === 'iptables') expect(code(() => a.setup({ chain: 'MYCHAIN', hooks: ['INPUT', 'MYCHAIN'] }))).toBe('E_DEVICE_OPTION');
+  });
+
   it('refuses what it cannot carry, with a reason', () => {
     for (const r of mixed.filter((x) => a.unsupported(x))) {
       expect(code(() => a.render({ add: [r], remove: [] }, undefined, { mode: a.modes[0] }))).toBe('E_UNSUPPORTED');

@@ -1,0 +1,6 @@
+-- A honeypot address is never blocked (that would blind the sensor): a rule that came first
+-- is dropped.
+CREATE TRIGGER VirtHost_after_insert AFTER INSERT ON VirtHost FOR EACH ROW
+BEGIN
+  CALL ipms_drop_covering(NEW.address, NEW.address, CONCAT('honeypot ', INET6_NTOA(NEW.address)));
+END
