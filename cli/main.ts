@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
+import { usageText } from './args.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
 import { registerIngest } from './commands/ingest.ts';
@@ -36,10 +37,11 @@ export function buildProgram(ctx: Context): Command {
     .option('--database-url <url>', 'database URL (overrides IPMS_DATABASE_URL)')
     .option('--config <file>', 'JSON config file')
     .addHelpText('after', EXIT_HELP)
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (s) => ctx.io.out(s.replace(/\n$/, '')),
       writeErr: (s) => ctx.io.err(s.replace(/\n$/, '')),
+      // one line, like every other error: "ipms: unknown option '--x' (see --help)"
+      outputError: (s) => ctx.io.err(`ipms: ${usageText(s)} (see --help)`),
     })
     .exitOverride();
   registerDb(program, ctx);
@@ -73,8 +75,9 @@ export async function main(argv: string[], io: Output = defaultOutput(), env: No
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are "errors" to commander; they are successes to the shell
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-      return EXIT.USAGE;
+      // (commander.help is the help shown for a command group given no command: a usage error)
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      return (err as CommanderError & { exitAs?: number }).exitAs ?? EXIT.USAGE;
     }
     if (err instanceof IpmsError) {
       io.err(`ipms: ${oneLine(err)}`);

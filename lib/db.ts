@@ -98,6 +98,11 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       return new DatabaseError(`database '${cfg.database}' does not exist on ${where}`, 'E_DB_MISSING', { cause: err });
     case 'ER_NO_SUCH_TABLE':
       return new DatabaseError(`database '${cfg.database}' is not migrated (${e.sqlMessage ?? e.message}): run \`ipms db migrate\``, 'E_DB_SCHEMA', { cause: err });
+    case 'ER_DATA_TOO_LONG': {
+      // strict mode refuses rather than truncates: say which value, as for any bad input
+      const col = /column '([^']+)'/.exec(e.sqlMessage ?? '')?.[1];
+      return new InputError(`${col ? `the ${col}` : 'a value'} is too long for the database column`, 'E_TOO_LONG');
+    }
     case 'HANDSHAKE_NO_SSL_SUPPORT':
       return new DatabaseError(`the database at ${where} does not offer TLS, which this configuration requires`, 'E_DB_TLS', { cause: err });
     default:

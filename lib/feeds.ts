@@ -5,8 +5,11 @@
  *  - firehol: FireHOL .netset/.ipset files (plain with '#' headers)
  *  - dshield: DShield block.txt: "start<TAB>end<TAB>netblock<TAB>attacks..." (start and /netblock)
  *  - spamhaus: DROP/EDROP lists: "CIDR ; SBLnnn"
- *  - crowdsec-csv: `cscli decisions list -o raw` CSV, with a header naming columns; uses
- *    `value` (or `ip`/`range`) where `scope` is Ip or Range
+ *  - crowdsec-csv: `cscli decisions list -o raw` CSV (header id,source,ip,reason,action,...,
+ *    simulated,...; the ip column is SCOPE:VALUE, e.g. Ip:192.0.2.1 or Range:192.0.2.0/24), or
+ *    a CSV with separate scope and value columns (cscli decisions import's). Only bans of an Ip
+ *    or Range are entries; simulated decisions, other actions (captcha) and other scopes
+ *    (Country, AS, Username) are skipped and counted, not errors.
  */
 import { InputError } from './errors.ts';
 import { parseCidr, type Cidr } from './ip.ts';
@@ -29,7 +32,12 @@ export interface FeedReject {
 export interface FeedResult {
   entries: FeedEntry[];
   rejects: FeedReject[];
+  /** lines read fine that are not blocks to import (a simulated or captcha decision...) */
+  skipped: FeedReject[];
 }
+
+/** The scopes cscli writes before the value in its `ip` column (SCOPE:VALUE). */
+const CROWDSEC_SCOPE = /^(ip|range|country|as|username|session|user|fingerprint):(.*)$/i;
 
 function tryCidr(text: string, line: number, out: FeedResult, comment?: string): void {
   try {
@@ -63,7 +71,7 @@ function splitCsv(line: string): string[] {
 }
 
 export function parseFeed(text: string, format: FeedFormat): FeedResult {
-  const out: FeedResult = { entries: [], rejects: [] };
+  const out: FeedResult = { entries: [], rejects: [], skipped: [] };
   const lines = text.split('\n');
   let header: string[] | undefined;
   lines.forEach((raw, i) => {
@@ -106,12 +114,18 @@ export function parseFeed(text: string, format: FeedFormat): FeedResult {
           const k = header!.indexOf(name);
           return k >= 0 ? cols[k] : undefined;
         };
-        const scope = get('scope')?.toLowerCase();
-        if (scope && scope !== 'ip' && scope !== 'range') {
-          out.rejects.push({ line: n, text: line.slice(0, 80), reason: `scope ${scope} is not an address or range` });
-          return;
+        let scope = get('scope')?.toLowerCase();
+        let value = get('value') ?? get('ip') ?? get('range');
+        const scoped = value ? CROWDSEC_SCOPE.exec(value) : null;
+        if (scoped) {
+          scope = scoped[1]!.toLowerCase();
+          value = scoped[2]!;
         }
-        const value = get('value') ?? get('ip') ?? get('range');
+        const skip = (why: string) => out.skipped.push({ line: n, text: line.slice(0, 80), reason: why });
+        if (get('simulated')?.toLowerCase() === 'true') return skip('simulated decision');
+        const action = (get('action') ?? get('type'))?.toLowerCase();
+        if (action && action !== 'ban') return skip(`action ${action.slice(0, 20)} is not a ban`);
+        if (scope && scope !== 'ip' && scope !== 'range') return skip(`scope ${scope} is not an address or range`);
         if (!value) {
           out.rejects.push({ line: n, text: line.slice(0, 80), reason: 'no value' });
           return;

@@ -34,8 +34,8 @@ BEGIN
     IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
        OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port) OR NOT (NEW.proto <=> OLD.proto) THEN
       IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = OLD.id AND x.state <> 'removed') THEN
-        SET v_msg = CONCAT('ipms: rule ', OLD.id, ' is on devices (or on its way): its source, destination, ',
-                           'port and protocol cannot change; drop it and add a new rule');
+        SET v_msg = CONCAT('ipms: refused to change the traffic of rule ', OLD.id, ': it is on devices (or on its way); ',
+                           'drop it and add a new rule');
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
       IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN

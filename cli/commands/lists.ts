@@ -82,7 +82,11 @@ export function registerLists(program: Command, ctx: Context): void {
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
         action: actionArg(o.action),
       });
-      if (o.json) return ctx.json(res);
+      if (o.json) {
+        ctx.json(res);
+        if (res.refused.length) ctx.exitCode = EXIT.REFUSED;
+        return;
+      }
       if (res.refused.length) throw new IpmsError('E_PROTECTED', `refused to blacklist ${c.text}: ${res.refused[0]!.why}`, EXIT.REFUSED);
       ctx.io.out(res.added ? `blacklist: added ${c.text}` : `blacklist: ${c.text} was already there`);
     });
@@ -106,9 +110,13 @@ export function registerLists(program: Command, ctx: Context): void {
         source: o.source,
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
       });
-      const summary = { entries: feed.entries.length, added: res.added, present: res.present, refused: res.refused, rejected: feed.rejects };
+      const summary = { entries: feed.entries.length, added: res.added, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length };
+      // a file of which nothing reads (the wrong --format, say) is bad input, not an empty feed
+      const unreadable = feed.entries.length === 0 && feed.rejects.length > 0;
+      if (unreadable) ctx.exitCode = EXIT.USAGE;
       if (o.json) return ctx.json(summary);
-      ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable`);
+      ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable${feed.skipped.length ? `, ${feed.skipped.length} skipped (${feed.skipped[0]!.reason}${feed.skipped.length > 1 ? ', ...' : ''})` : ''}`);
+      if (unreadable) ctx.io.err(`ipms: no line of ${file} reads as ${format}: nothing imported`);
       for (const r of res.refused) ctx.io.err(`ipms: line ${r.line}: ${r.cidr} refused: ${r.why}`);
       for (const r of feed.rejects.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${r.reason}`);
       if (feed.rejects.length > 20) ctx.io.err(`ipms: ... and ${feed.rejects.length - 20} more unreadable lines`);

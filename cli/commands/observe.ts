@@ -1,11 +1,11 @@
 /** `ipms logs`, `ipms why`, `ipms status`, `ipms check`: looking at what happened. */
 import type { Command } from 'commander';
 import { formatDuration, parseDuration, parseSince } from '../../lib/duration.ts';
-import { IpmsError, oneLine } from '../../lib/errors.ts';
+import { InputError, IpmsError, oneLine } from '../../lib/errors.ts';
 import { listLogs, type LogOut } from '../../lib/queries/logs.ts';
 import { getStatus } from '../../lib/queries/status.ts';
 import { why } from '../../lib/queries/why.ts';
-import { cidrArg, intArg, ipArg, nameArg, portArg } from '../args.ts';
+import { cidrArg, intArg, ipArg, nameArg, portArg, usageText } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
@@ -93,17 +93,36 @@ export function registerObserve(program: Command, ctx: Context): void {
 
   program.command('check')
     .description('Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN')
+    // a monitoring plugin answers even bad usage with UNKNOWN on stdout and exit 3
+    .configureOutput({ outputError: (s) => ctx.io.out(`IPMS UNKNOWN - ${usageText(s)}`) })
+    .exitOverride((err) => {
+      throw Object.assign(err, { exitAs: 3 });
+    })
+    .option('--warn <limits>', 'WARNING limits in one flag, e.g. pending=5m,failed=1,silent=24h')
+    .option('--crit <limits>', 'CRITICAL limits in one flag, e.g. pending=30m,failed=10')
     .option('--warn-pending <duration>', 'WARNING when a rule waits this long for a device', '5m')
     .option('--crit-pending <duration>', 'CRITICAL when a rule waits this long', '30m')
     .option('--warn-failed <n>', 'WARNING at this many failed device rows', '1')
     .option('--crit-failed <n>', 'CRITICAL at this many', '10')
     .option('--silent-after <duration>', 'WARNING when a sensor has been silent this long', '24h')
-    .action(async (o: { warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
-      const lim = {
-        wp: parseDuration(o.warnPending, '--warn-pending'), cp: parseDuration(o.critPending, '--crit-pending'),
-        wf: intArg(o.warnFailed, '--warn-failed', 1), cf: intArg(o.critFailed, '--crit-failed', 1),
-        silent: parseDuration(o.silentAfter, '--silent-after'),
-      };
+    .action(async (o: { warn?: string; crit?: string; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
+      let lim;
+      try {
+        const warn = limitsArg(o.warn, '--warn', ['pending', 'failed', 'silent']);
+        const crit = limitsArg(o.crit, '--crit', ['pending', 'failed']);
+        lim = {
+          wp: parseDuration(warn.pending ?? o.warnPending, warn.pending ? '--warn pending' : '--warn-pending'),
+          cp: parseDuration(crit.pending ?? o.critPending, crit.pending ? '--crit pending' : '--crit-pending'),
+          wf: intArg(warn.failed ?? o.warnFailed, warn.failed ? '--warn failed' : '--warn-failed', 1),
+          cf: intArg(crit.failed ?? o.critFailed, crit.failed ? '--crit failed' : '--crit-failed', 1),
+          silent: parseDuration(warn.silent ?? o.silentAfter, warn.silent ? '--warn silent' : '--silent-after'),
+        };
+      } catch (err) {
+        if (!(err instanceof IpmsError)) throw err;
+        ctx.io.out(`IPMS UNKNOWN - ${oneLine(err)}`);
+        ctx.exitCode = 3;
+        return;
+      }
       let st;
       try {
         st = await getStatus(ctx.db(), lim.silent);
@@ -131,4 +150,18 @@ export function registerObserve(program: Command, ctx: Context): void {
       ctx.io.out(`IPMS ${word} - ${problems.length ? problems.join('; ') : `${st.rules.active} active, ${st.rules.pending} pending rules`} | ${perf}`);
       ctx.exitCode = level;
     });
+}
+
+/** `pending=5m,failed=1`: the keys allowed, each at most once. */
+function limitsArg(text: string | undefined, what: string, keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text === undefined) return out;
+  for (const part of text.split(',')) {
+    const m = /^([a-z]+)=([^,=\s]+)$/.exec(part.trim());
+    if (!m || !keys.includes(m[1]!) || m[1]! in out) {
+      throw new InputError(`${what}: '${part.trim().slice(0, 40)}' is not one of ${keys.map((k) => `${k}=...`).join(', ')}`);
+    }
+    out[m[1]!] = m[2]!;
+  }
+  return out;
 }

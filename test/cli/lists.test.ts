@@ -59,7 +59,18 @@ describe('ipms blacklist', () => {
       firehol: '#\n# firehol_level1\n#\n198.18.0.0/15\n203.0.113.64/26\n',
       dshield: '# DShield.org Suspicious Source Summary\nStart\tEnd\tNetblock\tAttacks\tName\n203.0.113.128\t203.0.113.255\t25\t1234\tExample\n',
       spamhaus: '; Spamhaus DROP List\n198.51.101.0/24 ; SBL123456\n',
-      'crowdsec-csv': 'id,source,ip,reason,action,country,as,events_count,expiration,simulated,alert_id,scope,value\n1,crowdsec,,crowdsecurity/ssh-bf,ban,FR,,5,3h59m,false,1,Ip,203.0.113.200\n2,crowdsec,,x,ban,,,1,1h,false,2,Country,FR\n',
+      // what `cscli decisions list -o raw` writes (crowdsec's cmd/crowdsec-cli decisions code):
+      // the ip column is SCOPE:VALUE; captcha, simulated and country decisions are skipped
+      'crowdsec-csv': [
+        'id,source,ip,reason,action,country,as,events_count,expiration,simulated,alert_id',
+        '801,crowdsec,Ip:203.0.113.200,crowdsecurity/ssh-bf,ban,FR,64496 Example Net,6,3h59m45.1s,false,801',
+        '802,cscli,Range:198.51.102.0/24,"manual \'ban\' from \'b76cc7\'",ban,,,1,3h50m58.1s,false,802',
+        '803,crowdsec,Ip:203.0.113.201,crowdsecurity/http-probing,captcha,,,3,1h,false,803',
+        '804,crowdsec,Ip:203.0.113.202,crowdsecurity/ssh-bf,ban,,,6,4h,true,804',
+        '805,CAPI,Country:FR,x,ban,,,1,1h,false,805',
+        '806,crowdsec,Ip:2001:db8:77::1,crowdsecurity/ssh-bf,ban,,,6,4h,false,806',
+        '807,crowdsec,Ip:not-an-address,crowdsecurity/ssh-bf,ban,,,6,4h,false,807',
+      ].join('\n'),
     };
     const got: Record<string, unknown> = {};
     for (const [format, text] of Object.entries(files)) {
@@ -73,14 +84,19 @@ describe('ipms blacklist', () => {
     expect(got.firehol).toMatchObject({ entries: 2, added: 2 });
     expect(got.dshield).toMatchObject({ entries: 1, added: 1 });
     expect(got.spamhaus).toMatchObject({ entries: 1, added: 1 });
-    expect(got['crowdsec-csv']).toMatchObject({ entries: 1, added: 1, rejected: [{ line: 3 }] });
+    expect(got['crowdsec-csv']).toMatchObject({ entries: 3, added: 3, skipped: 3, rejected: [{ line: 8 }] });
     const srcs = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>().map((e) => `${e.cidr} ${e.source}`);
-    expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '2001:db8:66::/48 plain']));
+    expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '198.51.102.0/24 crowdsec-csv', '2001:db8:77::1/128 crowdsec-csv', '2001:db8:66::/48 plain']));
     // importing again adds nothing
     const again = await ipms(t.url, 'blacklist', 'import', join(dir, 'firehol.txt'), '--format', 'firehol', '--json');
     expect(again.json()).toMatchObject({ added: 0, present: 2 });
     expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'nope.txt'), '--format', 'plain')).code).toBe(2);
     expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'plain.txt'), '--format', 'csv')).code).toBe(2);
+    // the wrong format for a file: nothing reads, exit 2 and said so
+    const wrong = await ipms(t.url, 'blacklist', 'import', join(dir, 'dshield.txt'), '--format', 'spamhaus');
+    expect(wrong.code).toBe(2);
+    expect(wrong.out).toBe('blacklist import: 0 entries, 0 added, 0 already present, 0 refused, 2 unreadable');
+    expect(wrong.err).toMatch(/no line of .*dshield\.txt reads as spamhaus: nothing imported/);
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {

@@ -17,6 +17,14 @@ describe('sensors and thresholds', () => {
     expect((await ipms(t.url, 'sensors', 'add', 'lab')).code).toBe(0);
     expect((await ipms(t.url, 'sensors', 'add', 'lab')).code).toBe(5);
     expect((await ipms(t.url, 'sensors', 'add', 'bad name!')).code).toBe(2);
+    const long = await ipms(t.url, 'sensors', 'add', 'wordy', '--description', 'x'.repeat(300));
+    expect([long.code, long.err]).toEqual([2, 'ipms: the description is too long for the database column']);
+    // a management address given later than a rule over it: the rule is dropped, and said so
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.7.0'), 24, 'manual')");
+    const mgmt = await ipms(t.url, 'sensors', 'add', 'edge-1', '--address', '198.18.7.7');
+    expect(mgmt.out.split('\n')[1]).toMatch(/^rule \d+ \(198\.18\.7\.0\/24\): dropped, 198\.18\.7\.7 is sensor edge-1's address$/);
+    expect((await ipms(t.url, 'sensors', 'remove', 'edge-1')).code).toBe(0);
+    await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.7.0')");
     await insertHits(t.db, burst(3, { sensor: 1, ts: recent(5), src: '203.0.113.9' }));
     const list = (await ipms(t.url, 'sensors', 'list', '--json')).json<{ name: string; events_24h: number; silent: boolean; address: string | null }[]>();
     expect(list.map((s) => [s.name, s.address, s.events_24h, s.silent])).toEqual([['dmz-1', '192.0.2.50', 3, false], ['lab', null, 0, true]]);
@@ -87,6 +95,15 @@ describe('logs, why, status, check', () => {
     expect(warn.out).toMatch(/^IPMS WARNING - a rule has waited 10m for a device; 1 failed on fw1 \| /);
     const crit = await ipms(t.url, 'check', '--crit-pending', '5m');
     expect(crit.code).toBe(2);
+    // the same limits in one flag each
+    const crit2 = await ipms(t.url, 'check', '--warn', 'pending=1m,failed=5', '--crit', 'pending=5m');
+    expect([crit2.code, crit2.out]).toEqual([2, expect.stringMatching(/^IPMS CRITICAL - a rule has waited 10m for a device \| .* failed=1;5;10 oldest_pending=600s;60;300 /)]);
+    // bad usage is UNKNOWN on stdout with exit 3, as monitoring expects of a plugin
+    for (const args of [['--bogus'], ['--warn', 'pending=soon'], ['--crit', 'silent=1h'], ['--warn-failed', '0']]) {
+      const u = await ipms(t.url, 'check', ...args);
+      expect([u.code, u.out.split('\n').length, u.err], args.join(' ')).toEqual([3, 1, '']);
+      expect(u.out).toMatch(/^IPMS UNKNOWN - /);
+    }
     const unknown = await ipms('mysql://x:y@127.0.0.1:1/ipms', 'check');
     expect([unknown.code, unknown.out]).toEqual([3, 'IPMS UNKNOWN - cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)']);
   });

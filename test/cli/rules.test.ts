@@ -139,4 +139,20 @@ describe('configuration errors', () => {
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Exit codes:\n\s+0\s+ok/);
   });
+
+  it('answers bad usage with one line and exit 2; a command group without its command shows its help, exit 2', async () => {
+    for (const [args, msg] of [
+      [['rules', 'list', '--bogus'], "ipms: unknown option '--bogus' (see --help)"],
+      [['rules', 'drop'], "ipms: missing required argument 'id' (see --help)"],
+      [['nosuch'], "ipms: unknown command 'nosuch' (see --help)"],
+    ] as const) {
+      const r = await ipms(undefined, ...args);
+      expect([r.code, r.err, r.out], args.join(' ')).toEqual([2, msg, '']);
+    }
+    for (const args of [[], ['rules']]) {
+      const r = await ipms(undefined, ...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^Usage: ipms /);
+    }
+  });
 });

@@ -171,14 +171,14 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [r!.id]);
     for (const set of ["src_ip = INET6_ATON('203.0.113.66')", 'src_prefix = 24', "dst_ip = INET6_ATON('192.0.2.1')", "proto = 'tcp'"]) {
       await expect(t.db.exec(`UPDATE Rule SET ${set} WHERE id = ?`, [r!.id])).rejects.toThrow(
-        new RegExp(`rule ${r!.id} is on devices .*drop it and add a new rule`),
+        new RegExp(`refused to change the traffic of rule ${r!.id}: it is on devices .*drop it and add a new rule`),
       );
     }
     // action and expiry may change: they are put on every device again
     await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [r!.id]);
     expect((await deviceRows(r!.id)).map((x) => x.state)).toEqual(['pending', 'pending']);
     await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
-    await expect(t.db.exec("UPDATE Rule SET src_prefix = 24 WHERE id = ?", [r!.id])).rejects.toThrow(/is on devices/);
+    await expect(t.db.exec("UPDATE Rule SET src_prefix = 24 WHERE id = ?", [r!.id])).rejects.toThrow(/it is on devices/);
     await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [r!.id]);
     await expect(t.db.exec("UPDATE Rule SET dst_port = 22 WHERE id = ?", [r!.id])).rejects.toThrow(/needs proto tcp/);
     await t.db.exec("UPDATE Rule SET src_prefix = 24, dst_port = 22, proto = 'tcp', status = 'pending' WHERE id = ?", [r!.id]);
