@@ -23,6 +23,12 @@ export function parseSince(text: string, now = new Date(), what = '--since'): Da
     // a time without a zone is UTC, like everything ipms stores
     const iso = t.replace(' ', 'T');
     const d = new Date(/[T]\d{2}:\d{2}/.test(iso) && !/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? `${iso}Z` : iso);
+    // Date rolls 2026-02-30 over to March 2: a day the calendar does not have is a typo
+    const [y, mo, day] = t.slice(0, 10).split('-').map(Number) as [number, number, number];
+    const real = new Date(Date.UTC(y, mo - 1, day));
+    if (real.getUTCFullYear() !== y || real.getUTCMonth() !== mo - 1 || real.getUTCDate() !== day) {
+      throw new InputError(`${what}: '${text}' is not a date in the calendar`);
+    }
     if (!Number.isNaN(d.getTime())) return d;
   }
   throw new InputError(`${what}: '${text}' is neither a duration (24h, 7d) nor a time (2026-01-01T10:00Z)`);

@@ -33,13 +33,27 @@ export async function why(q: Queryable, ip: Buffer): Promise<WhyOut> {
     best_count: Number(t.best ?? 0), crossed: Boolean(t.fired),
   }));
   const open = rules.filter((r) => ['pending', 'active', 'disabled'].includes(r.status));
+  // the rule that says most: enforced before disabled, all traffic before a narrower one
+  const rank = (r: RuleOut) => (r.status === 'disabled' ? 2 : 0) + (r.dst || r.dst_port || r.proto ? 1 : 0);
+  open.sort((a, b) => rank(a) - rank(b));
+  const closed = rules.filter((r) => !open.includes(r));
   let verdict: string;
   if (open.length) {
     const r = open[0]!;
     const where = r.devices.length ? r.devices.map((d) => `${d.device} ${d.state}`).join(', ') : 'no device takes it';
-    verdict = `${r.status === 'disabled' ? 'not blocked: rule is disabled' : 'blocked'} by rule ${r.id} (${r.origin}${r.threshold ? ` ${r.threshold}` : ''}): ${where}`;
+    const what = r.dst || r.dst_port || r.proto
+      ? ` (only ${[r.proto, r.dst ? `to ${r.dst}` : '', r.dst_port ? `port ${r.dst_port}` : ''].filter(Boolean).join(' ')})`
+      : '';
+    const rule = `rule ${r.id} (${r.origin}${r.threshold ? ` ${r.threshold}` : ''})`;
+    if (r.status === 'disabled') verdict = `not blocked: ${rule} is disabled`;
+    else if (!r.devices.length) verdict = `not blocked: ${rule} is open but no device takes it`;
+    else verdict = `${r.status === 'active' ? 'blocked' : 'to be blocked'}${what} by ${rule}: ${where}`;
+    if (open.length > 1) verdict += `; ${open.length - 1} more open rule(s) cover it`;
   } else if (protectedBy.length) {
     verdict = `never blocked: protected by ${protectedBy.map((p) => `${p.reason} ${p.what}`).join(', ')}`;
+  } else if (closed.length) {
+    const r = closed[0]!;
+    verdict = `not blocked: rule ${r.id} (${r.origin}${r.threshold ? ` ${r.threshold}` : ''}) is ${r.status}${r.reason ? ` (${r.reason.trim()})` : ''}`;
   } else if (!events.length) {
     verdict = 'not blocked: no sensor has seen it';
   } else if (thresholds.some((t) => t.crossed)) {

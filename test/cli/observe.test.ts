@@ -77,7 +77,20 @@ describe('logs, why, status, check', () => {
     expect(under.out.split('\n')[0]).toBe('203.0.113.9: not blocked: under threshold (3/50 for default)');
     await insertHits(t.db, burst(50, { ts: recent(1), src: '203.0.113.10' }));
     const blocked = (await ipms(t.url, 'why', '203.0.113.10', '--json')).json<{ verdict: string; rules: unknown[] }>();
-    expect(blocked.verdict).toMatch(/^blocked by rule \d+ \(threshold default\): no device takes it$/);
+    expect(blocked.verdict).toMatch(/^not blocked: rule \d+ \(threshold default\) is open but no device takes it$/);
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw9', 'fw9.example.net', 'nftables', 'dry-run')");
+    expect((await ipms(t.url, 'why', '203.0.113.10')).out.split('\n')[0]).toMatch(/^203\.0\.113\.10: to be blocked by rule \d+ \(threshold default\): fw9 pending$/);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied'");
+    expect((await ipms(t.url, 'why', '203.0.113.10')).out.split('\n')[0]).toMatch(/^203\.0\.113\.10: blocked by rule \d+ \(threshold default\): fw9 applied$/);
+    // a narrower manual rule on another address says what it blocks; a closed one says why not
+    const ssh = (await ipms(t.url, 'rules', 'add', '203.0.113.11', '--dst-port', '22', '--json')).json<{ id: number }>();
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied'");
+    expect((await ipms(t.url, 'why', '203.0.113.11')).out.split('\n')[0]).toBe(`203.0.113.11: blocked (only tcp port 22) by rule ${ssh.id} (manual): fw9 applied`);
+    expect((await ipms(t.url, 'rules', 'drop', String(ssh.id))).code).toBe(0);
+    expect((await ipms(t.url, 'why', '203.0.113.11')).out.split('\n')[0]).toBe(`203.0.113.11: not blocked: rule ${ssh.id} (manual) is dropped`);
+    await t.db.exec("DELETE FROM Device WHERE name = 'fw9'");
+    await t.db.exec('DELETE FROM Rule WHERE id = ?', [ssh.id]);
+    await t.db.exec("UPDATE Rule SET status = 'pending' WHERE status = 'active'");
     expect((await ipms(t.url, 'why', '192.0.2.50')).out.split('\n')[0]).toBe('192.0.2.50: never blocked: protected by sensor dmz-1');
     expect((await ipms(t.url, 'why', '198.51.100.1')).out.split('\n')[0]).toBe('198.51.100.1: not blocked: no sensor has seen it');
   });
