@@ -255,7 +255,16 @@ export function registerDevices(program: Command, ctx: Context): void {
           const claimed = await ctx.db().rows<{ id: number; rule_id: number; device_id: number; desired: 'absent'; version: number; attempts: number; applied_at: Date | null }>(
             'SELECT id, rule_id, device_id, desired, version, attempts, applied_at FROM RuleDevice WHERE device_id = ?', [d.id]);
           const res = await applyDeviceBatch(ctx.db(), d, claimed, { ...deps(ctx), workerId });
-          if (res.failed) throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept`, 'E_DEVICE');
+          if (res.failed) {
+            // the device stays as it was: its open rules are wanted there again (the worker
+            // re-applies them, adds being idempotent) instead of being retried off it for good
+            await ctx.db().exec(
+              `UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+               SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL, rd.version = rd.version + 1,
+                   rd.claimed_by = NULL, rd.claimed_until = NULL, rd.next_attempt_at = UTC_TIMESTAMP(3)
+               WHERE rd.device_id = ? AND r.status IN ('pending', 'active')`, [d.id]);
+            throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept with its rules`, 'E_DEVICE');
+          }
         });
       }
       await ctx.db().exec('DELETE FROM Device WHERE id = ?', [d.id]);

@@ -138,6 +138,21 @@ describe('ipms devices', () => {
     expect(await devicesOf()).toEqual(['edge', 'edge-v6', 'lab']);
   });
 
+  it('keeps a device, with its rules wanted there, when taking them off fails', async () => {
+    // pf through the local transport: pfctl does not exist on this machine, so every command
+    // fails (nothing is changed anywhere); it stands for a device that cannot be reached
+    expect((await ipms(t.url, 'devices', 'add', 'pfbox', '--adapter', 'pf', '--transport', 'local')).code).toBe(0);
+    const rule = (await ipms(t.url, 'rules', 'add', '198.18.20.0/24', '--device', 'pfbox', '--json')).json<{ id: number }>();
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [rule.id]);
+    const off = await ipms(t.url, 'devices', 'remove', 'pfbox', '--take-off');
+    expect(off.code).toBe(5);
+    expect(off.err).toMatch(/^ipms: could not take the rules off pfbox: .*; the device is kept with its rules$/);
+    expect(await t.db.rows('SELECT rd.desired, rd.state, rd.claimed_by FROM RuleDevice rd WHERE rd.rule_id = ?', [rule.id]))
+      .toEqual([{ desired: 'present', state: 'pending', claimed_by: null }]);
+    expect((await ipms(t.url, 'devices', 'remove', 'pfbox', '--leave-rules')).code).toBe(0);
+    await t.db.exec('DELETE FROM Rule WHERE id = ?', [rule.id]);
+  });
+
   it('removing a device that enforces rules asks what to do with them', async () => {
     const apply = await ipms(t.url, 'apply', '--once', '--device', 'lab');
     expect(apply.code, apply.err).toBe(0);
