@@ -1,6 +1,7 @@
 -- Canonical source range, derived columns, and the last line of defence: a rule that would
 -- block a protected address (whitelist, sensor, honeypot, device) is refused with an error
 -- that names what protects it. The threshold path checks first and never gets here with one.
+-- Nor does ipms block a range wider than /8 (IPv4) or /16 (IPv6).
 CREATE TRIGGER Rule_before_insert BEFORE INSERT ON Rule FOR EACH ROW
 BEGIN
   DECLARE v_first VARBINARY(16);
@@ -15,6 +16,12 @@ BEGIN
     CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
                    v_first, v_last, v_prefix);
     SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+  END IF;
+  IF NEW.src_prefix < IF(LENGTH(NEW.src_ip) = 4, 8, 16) THEN
+    -- 0.0.0.0/0 or 64.0.0.0/2 (a typo, a feed's bogon line) would cut the network off the Internet
+    SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
+                       ': wider than /', IF(LENGTH(NEW.src_ip) = 4, 8, 16), ' is not a block ipms makes');
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
   IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';

@@ -50,6 +50,11 @@ BEGIN
       CALL ipms_cidr(CONCAT(INET6_NTOA(NEW.src_ip), '/', IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8)),
                      v_first, v_last, v_prefix);
       SET NEW.src_ip = v_first, NEW.src_prefix = v_prefix, NEW.src_last = v_last;
+      IF NEW.src_prefix < IF(LENGTH(NEW.src_ip) = 4, 8, 16) THEN
+        SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
+                           ': wider than /', IF(LENGTH(NEW.src_ip) = 4, 8, 16), ' is not a block ipms makes');
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+      END IF;
       SET NEW.scope = IF(EXISTS (SELECT 1 FROM Network n
                                  WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last
                                    AND LENGTH(n.first_ip) = LENGTH(NEW.src_ip)), 'internal', 'external');

@@ -121,6 +121,17 @@ export async function addBlacklist(
   opts: { source?: string; expiresAt?: Date | null; action?: Action } = {},
 ): Promise<BlacklistImport> {
   const prot = await protectedRanges(db);
+  // Feeds such as FireHOL level1 list the bogons: the private ranges and 0.0.0.0/8 (the source
+  // of every DHCP request). Blocked as sources they cut off the inside network, which is never
+  // what importing a feed means; an inside host is blocked by hand (ipms rules add).
+  const inside = [
+    ...(await db.rows<{ cidr: string; first_ip: Buffer; last_ip: Buffer; description: string | null }>(
+      'SELECT cidr, first_ip, last_ip, description FROM Network')).map((n) => ({
+      first: n.first_ip, last: n.last_ip, what: `internal network ${n.cidr}${n.description ? ` (${n.description})` : ''}`,
+    })),
+    ...[['0.0.0.0/8', 'this network (DHCP clients)'], ['255.255.255.255/32', 'limited broadcast'], ['::/128', 'the unspecified address']]
+      .map(([c, d]) => ({ ...parseCidr(c!), what: `special range ${c} (${d})` })),
+  ];
   const out: BlacklistImport = { added: 0, present: 0, refused: [] };
   const seen = new Set<string>();
   const ok: FeedEntry[] = [];
@@ -131,7 +142,11 @@ export async function addBlacklist(
     }
     seen.add(e.cidr.text);
     const hit = prot.find((p) => overlaps(p, e.cidr));
+    const minPrefix = e.cidr.family === 4 ? 8 : 16;
+    const within = inside.find((p) => p.first.length === e.cidr.first.length && overlaps(p, e.cidr));
     if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
+    else if (e.cidr.prefix < minPrefix) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `wider than /${minPrefix} is not a block ipms makes` });
+    else if (within) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `overlaps the ${within.what}: a feed does not block inside ranges (ipms rules add does)` });
     else ok.push(e);
   }
   const [{ n: before } = { n: 0 }] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Blacklist');

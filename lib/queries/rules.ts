@@ -179,6 +179,9 @@ export async function addManualRule(db: Db, r: ManualRule): Promise<number> {
     throw new InputError(`--dst-port needs --proto ${PORT_PROTOCOLS.join('|')}`);
   }
   if (r.dst && r.dst.bytes.length !== r.src.first.length) throw new InputError('--dst must be of the same address family as the source');
+  const minPrefix = r.src.family === 4 ? 8 : 16;
+  // (the Rule trigger says the same for rules written in SQL)
+  if (r.src.prefix < minPrefix) throw new RefusedError(`refused to block ${r.src.text}: wider than /${minPrefix} is not a block ipms makes`, 'E_TOO_WIDE');
   const prot = await protectedOverlap(db, r.src);
   if (prot) throw new RefusedError(`refused to block ${r.src.text}: protected by ${prot}`, 'E_PROTECTED');
   return db.transaction(async (t) => {

@@ -89,6 +89,11 @@ describe('adding and changing rules', () => {
     const wl = await ipms(t.url, 'rules', 'add', '192.0.2.0/23');
     expect(wl.code).toBe(5);
     expect(wl.err).toBe('ipms: refused to block 192.0.2.0/23: protected by whitelist 192.0.2.0/24');
+    // nothing wider than /8 (IPv4) or /16 (IPv6): 0.0.0.0/0 would cut the network off the Internet
+    for (const [wide, bits] of [['0.0.0.0/0', 8], ['64.0.0.0/2', 8], ['2000::/3', 16]] as const) {
+      const w = await ipms(t.url, 'rules', 'add', wide);
+      expect([w.code, w.err], wide).toEqual([5, `ipms: refused to block ${wide}: wider than /${bits} is not a block ipms makes`]);
+    }
     // the IPv4-mapped IPv6 spelling of a whitelisted address is the same address
     const mapped = await ipms(t.url, 'rules', 'add', '::ffff:192.0.2.9');
     expect(mapped.code).toBe(5);

@@ -190,6 +190,15 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     ]);
   });
 
+  it('refuses in SQL too a rule wider than /8 (IPv4) or /16 (IPv6), also by widening one', async () => {
+    await expect(t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('0.0.0.0'), 0, 'manual')"))
+      .rejects.toThrow(/refused to block 0\.0\.0\.0\/0: wider than \/8/);
+    await expect(t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('2000::'), 3, 'manual')"))
+      .rejects.toThrow(/refused to block 2000::\/3: wider than \/16/);
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('203.0.0.0'), 8, 'manual')");
+    await expect(t.db.exec("UPDATE Rule SET src_prefix = 7 WHERE src_ip = INET6_ATON('203.0.0.0')")).rejects.toThrow(/wider than \/8/);
+  });
+
   it('allows one open rule per traffic key, and a new one once the old is closed', async () => {
     const ins = "INSERT INTO Rule (src_ip, dst_port, proto, origin) VALUES (INET6_ATON('198.51.100.9'), NULL, NULL, 'manual')";
     await t.db.exec(ins);
