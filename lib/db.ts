@@ -78,6 +78,14 @@ export function connectionOptions(cfg: DbConfig): PoolOptions {
   return opts;
 }
 
+/** What each CHECK constraint of the schema means, for its error. */
+const CHECK_TEXT: Record<string, string> = {
+  ck_threshold_port: 'a threshold with dst_port counts tcp, udp, sctp, udplite or dccp (or any protocol): set proto to one of them, or dst_port=any',
+  ck_threshold_window_max: 'a threshold window is at most 31 days',
+  ck_threshold_window: 'a threshold window is at least 1 second',
+  ck_threshold_hits: 'max_hits is at least 1',
+};
+
 /** Turn a driver error into an IpmsError with a one-line explanation. */
 export function explainDbError(err: unknown, cfg: DbConfig): Error {
   if (err instanceof IpmsError) return err;
@@ -107,6 +115,13 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       return new DatabaseError(`the database at ${where} does not offer TLS, which this configuration requires`, 'E_DB_TLS', { cause: err });
     default:
       break;
+  }
+  // a CHECK constraint (MySQL 3819, MariaDB 4025): the constraint's name says which rule
+  if (e.errno === 3819 || e.errno === 4025) {
+    const name = /[Cc]heck constraint '([^']+)'|CONSTRAINT [`']?(\w+)[`']? failed/.exec(e.sqlMessage ?? '');
+    const which = name?.[1] ?? name?.[2] ?? '';
+    const text = CHECK_TEXT[which] ?? `a value breaks the table's rule ${which || '(check constraint)'}`;
+    return new InputError(text, 'E_CHECK');
   }
   // SIGNAL SQLSTATE '45000' from our triggers: their message says what was refused and why
   if (e.errno === 1644 && e.sqlMessage?.startsWith('ipms: ')) {

@@ -28,7 +28,10 @@ export function parseThresholdPairs(pairs: string[]): ThresholdSet {
       case 'sensor': set.sensor = none(v) ? null : nameArg(v, what); break;
       case 'group_by': case 'group': set.group_by = oneOf(v, GROUPS, what); break;
       case 'window_s': set.window_s = intArg(v, what, 1, 31 * 86400); break;
-      case 'window': set.window_s = /^\d+$/.test(v) ? intArg(v, what, 1, 31 * 86400) : parseDuration(v, what); break;
+      case 'window':
+        set.window_s = /^\d+$/.test(v) ? intArg(v, what, 1, 31 * 86400) : parseDuration(v, what);
+        if (set.window_s > 31 * 86400) throw new InputError(`${what}: at most 31d`);
+        break;
       case 'max_hits': case 'hits': set.max_hits = intArg(v, what, 1, 1_000_000_000); break;
       case 'action': set.action = actionArg(v, what); break;
       case 'duration_s': set.duration_s = none(v) || /^(never|permanent)$/i.test(v) ? null : intArg(v, what, 1, 100 * 365 * 86400); break;

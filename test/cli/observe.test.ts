@@ -50,6 +50,13 @@ describe('sensors and thresholds', () => {
       expect(r.err.split('\n')).toHaveLength(1);
     }
     expect((await ipms(t.url, 'thresholds', 'set', 'nope', 'max_hits=3')).code).toBe(4);
+    // a port with a protocol without ports would count nothing: refused, in the CLI and in SQL
+    const icmp = await ipms(t.url, 'thresholds', 'set', 'ssh', 'proto=icmp');
+    expect([icmp.code, icmp.err]).toEqual([2, 'ipms: a threshold with dst_port counts tcp, udp, sctp, udplite or dccp (or any protocol): set proto to one of them, or dst_port=any']);
+    await expect(t.db.exec("UPDATE Threshold SET proto = 'icmp' WHERE name = 'ssh'")).rejects.toThrow(/a threshold with dst_port counts tcp/);
+    expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'window=5w')).err).toBe('ipms: threshold window: at most 31d');
+    expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'proto=icmp', 'dst_port=any')).code).toBe(0);
+    expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'proto=tcp', 'dst_port=22')).code).toBe(0);
   });
 });
 
