@@ -6,9 +6,10 @@
  *
  * Output is CLI lines (SessionStep). Behaviour relied on, from Cisco's "IP Access List Entry
  * Sequence Numbering" documentation (not tried on a router: there is none here, so the tests are
- * golden text only): an entry equal to an existing one is ignored, so a re-add is a no-op; an
- * entry is removed by repeating it after `no`, which also works after a reload renumbered the
- * entries on releases that do not save sequence numbers. Such a renumbering can put new entries
+ * golden text only): an entry is removed by repeating it after `no`, which also works after a
+ * reload renumbered the entries on releases that do not save sequence numbers; a sequence
+ * number already present is refused ('% Duplicate sequence number'), so every add clears its
+ * entry by text first. Such a renumbering can put new entries
  * after the final permit; parseState returns the sequence as `id`, so a reconcile can notice.
  * IOS has no per-entry timeout (the worker removes expired rules) and `deny` is the only verdict
  * (REJECT becomes deny; IOS itself answers with ICMP unreachable when `ip unreachables` is on).
@@ -97,7 +98,11 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   // an entry is its text: do not remove one that another rule (kept or re-added) still needs
   for (const r of sortedUnique(notWanted(batch.remove, [...batch.add, ...keep], iosEntry))) blocks[r.family].push(`no ${iosEntry(r)}`);
   for (const r of sortedUnique([...batch.add].sort((a, b) => a.id - b.id))) {
-    blocks[r.family].push(r.family === 4 ? `${r.id} ${iosEntry(r)}` : `${iosEntry(r)} sequence ${r.id}`);
+    // An add may be a retry of one the router took (the reply was lost): the same sequence
+    // number again is '% Duplicate sequence number', which would fail every retry. Clearing the
+    // entry by its text first (as a removal does) makes the add idempotent, and also moves an
+    // entry that a reload renumbered (possibly behind the final permit) back to its place.
+    blocks[r.family].push(`no ${iosEntry(r)}`, r.family === 4 ? `${r.id} ${iosEntry(r)}` : `${iosEntry(r)} sequence ${r.id}`);
   }
   return session(o, blocks);
 }
