@@ -121,7 +121,7 @@ export function registerRules(program: Command, ctx: Context): void {
     .option('--action <action>', 'DROP or REJECT', 'DROP')
     .option('--duration <duration>', 'expire after this long (4h, 7d); default: until dropped')
     .option('--reason <text>', 'why (free text, kept in the database, never sent to devices)')
-    .option('--device <name>', 'only this device (repeatable); default: every device that takes it', collect)
+    .option('--device <names...>', 'only these devices (--device a b, or repeated); default: every device that takes it')
     .option('--json', 'print the new rule as JSON')
     .action(async (src: string, o: { dst?: string; dstPort?: string; proto?: string; action: string; duration?: string; reason?: string; device?: string[]; json?: boolean }) => {
       const cidr = cidrArg(src, 'SRC');

@@ -102,6 +102,12 @@ describe('adding and changing rules', () => {
     const bad = await ipms(t.url, 'rules', 'add', '192.0.2.1', '--dst-port', '22', '--proto', 'icmp');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/^ipms: --dst-port needs --proto/);
+    // several devices after one --device, or --device repeated
+    const both = await ipms(t.url, 'rules', 'add', '198.51.103.0/24', '--device', 'fw1', 'fw2', '--json');
+    expect(both.json<RuleJson>().devices.map((d) => d.device)).toEqual(['fw1', 'fw2']);
+    const again = await ipms(t.url, 'rules', 'add', '198.51.104.0/24', '--device', 'fw2', '--reason', 'x', '--device', 'fw1', '--json');
+    expect(again.json<RuleJson>().devices.map((d) => d.device)).toEqual(['fw1', 'fw2']);
+    await t.db.exec("DELETE FROM Rule WHERE reason = 'x' OR src_ip = INET6_ATON('198.51.103.0')");
     const nodev = await ipms(t.url, 'rules', 'add', '203.0.113.99', '--device', 'nope');
     expect(nodev.code).toBe(4);
     expect((await ipms(t.url, 'rules', 'list', '--src', '203.0.113.99', '--json')).json<RuleJson[]>()).toEqual([]);
