@@ -6,7 +6,7 @@ import {
   RULE_ORIGINS, RULE_STATUSES, addManualRule, changeRuleStatus, editRule, getRule, listRules,
   type RuleOut, type StatusChange,
 } from '../../lib/queries/rules.ts';
-import { actionArg, cidrArg, collect, intArg, ipArg, listOf, nameArg, portArg, protoArg } from '../args.ts';
+import { actionArg, cidrArg, intArg, ipArg, listOf, nameArg, portArg, protoArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
