@@ -109,7 +109,13 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
 
 function readState(raw?: DeviceOptions): Plan {
   const o = iosOptions(raw);
-  return { steps: [{ session: [`show ip access-lists ${o.acl}`] }, { session: [`show ipv6 access-list ${o.acl6}`] }] };
+  // without `terminal length 0` a long list stops at --More-- and the session never ends
+  return {
+    steps: [
+      { session: ['terminal length 0', `show ip access-lists ${o.acl}`] },
+      { session: ['terminal length 0', `show ipv6 access-list ${o.acl6}`] },
+    ],
+  };
 }
 
 export const ciscoIos: Adapter = Object.freeze<Adapter>({
