@@ -90,6 +90,15 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
       .map((c) => c.rule_id));
     const plans = await plansFor(db, device, adapter, opts, { add, remove, batchRows, exclude: new Set(ok.map((c) => c.rule_id)), fresh, prot });
     lap('plan');
+    // the last moment before the device: is the lease still ours? A worker stalled past its
+    // lease (a paused VM, a long GC) must not write over the batch of the worker that took over.
+    // (Not a fence: the device cannot check a token; it narrows the window to the send itself.)
+    const [held] = await db.rows<{ ok: number }>(
+      'SELECT 1 AS ok FROM Device WHERE id = ? AND claimed_by = ? AND claimed_until > UTC_TIMESTAMP(3)', [device.id, deps.workerId]);
+    if (!held) {
+      await fail(ok, `${device.name}: the device lease lapsed before sending (another worker may hold it now); nothing was sent`);
+      return out;
+    }
     const run = async (session: Session, fresh: boolean) => {
       // the setup is idempotent; with a kept connection it runs once per connection
       if (fresh) await session.run(adapter.setup(opts).steps);

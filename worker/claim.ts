@@ -116,6 +116,9 @@ export async function releaseDevices(q: Queryable, deviceIds: number[], holder: 
 export function keepLease(db: Queryable, deviceId: number, holder: string, leaseS: number, onError: (err: unknown) => void): () => void {
   const timer = setInterval(() => {
     db.exec('UPDATE Device SET claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id = ? AND claimed_by = ?', [leaseS, deviceId, holder])
+      .then((r) => {
+        if (r.affectedRows === 0) onError(new Error('the lease was lost (lapsed and taken over, or the device removed)'));
+      })
       .catch(onError);
   }, Math.max(1000, (leaseS * 1000) / 3));
   timer.unref();

@@ -16,6 +16,7 @@ import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb, type Db } from '../../lib/db.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
+import { applyDeviceBatch } from '../../worker/apply.ts';
 import { claimDue, expireDue } from '../../worker/claim.ts';
 import { backoffS, markDone } from '../../worker/outcome.ts';
 import { transportFor } from '../../worker/target.ts';
@@ -190,6 +191,21 @@ describe('claims and device leases', () => {
     expect(await claimDue(workerDb, { workerId: 'other', limit: 10, leaseS: 60, deviceId: dev.id })).toEqual([]);
     expect((await running).outcomes).toMatchObject([{ device: dev.name, applied: 2, failed: 0 }]);
     expect(await lease(dev.id)).toBeNull();
+  });
+
+  it('a worker that stalled past its lease sends nothing once another has taken the device over', async () => {
+    const dev = await deviceWithRules(2);
+    const claimed = await claimDue(workerDb, { workerId: 'w-stalled', limit: 10, leaseS: 60, deviceId: dev.id });
+    expect(claimed).toHaveLength(2);
+    // its lease lapsed while it was stalled, and another worker holds the device now
+    await t.db.exec("UPDATE Device SET claimed_by = 'w-new', claimed_until = UTC_TIMESTAMP(3) + INTERVAL 60 SECOND WHERE id = ?", [dev.id]);
+    const [row] = await t.db.rows<DeviceRow>('SELECT * FROM Device WHERE id = ?', [dev.id]);
+    const before = sent.length;
+    const o = await applyDeviceBatch(workerDb, row!, claimed, { ...deps, workerId: 'w-stalled' });
+    expect(o).toMatchObject({ applied: 0, failed: 2 });
+    expect(o.errors[0]).toMatch(/the device lease lapsed before sending .*nothing was sent/);
+    expect(sent.slice(before).filter((x) => x.includes(dev.name))).toEqual([]);
+    await t.db.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ?', [dev.id]);
   });
 
   it("a rule dropped while a worker applies it is not recorded as applied: its removal comes next", async () => {
