@@ -59,17 +59,23 @@ export async function reconcile(
     const expected = adapter.expectedState(wanted, opts);
     const foundKeys = new Set(found.map((e) => keyText(e)));
     const expectedKeys = new Set(expected.map((k) => keyText(k)));
-    const missing = wanted.filter((r) => !foundKeys.has(keyText(r)));
+    // compared in the device's own terms: expectedState is what the adapter writes for the
+    // rules (nftables merges overlapping ranges into pieces, IOS has no REJECT...)
+    const missingKeys = expected.filter((k) => !foundKeys.has(keyText(k)));
     const unexpected = found.filter((e) => !expectedKeys.has(keyText(e)));
+    // for a delta: the rules some of whose entries the device lacks
+    const missing = missingKeys.length
+      ? wanted.filter((w) => adapter.expectedState([w], opts).some((k) => !foundKeys.has(keyText(k))))
+      : [];
     const report: ReconcileReport = {
       device: device.name,
       expected: expected.length,
       found: found.length,
-      missing: missing.map((r) => keyText(r)),
+      missing: missingKeys.map((k) => keyText(k)),
       unexpected: unexpected.map((e) => keyText(e)),
       fixed: false,
     };
-    if (!dryRun && (missing.length || unexpected.length)) {
+    if (!dryRun && (missingKeys.length || unexpected.length)) {
       // full where the adapter can: the device then holds exactly what is wanted
       const plan = adapter.modes.includes('full')
         ? adapter.render({ add: wanted, remove: [] }, opts, { mode: 'full' })
