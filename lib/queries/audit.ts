@@ -3,6 +3,7 @@
  * transaction as each change; `ipms users` writes one for each account change.
  */
 import type { Queryable } from '../db.ts';
+import { ipToBytes } from '../ip.ts';
 
 export interface AuditEntry {
   /** a console user, or the system user who ran a command */
@@ -80,11 +81,28 @@ export async function listAudit(q: Queryable, f: AuditFilter = {}): Promise<Audi
  * Failed logins within the last `windowS` seconds: for this name from this address, and from
  * this address for any name. Read through ix_auditlog_action_at, so it stays cheap.
  */
+/**
+ * Who a login throttle counts as one client: an IPv4 address, or an IPv6 /64 (a host gets a
+ * whole /64 and can try from a new address each time), as the hex of its first 8 bytes.
+ */
+export function throttleKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return `v6:${ipToBytes(ip).subarray(0, 8).toString('hex').toUpperCase()}`;
+  } catch {
+    return ip;
+  }
+}
+
 export async function recentLoginFailures(q: Queryable, name: string, ip: string, windowS: number): Promise<{ pair: number; ip: number }> {
+  const key = throttleKey(ip);
+  // IPv6 failures are counted per /64: the audit keeps each full address
+  const same = key.startsWith('v6:') ? 'LEFT(HEX(INET6_ATON(ip)), 16) = ?' : 'ip = ?';
+  const v = key.startsWith('v6:') ? key.slice(3) : ip;
   const [r] = await q.rows<{ pair: number | null; by_ip: number | null }>(
-    `SELECT SUM(target = ? AND ip = ?) AS pair, SUM(ip = ?) AS by_ip FROM AuditLog
+    `SELECT SUM(target = ? AND ${same}) AS pair, SUM(${same}) AS by_ip FROM AuditLog
      WHERE action = 'login.failed' AND at >= UTC_TIMESTAMP(3) - INTERVAL ? SECOND`,
-    [clip(name, 128), ip, ip, windowS],
+    [clip(name, 128), v, v, windowS],
   );
   return { pair: Number(r?.pair ?? 0), ip: Number(r?.by_ip ?? 0) };
 }

@@ -124,6 +124,11 @@ describe('login', () => {
       expect((await from('2001:db8::7').login('pat', 'pat password 1')).status).toBe(303);
       const [ok] = await t.db.rows<{ ip: string }>("SELECT ip FROM AuditLog WHERE action = 'login' AND target = 'pat'");
       expect(ok!.ip).toBe('2001:db8::7');
+      // IPv6 is counted per /64: a new address in the same /64 is the same client
+      await makeUser(t.db, 'quinn', 'viewer', 'quinn password 1');
+      for (let i = 0; i < 5; i++) expect((await from(`2001:db8:5:6::${i + 1}`).login('quinn', 'wrong')).status).toBe(401);
+      expect((await from('2001:db8:5:6:ffff::99').login('quinn', 'quinn password 1')).status).toBe(429);
+      expect((await from('2001:db8:5:7::1').login('quinn', 'quinn password 1')).status).toBe(303);
       // a direct client cannot pick its address: the header is ignored where no proxy is trusted
       expect((await from('198.51.100.99', srv.url).login('pat', 'wrong')).status).toBe(401);
       const [last] = await t.db.rows<{ ip: string }>("SELECT ip FROM AuditLog WHERE action = 'login.failed' AND target = 'pat' ORDER BY id DESC LIMIT 1");

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { reconcile } from '../../worker/reconcile.ts';
-import type { Step, Transport } from '../../worker/transports/types.ts';
+import type { Step } from '../../worker/devices/types.ts';
+import type { Transport } from '../../worker/transports/types.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
 
 let t: TestDb;
@@ -24,8 +25,8 @@ function fakeIos(acl: string, sent: Step[]): Transport {
       return {
         async run(steps: readonly Step[]) {
           return steps.map((s) => {
-            const read = 'session' in s && s.session.some((l) => l.startsWith('show '));
-            const show = read && 'session' in s && s.session.some((l) => l.startsWith('show ip access-lists'));
+            const read = 'session' in s && s.session.some((l: string) => l.startsWith('show '));
+            const show = read && 'session' in s && s.session.some((l: string) => l.startsWith('show ip access-lists'));
             if (!read) sent.push(s);
             return { stdout: show ? acl : '', stderr: '', code: 0 };
           });

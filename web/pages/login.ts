@@ -3,7 +3,7 @@
  * audited, and counted: more than FAIL_PAIR for one name from one address, or FAIL_IP from one
  * address, within FAIL_WINDOW_S, and the password is not even checked until the window moves.
  */
-import { recentLoginFailures, recordAudit } from '../../lib/queries/audit.ts';
+import { recentLoginFailures, recordAudit, throttleKey } from '../../lib/queries/audit.ts';
 import { html } from '../html.ts';
 import { clearCookie, cookie, page, redirect, type App, type Req, type Res } from '../http.ts';
 import { decoyHash, verifyPassword } from '../password.ts';
@@ -51,16 +51,18 @@ export async function postLogin(req: Req, app: App): Promise<Res> {
   const name = (req.form.get('name') ?? '').trim().slice(0, 128);
   const password = req.form.get('password') ?? '';
   const client = req.ip;
-  const pairKey = `${client}\u0000${name}`;
+  // in-flight checks are counted by the same client key as the failures (an IPv6 /64)
+  const net = throttleKey(client);
+  const pairKey = `${net}\u0000${name}`;
   if (checks >= MAX_CHECKS) return loginPage(req, app, 'too many logins at once: try again in a moment', 429);
   const fails = await recentLoginFailures(app.db, name, client, FAIL_WINDOW_S);
-  if (fails.pair + (inflight.get(pairKey) ?? 0) >= FAIL_PAIR || fails.ip + (inflight.get(client) ?? 0) >= FAIL_IP) {
+  if (fails.pair + (inflight.get(pairKey) ?? 0) >= FAIL_PAIR || fails.ip + (inflight.get(net) ?? 0) >= FAIL_IP) {
     return loginPage(req, app, `too many failed logins: try again in ${FAIL_WINDOW_S / 60} minutes`, 429);
   }
   if (checks >= MAX_CHECKS) return loginPage(req, app, 'too many logins at once: try again in a moment', 429);
   checks++;
   bump(pairKey, 1);
-  bump(client, 1);
+  bump(net, 1);
   let user;
   try {
     user = name ? await userForLogin(app.db, name) : undefined;
@@ -72,7 +74,7 @@ export async function postLogin(req: Req, app: App): Promise<Res> {
   } finally {
     checks--;
     bump(pairKey, -1);
-    bump(client, -1);
+    bump(net, -1);
   }
   // a new session id at every login (no fixation), the pre-login cookie is done with, and a
   // session this browser still had ends here
