@@ -30,7 +30,7 @@ Environment:
   IPMS_CONFIG         JSON config file (default ~/.config/ipms/config.json, /etc/ipms/config.json)
 `;
 
-export function buildProgram(ctx: Context): Command {
+export function buildProgram(ctx: Context, forCheck = false): Command {
   const program = new Command('ipms')
     .description('Intrusion Prevention Management System: honeypot hits in, firewall rules out')
     .version('0.1.0')
@@ -40,8 +40,9 @@ export function buildProgram(ctx: Context): Command {
     .configureOutput({
       writeOut: (s) => ctx.io.out(s.replace(/\n$/, '')),
       writeErr: (s) => ctx.io.err(s.replace(/\n$/, '')),
-      // one line, like every other error: "ipms: unknown option '--x' (see --help)"
-      outputError: (s) => ctx.io.err(`ipms: ${usageText(s)} (see --help)`),
+      // one line, like every other error: "ipms: unknown option '--x' (see --help)"; for the
+      // monitoring plugin (a global option's error too) UNKNOWN on stdout, as for its own
+      outputError: (s) => (forCheck ? ctx.io.out(`IPMS UNKNOWN - ${usageText(s)}`) : ctx.io.err(`ipms: ${usageText(s)} (see --help)`)),
     })
     .exitOverride();
   registerDb(program, ctx);
@@ -64,11 +65,22 @@ export function defaultOutput(): Output {
   };
 }
 
+/** The command named on the command line (the first operand after the global options). */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--database-url' || a === '--config') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 /** Run the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: string[], io: Output = defaultOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let program: Command | undefined;
   const ctx = new Context(() => (program?.opts() ?? {}) as GlobalFlags, io, env);
-  program = buildProgram(ctx);
+  const forCheck = commandOf(argv) === 'check';
+  program = buildProgram(ctx, forCheck);
   try {
     await program.parseAsync(argv);
     return ctx.exitCode;
@@ -77,6 +89,9 @@ export async function main(argv: string[], io: Output = defaultOutput(), env: No
       // help and version are "errors" to commander; they are successes to the shell
       // (commander.help is the help shown for a command group given no command: a usage error)
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      // `ipms help [command]` asked for help (exit code 0); a group without its command did not
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (forCheck) return 3;
       return (err as CommanderError & { exitAs?: number }).exitAs ?? EXIT.USAGE;
     }
     if (err instanceof IpmsError) {

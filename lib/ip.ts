@@ -26,7 +26,9 @@ export interface Cidr {
  */
 function parseAddr(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
   const a = parseAddrAsWritten(text, what);
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
+  // (ipaddr.js also reads the deprecated IPv4-compatible ::1.2.3.4 as mapped: that one is not)
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() && /ffff:/i.test(text)
+    ? (a as ipaddr.IPv6).toIPv4Address() : a;
 }
 
 function parseAddrAsWritten(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
@@ -34,6 +36,10 @@ function parseAddrAsWritten(text: string, what: string): ipaddr.IPv4 | ipaddr.IP
   // ipaddr.js accepts shorthand like "1" or "0x7f.1" with parse(); isValidFourPartDecimal and
   // IPv6.isValid keep us to the forms people and logs actually write.
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) return ipaddr.IPv4.parse(t);
+  // ipaddr.js reads the deprecated IPv4-compatible ::1.2.3.4 as ::ffff:1.2.3.4: say so instead
+  if (/^::(\d{1,3}\.){3}\d{1,3}(\/|$)/.test(t)) {
+    throw new InputError(`${what}: '${clip(text)}' is the deprecated IPv4-compatible form; write the IPv4 address`);
+  }
   if (t.includes(':') && ipaddr.IPv6.isValid(t) && !t.includes('%')) return ipaddr.IPv6.parse(t);
   throw new InputError(`${what}: not an IP address: '${clip(text)}'`);
 }

@@ -62,32 +62,44 @@ async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
   return d;
 }
 
-/** The option that names each adapter's own object on the device, and its default. */
-const OBJECT_KEY: Record<string, [string, string]> = {
-  nftables: ['table', 'ipms'], iptables: ['chain', 'IPMS'], ipset: ['set', 'ipms'],
-  'cisco-ios': ['acl', 'IPMS-IN'], pf: ['table', 'ipms'], routeros: ['list', 'ipms'],
-};
+/**
+ * The objects each adapter writes on a device, named from its options (defaults included):
+ * the table, chain, sets, ACLs or lists it owns.
+ */
+function objectsOf(adapter: string, options: string | null): string[] {
+  const o = options ? JSON.parse(options) as Record<string, unknown> : {};
+  const opt = (k: string, d: string) => String(o[k] ?? d);
+  switch (adapter) {
+    case 'nftables': return [`table ${opt('table', 'ipms')}`];
+    case 'iptables': return [`chain ${opt('chain', 'IPMS')}`];
+    case 'ipset': {
+      const set = opt('set', 'ipms');
+      return ['4', '6', '4-reject', '6-reject'].map((x) => `set ${set}${x}`);
+    }
+    case 'cisco-ios': return [`acl ${opt('acl', 'IPMS-IN')}`, `acl ${opt('acl6', 'IPMS6-IN')}`];
+    case 'pf': return [`table ${opt('table', 'ipms')}`, `table ${opt('table', 'ipms')}_reject`];
+    case 'routeros': return [`list ${opt('list', 'ipms')}`, `list ${opt('list', 'ipms')}-reject`];
+    default: return [];
+  }
+}
 
 /**
  * Two devices writing the same object in the same place undo each other: a full render of one
- * replaces the other's rules. Several devices may share a host, each with its own object.
+ * replaces the other's rules. Several devices may share a host, each with its own objects.
  */
 async function refuseSameObject(ctx: Context, d: { id?: number; host: string; port: number; adapter: string; transport: string; options: string | null; enabled?: number | boolean }): Promise<void> {
   // a disabled device writes nothing (it is checked again when enabled)
   if (d.transport === 'dry-run' || d.enabled === 0 || d.enabled === false) return;
-  const [key, def] = OBJECT_KEY[d.adapter] ?? ['', ''];
-  if (!key) return;
-  const objectOf = (options: string | null) => {
-    const o = options ? JSON.parse(options) as Record<string, unknown> : {};
-    return String(o[key] ?? def);
-  };
-  const mine = objectOf(d.options);
+  const mine = new Set(objectsOf(d.adapter, d.options));
+  if (!mine.size) return;
   const others = await ctx.db().rows<DeviceRow>('SELECT * FROM Device WHERE adapter = ? AND transport = ? AND enabled = 1', [d.adapter, d.transport]);
   for (const o of others) {
     if (o.id === d.id) continue;
     const samePlace = d.transport === 'local' || (o.host.toLowerCase() === d.host.toLowerCase() && o.port === d.port);
-    if (samePlace && objectOf(o.options) === mine) {
-      throw new RefusedError(`device ${o.name} already keeps ${d.adapter} ${key} ${mine} there: two devices on one ${key} undo each other's rules; give this one --option ${key}=<another name>`, 'E_DUPLICATE');
+    const shared = objectsOf(o.adapter, o.options).find((x) => mine.has(x));
+    if (samePlace && shared) {
+      const key = shared.split(' ')[0]!;
+      throw new RefusedError(`device ${o.name} already keeps ${d.adapter} ${shared} there: two devices on one ${key} undo each other's rules; give this one its own (--option)`, 'E_DUPLICATE');
     }
   }
 }

@@ -5,7 +5,7 @@ import { InputError, IpmsError, oneLine } from '../../lib/errors.ts';
 import { listLogs, type LogOut } from '../../lib/queries/logs.ts';
 import { getStatus } from '../../lib/queries/status.ts';
 import { why } from '../../lib/queries/why.ts';
-import { cidrArg, intArg, ipArg, nameArg, portArg, usageText } from '../args.ts';
+import { cidrArg, collect, intArg, ipArg, nameArg, portArg, usageText } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
@@ -98,18 +98,18 @@ export function registerObserve(program: Command, ctx: Context): void {
     .exitOverride((err) => {
       throw Object.assign(err, { exitAs: 3 });
     })
-    .option('--warn <limits>', 'WARNING limits in one flag, e.g. pending=5m,failed=1,silent=24h')
-    .option('--crit <limits>', 'CRITICAL limits in one flag, e.g. pending=30m,failed=10')
+    .option('--warn <limits>', 'WARNING limits in one flag, e.g. pending=5m,failed=1,silent=24h (repeatable)', collect)
+    .option('--crit <limits>', 'CRITICAL limits in one flag, e.g. pending=30m,failed=10 (repeatable)', collect)
     .option('--warn-pending <duration>', 'WARNING when a rule waits this long for a device', '5m')
     .option('--crit-pending <duration>', 'CRITICAL when a rule waits this long', '30m')
     .option('--warn-failed <n>', 'WARNING at this many failed device rows', '1')
     .option('--crit-failed <n>', 'CRITICAL at this many', '10')
     .option('--silent-after <duration>', 'WARNING when a sensor has been silent this long', '24h')
-    .action(async (o: { warn?: string; crit?: string; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
+    .action(async (o: { warn?: string[]; crit?: string[]; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
       let lim;
       try {
-        const warn = limitsArg(o.warn, '--warn', ['pending', 'failed', 'silent']);
-        const crit = limitsArg(o.crit, '--crit', ['pending', 'failed']);
+        const warn = limitsArg(o.warn?.join(','), '--warn', ['pending', 'failed', 'silent']);
+        const crit = limitsArg(o.crit?.join(','), '--crit', ['pending', 'failed']);
         lim = {
           wp: parseDuration(warn.pending ?? o.warnPending, warn.pending ? '--warn pending' : '--warn-pending'),
           cp: parseDuration(crit.pending ?? o.critPending, crit.pending ? '--crit pending' : '--crit-pending'),

@@ -106,7 +106,12 @@ describe('ipms devices', () => {
     const base = ['--adapter', 'nftables', '--host', '192.0.2.9', '--user', 'ipms', '--key', '/etc/ipms/keys/k', '--host-key', FP];
     expect((await ipms(t.url, 'devices', 'add', 'twin-a', ...base)).code).toBe(0);
     const twin = await ipms(t.url, 'devices', 'add', 'twin-b', ...base);
-    expect([twin.code, twin.err]).toEqual([5, "ipms: device twin-a already keeps nftables table ipms there: two devices on one table undo each other's rules; give this one --option table=<another name>"]);
+    expect([twin.code, twin.err]).toEqual([5, "ipms: device twin-a already keeps nftables table ipms there: two devices on one table undo each other's rules; give this one its own (--option)"]);
+    // every object counts: pf's second table is <table>_reject
+    const pf = ['--adapter', 'pf', '--host', '192.0.2.9', '--user', 'ipms', '--key', '/etc/ipms/keys/k', '--host-key', FP];
+    expect((await ipms(t.url, 'devices', 'add', 'pf-a', ...pf, '--option', 'table=x')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'add', 'pf-b', ...pf, '--option', 'table=x_reject')).err).toMatch(/already keeps pf table x_reject there/);
+    expect((await ipms(t.url, 'devices', 'remove', 'pf-a')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'add', 'twin-b', ...base, '--option', 'table=ipms2')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms')).code).toBe(5);
     // a disabled device writes nothing; it is checked again when enabled

@@ -119,7 +119,10 @@ describe('logs, why, status, check', () => {
     const crit2 = await ipms(t.url, 'check', '--warn', 'pending=1m,failed=5', '--crit', 'pending=5m');
     expect([crit2.code, crit2.out]).toEqual([2, expect.stringMatching(/^IPMS CRITICAL - a rule has waited 10m for a device \| .* failed=1;5;10 oldest_pending=600s;60;300 /)]);
     // bad usage is UNKNOWN on stdout with exit 3, as monitoring expects of a plugin
-    for (const args of [['--bogus'], ['--warn', 'pending=soon'], ['--crit', 'silent=1h'], ['--warn-failed', '0']]) {
+    // repeated --warn flags add up
+    const two = await ipms(t.url, 'check', '--warn', 'pending=1m', '--warn', 'failed=5', '--crit', 'pending=1h');
+    expect([two.code, two.out]).toEqual([1, expect.stringMatching(/failed=1;5;10 oldest_pending=600s;60;3600 /)]);
+    for (const args of [['--bogus'], ['--warn', 'pending=soon'], ['--crit', 'silent=1h'], ['--warn-failed', '0'], ['--warn', 'failed=1', '--warn', 'failed=2'], ['--config']]) {
       const u = await ipms(t.url, 'check', ...args);
       expect([u.code, u.out.split('\n').length, u.err], args.join(' ')).toEqual([3, 1, '']);
       expect(u.out).toMatch(/^IPMS UNKNOWN - /);

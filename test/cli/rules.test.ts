@@ -165,5 +165,11 @@ describe('configuration errors', () => {
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^Usage: ipms /);
     }
+    // help asked for is a success, on stdout
+    for (const args of [['help'], ['help', 'rules'], ['rules', 'help', 'list'], ['help', 'check'], ['check', '--help']]) {
+      const r = await ipms(undefined, ...args);
+      expect([r.code, r.err], args.join(' ')).toEqual([0, '']);
+      expect(r.out).toMatch(/^Usage: ipms /);
+    }
   });
 });

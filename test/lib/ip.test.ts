@@ -64,6 +64,8 @@ describe('IPv4-mapped IPv6 text', () => {
     expect(bytesToIp(parseCidr('::ffff:198.51.100.7').first)).toBe('198.51.100.7');
     expect(() => parseCidr('::ffff:0.0.0.0/95')).toThrow(/beyond the IPv4-mapped range/);
     expect(() => parseCidr('::ffff:198.51.100.7/129')).toThrow(/bad prefix length .*0-128/);
+    expect(() => parseCidr('::198.51.100.7')).toThrow(/deprecated IPv4-compatible form/);
+    expect(bytesToIp(parseCidr('64:ff9b::198.51.100.7').first)).toBe('64:ff9b::c633:6407');
     // other IPv6 stays IPv6
     expect(parseCidr('2001:db8::/32').family).toBe(6);
   });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb } from '../../lib/db.ts';
 import { ROLES, grantStatements } from '../../lib/grants.ts';
-import { migrate, schemaFiles, TRIGGERS_DIR } from '../../lib/migrate.ts';
+import { migrate, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
+import { splitStatements } from '../../lib/sql-split.ts';
 import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
 import { schemaSnapshot } from '../helpers/snapshot.ts';
 
@@ -50,6 +51,29 @@ describe('ipms db migrate', () => {
       expect(reports.map((r) => r.created.length).sort((a, b) => a - b)).toEqual([0, 0, reports[0]!.unchanged.length + reports[0]!.created.length]);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('0007 fixes data written by earlier versions: IPv4-mapped whitelist entries, open rules over protected addresses', async () => {
+    const db = await freshDatabase('migrate_0007');
+    try {
+      // what an earlier version let in: triggers that now prevent it are out of the way meanwhile
+      await db.db.exec('DROP TRIGGER Sensor_after_insert');
+      await db.db.exec("INSERT INTO Whitelist (cidr) VALUES ('::ffff:10.1.0.0/112'), ('::ffff:10.2.0.0/112'), ('10.2.0.0/16')");
+      expect((await db.db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Whitelist WHERE LENGTH(first_ip) = 16'))[0]!.n).toBe(2);
+      await db.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.0.0'), 24, 'manual'), (INET6_ATON('198.18.1.0'), 24, 'manual')");
+      await db.db.exec("INSERT INTO Sensor (name, address) VALUES ('old', INET6_ATON('198.18.0.5'))");
+      const sql = readFileSync(join(SCHEMA_DIR, '0007_protected_data.sql'), 'utf8');
+      for (const st of splitStatements(sql)) await db.db.exec(st);
+      expect(await db.db.rows('SELECT cidr, LENGTH(first_ip) AS len FROM Whitelist ORDER BY cidr')).toEqual([
+        { cidr: '10.1.0.0/16', len: 4 }, { cidr: '10.2.0.0/16', len: 4 },
+      ]);
+      expect(await db.db.rows('SELECT INET6_NTOA(src_ip) AS src, status FROM Rule ORDER BY src_ip')).toEqual([
+        { src: '198.18.0.0', status: 'dropped' }, { src: '198.18.1.0', status: 'pending' },
+      ]);
+      expect((await migrate(db.cfg)).created).toEqual(['Sensor_after_insert']);
+    } finally {
+      await db.close();
     }
   });
 
