@@ -117,7 +117,8 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       break;
   }
   // a CHECK constraint (MySQL 3819, MariaDB 4025): the constraint's name says which rule
-  if (e.errno === 3819 || e.errno === 4025) {
+  // (4025 is another error on MySQL: the message tells MariaDB's apart)
+  if (e.errno === 3819 || (e.errno === 4025 && /^CONSTRAINT /.test(e.sqlMessage ?? ''))) {
     const name = /[Cc]heck constraint '([^']+)'|CONSTRAINT [`']?(\w+)[`']? failed/.exec(e.sqlMessage ?? '');
     const which = name?.[1] ?? name?.[2] ?? '';
     const text = CHECK_TEXT[which] ?? `a value breaks the table's rule ${which || '(check constraint)'}`;
@@ -126,7 +127,9 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
   // SIGNAL SQLSTATE '45000' from our triggers: their message says what was refused and why
   if (e.errno === 1644 && e.sqlMessage?.startsWith('ipms: ')) {
     const text = e.sqlMessage.slice('ipms: '.length);
-    return /^refused/.test(text) ? new RefusedError(text, 'E_PROTECTED') : new InputError(text, 'E_SQL_INPUT');
+    if (!/^refused/.test(text)) return new InputError(text, 'E_SQL_INPUT');
+    const code = /wider than/.test(text) ? 'E_TOO_WIDE' : /refused to change the traffic/.test(text) ? 'E_TRAFFIC_FIXED' : 'E_PROTECTED';
+    return new RefusedError(text, code);
   }
   const msg = e.message ?? String(err);
   if (/certificate|self.signed|SSL|TLS|altnames/i.test(msg) && !e.sqlMessage) {

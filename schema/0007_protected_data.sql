@@ -5,6 +5,8 @@
 --  * Open rules over a protected address (a sensor's, device's or honeypot's, added after the
 --    rule) are now dropped when the address is added; earlier ones are dropped here. The Rule
 --    trigger turns each drop into removals on the devices.
+--  * No rule is wider than /8 (IPv4) or /16 (IPv6) any more, and look-ups rely on it: older
+--    open rules that are wider are dropped.
 DELETE w FROM Whitelist w
 WHERE LENGTH(w.first_ip) = 16 AND LEFT(w.first_ip, 12) = UNHEX('00000000000000000000FFFF') AND w.prefix >= 96
   AND EXISTS (SELECT 1 FROM (SELECT cidr FROM Whitelist) v
@@ -19,3 +21,7 @@ SET r.status = 'dropped', r.reason = LEFT(CONCAT(IFNULL(r.reason, ''), ' [droppe
 WHERE r.status IN ('pending', 'active', 'disabled')
   AND EXISTS (SELECT 1 FROM ProtectedRange p
               WHERE p.first_ip <= r.src_last AND p.last_ip >= r.src_ip AND LENGTH(p.first_ip) = LENGTH(r.src_ip));
+
+UPDATE Rule
+SET status = 'dropped', reason = LEFT(CONCAT(IFNULL(reason, ''), ' [dropped: wider than /8 or /16]'), 255)
+WHERE status IN ('pending', 'active', 'disabled') AND src_prefix < IF(LENGTH(src_ip) = 4, 8, 16);

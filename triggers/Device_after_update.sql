@@ -13,6 +13,16 @@ BEGIN
     WHERE r.status IN ('pending', 'active') AND r.targeted = 0
       AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
       AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.device_id = NEW.id);
+    -- rows it had before a narrowing (taken off then) are wanted again once it takes them
+    UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+    SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+        rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+    WHERE rd.device_id = NEW.id AND rd.desired = 'absent' AND r.status IN ('pending', 'active') AND r.targeted = 0
+      AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope);
+    -- an active rule is active on every device that takes it: until this one has it, pending
+    UPDATE Rule r JOIN RuleDevice x ON x.rule_id = r.id
+    SET r.status = 'pending'
+    WHERE x.device_id = NEW.id AND x.desired = 'present' AND x.state <> 'applied' AND r.status = 'active';
     UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
     SET rd.desired = 'absent', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
         rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)

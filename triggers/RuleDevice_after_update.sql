@@ -1,4 +1,5 @@
--- A rule becomes active once every device that should have it has applied it.
+-- A rule becomes active once every device that should have it has applied it (a device that
+-- no longer takes it, its row desired 'absent', does not hold it back).
 -- The worker records a whole batch at once and then activates its rules in one statement;
 -- it sets @ipms_batch_record on its session while it does, so that this trigger does not run
 -- one UPDATE of Rule per row (100k rows: most of the time of a 100k-rule batch).
@@ -9,6 +10,6 @@ BEGIN
     SET r.status = 'active'
     WHERE r.id = NEW.rule_id AND r.status = 'pending'
       AND NOT EXISTS (SELECT 1 FROM RuleDevice x
-                      WHERE x.rule_id = NEW.rule_id AND (x.state <> 'applied' OR x.desired <> 'present'));
+                      WHERE x.rule_id = NEW.rule_id AND x.desired = 'present' AND x.state <> 'applied');
   END IF;
 END

@@ -23,6 +23,7 @@ BEGIN
                        ': wider than /', IF(LENGTH(NEW.src_ip) = 4, 8, 16), ' is not a block ipms makes');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
+  SET NEW.proto = LOWER(NEW.proto);
   IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
   END IF;

@@ -22,7 +22,9 @@ BEGIN
      OR (NEW.status IN ('pending', 'active', 'disabled')) <> (OLD.status IN ('pending', 'active', 'disabled'))
      OR (NEW.status IN ('pending', 'active')) <> (OLD.status IN ('pending', 'active'))
      OR NOT (NEW.action <=> OLD.action) OR NOT (NEW.expires_at <=> OLD.expires_at)
-     OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port) OR NOT (NEW.proto <=> OLD.proto) THEN
+     OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port)
+     OR NOT (CAST(NEW.proto AS BINARY) <=> CAST(OLD.proto AS BINARY))
+     OR NOT (NEW.src_last <=> OLD.src_last) OR NOT (NEW.scope <=> OLD.scope) THEN
    BEGIN
     DECLARE v_first VARBINARY(16);
     DECLARE v_last VARBINARY(16);
@@ -31,13 +33,20 @@ BEGIN
     DECLARE v_msg VARCHAR(255);
     DECLARE v_was_on INT;
     DECLARE v_is_on INT;
+    -- derived columns follow the source; written by hand they are put back
+    IF NEW.src_ip <=> OLD.src_ip AND NEW.src_prefix <=> OLD.src_prefix THEN
+      SET NEW.src_last = OLD.src_last, NEW.scope = OLD.scope;
+    END IF;
+    -- (protocol names compared as bytes: 'TCP' is another value than 'tcp' to the devices)
     IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
-       OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port) OR NOT (NEW.proto <=> OLD.proto) THEN
+       OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port)
+       OR NOT (CAST(NEW.proto AS BINARY) <=> CAST(OLD.proto AS BINARY)) THEN
       IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = OLD.id AND x.state <> 'removed') THEN
         SET v_msg = CONCAT('ipms: refused to change the traffic of rule ', OLD.id, ': it is on devices (or on its way); ',
                            'drop it and add a new rule');
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
+      SET NEW.proto = LOWER(NEW.proto);
       IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
       END IF;
@@ -80,10 +89,13 @@ BEGIN
           next_attempt_at = UTC_TIMESTAMP(3), version = version + 1, updated_at = UTC_TIMESTAMP(3)
       WHERE rule_id = NEW.id AND desired = 'present';
     ELSEIF v_was_on = 0 AND v_is_on = 1 THEN
-      UPDATE RuleDevice
-      SET desired = 'present', state = 'pending', attempts = 0, last_error = NULL,
-          next_attempt_at = UTC_TIMESTAMP(3), version = version + 1, updated_at = UTC_TIMESTAMP(3)
-      WHERE rule_id = NEW.id AND desired = 'absent';
+      -- back on the devices that take it now (its source may have been edited while it was
+      -- closed, and a disabled device gets nothing new)
+      UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
+      SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+          rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+      WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1
+        AND (NEW.targeted = 1 OR d.applies_to = 'any' OR d.applies_to = NEW.scope);
       IF NEW.targeted = 0 THEN
         INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
         SELECT NEW.id, d.id, 'present', 'pending', UTC_TIMESTAMP(3)

@@ -18,8 +18,10 @@ proc: BEGIN
   IF v_what IS NOT NULL THEN
     LEAVE proc;
   END IF;
+  -- (no rule is wider than /8 or /16: the lower bound keeps this a short range scan)
   IF EXISTS (SELECT 1 FROM Rule r
-             WHERE r.src_ip <= p_src AND r.src_last >= p_src AND LENGTH(r.src_ip) = LENGTH(p_src)
+             WHERE r.src_ip >= IF(LENGTH(p_src) = 4, CONCAT(LEFT(p_src, 1), UNHEX('000000')), CONCAT(LEFT(p_src, 2), UNHEX('0000000000000000000000000000')))
+               AND r.src_ip <= p_src AND r.src_last >= p_src AND LENGTH(r.src_ip) = LENGTH(p_src)
                AND r.status IN ('pending', 'active', 'disabled')
                AND r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL) THEN
     LEAVE proc;

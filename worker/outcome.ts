@@ -66,7 +66,7 @@ export async function activateRules(q: Queryable, ruleIds: number[]): Promise<vo
     await withRetry(() => q.exec(
       `UPDATE Rule r SET r.status = 'active'
        WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND (x.state <> 'applied' OR x.desired <> 'present'))`,
+         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.desired = 'present' AND x.state <> 'applied')`,
       ids,
     ));
   }

@@ -63,15 +63,33 @@ describe('ipms db migrate', () => {
       expect((await db.db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Whitelist WHERE LENGTH(first_ip) = 16'))[0]!.n).toBe(2);
       await db.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.0.0'), 24, 'manual'), (INET6_ATON('198.18.1.0'), 24, 'manual')");
       await db.db.exec("INSERT INTO Sensor (name, address) VALUES ('old', INET6_ATON('198.18.0.5'))");
+      // a rule wider than /8, from before the floor
+      await db.db.exec('DROP TRIGGER Rule_before_insert');
+      await db.db.exec("INSERT INTO Rule (src_ip, src_prefix, src_last, origin) VALUES (INET6_ATON('64.0.0.0'), 2, INET6_ATON('127.255.255.255'), 'manual')");
       const sql = readFileSync(join(SCHEMA_DIR, '0007_protected_data.sql'), 'utf8');
       for (const st of splitStatements(sql)) await db.db.exec(st);
       expect(await db.db.rows('SELECT cidr, LENGTH(first_ip) AS len FROM Whitelist ORDER BY cidr')).toEqual([
         { cidr: '10.1.0.0/16', len: 4 }, { cidr: '10.2.0.0/16', len: 4 },
       ]);
       expect(await db.db.rows('SELECT INET6_NTOA(src_ip) AS src, status FROM Rule ORDER BY src_ip')).toEqual([
-        { src: '198.18.0.0', status: 'dropped' }, { src: '198.18.1.0', status: 'pending' },
+        { src: '64.0.0.0', status: 'dropped' }, { src: '198.18.0.0', status: 'dropped' }, { src: '198.18.1.0', status: 'pending' },
       ]);
-      expect((await migrate(db.cfg)).created).toEqual(['Sensor_after_insert']);
+      expect((await migrate(db.cfg)).created.sort()).toEqual(['Rule_before_insert', 'Sensor_after_insert']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('0006 puts right the thresholds an earlier version let in before it adds its constraints', async () => {
+    const db = await freshDatabase('migrate_0006');
+    try {
+      await db.db.exec('ALTER TABLE Threshold DROP CONSTRAINT ck_threshold_port, DROP CONSTRAINT ck_threshold_window_max');
+      await db.db.exec("INSERT INTO Threshold (name, proto, dst_port, window_s) VALUES ('pingport', 'icmp', 22, 60), ('long', NULL, NULL, 5184000)");
+      for (const st of splitStatements(readFileSync(join(SCHEMA_DIR, '0006_threshold_checks.sql'), 'utf8'))) await db.db.exec(st);
+      expect(await db.db.rows("SELECT name, enabled, dst_port, window_s, description FROM Threshold WHERE name IN ('pingport', 'long') ORDER BY name")).toEqual([
+        { name: 'long', enabled: 1, dst_port: null, window_s: 2678400, description: null },
+        { name: 'pingport', enabled: 0, dst_port: null, window_s: 60, description: ' [ipms: disabled by the upgrade: dst_port 22 with proto icmp counted nothing]' },
+      ]);
     } finally {
       await db.close();
     }

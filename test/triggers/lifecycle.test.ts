@@ -79,6 +79,12 @@ describe('which devices get a rule', () => {
     await t.db.exec("UPDATE Device SET applies_to = 'internal' WHERE name = 'all'");
     const all = (await deviceRows(r!.id)).find((x) => x.device === 'all')!;
     expect(all).toMatchObject({ desired: 'absent', state: 'pending' });
+    // taken off, then widened again: wanted there again, and the active rule pending until it is
+    await t.db.exec("UPDATE RuleDevice SET state = IF(desired = 'present', 'applied', 'removed') WHERE rule_id = ?", [r!.id]);
+    expect(await status(r!.id)).toBe('active');
+    await t.db.exec("UPDATE Device SET applies_to = 'any' WHERE name = 'all'");
+    expect((await deviceRows(r!.id)).find((x) => x.device === 'all')).toMatchObject({ desired: 'present', state: 'pending' });
+    expect(await status(r!.id)).toBe('pending');
   });
 });
 
@@ -160,6 +166,11 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await status(other)).toBe('pending');
     await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('edge', '198.51.103.1', 'nftables', 'dry-run')");
     expect(await reason(other)).toEqual({ status: 'dropped', reason: ' [dropped: device edge]' });
+    // the widest rule there is (/8) is found from an address far into it
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('100.0.0.0'), 8, 'manual')");
+    const [wide] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('100.0.0.0')");
+    await t.db.exec("UPDATE Device SET host = '100.255.255.254' WHERE name = 'edge'");
+    expect(await reason(wide!.id)).toEqual({ status: 'dropped', reason: ' [dropped: device edge]' });
     await t.db.exec('DELETE FROM VirtHost');
     await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
   });
@@ -181,13 +192,31 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await expect(t.db.exec("UPDATE Rule SET src_prefix = 24 WHERE id = ?", [r!.id])).rejects.toThrow(/it is on devices/);
     await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [r!.id]);
     await expect(t.db.exec("UPDATE Rule SET dst_port = 22 WHERE id = ?", [r!.id])).rejects.toThrow(/needs proto tcp/);
-    await t.db.exec("UPDATE Rule SET src_prefix = 24, dst_port = 22, proto = 'tcp', status = 'pending' WHERE id = ?", [r!.id]);
+    // derived columns written by hand are put back
+    await t.db.exec("UPDATE Rule SET src_last = INET6_ATON('203.0.113.255'), scope = 'internal' WHERE id = ?", [r!.id]);
+    expect((await t.db.rows('SELECT INET6_NTOA(src_last) AS last, scope FROM Rule WHERE id = ?', [r!.id]))[0]).toEqual({ last: '203.0.113.6', scope: 'external' });
+    await t.db.exec("UPDATE Rule SET src_prefix = 24, dst_port = 22, proto = 'TCP', status = 'pending' WHERE id = ?", [r!.id]);
     const [v] = await t.db.rows<{ src: string; dst_port: number; proto: string }>('SELECT src, dst_port, proto FROM RuleView WHERE id = ?', [r!.id]);
     expect(v).toEqual({ src: '203.0.113.0/24', dst_port: 22, proto: 'tcp' });
     expect((await deviceRows(r!.id)).map((x) => [x.desired, x.state])).toEqual([
       ['present', 'pending'],
       ['present', 'pending'],
     ]);
+    // a protocol in other letters is another value to the devices: refused while it is on one
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [r!.id]);
+    await expect(t.db.exec("UPDATE Rule SET proto = 'TCP' WHERE id = ?", [r!.id])).rejects.toThrow(/it is on devices/);
+  });
+
+  it('re-opens an edited rule only on the devices that take it now', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.51.100.0'), 24, 'manual')");
+    const [r] = await rules(t.db);
+    expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all', 'border']);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [r!.id]);
+    // now an inside range: the external-only border device does not take it
+    await t.db.exec("UPDATE Rule SET src_ip = INET6_ATON('10.1.2.0'), status = 'pending' WHERE id = ?", [r!.id]);
+    expect((await deviceRows(r!.id)).map((x) => [x.device, x.desired])).toEqual([['all', 'present'], ['border', 'absent'], ['core', 'present']]);
   });
 
   it('refuses in SQL too a rule wider than /8 (IPv4) or /16 (IPv6), also by widening one', async () => {
