@@ -46,6 +46,8 @@ BEGIN
                            'drop it and add a new rule');
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
+      -- the same checks as Rule_before_insert's, written out there too: a procedure CALL per
+      -- inserted rule is a cost a 100k-entry blacklist import pays 100k times
       SET NEW.proto = LOWER(NEW.proto);
       IF NEW.dst_port IS NOT NULL AND (NEW.proto IS NULL OR NEW.proto NOT IN ('tcp', 'udp', 'sctp', 'udplite', 'dccp')) THEN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a rule with dst_port needs proto tcp, udp, sctp, udplite or dccp';
