@@ -63,33 +63,14 @@ async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
 }
 
 /**
- * The objects each adapter writes on a device, named from its options (defaults included):
- * the table, chain, sets, ACLs or lists it owns.
- */
-function objectsOf(adapter: string, options: string | null): string[] {
-  const o = options ? JSON.parse(options) as Record<string, unknown> : {};
-  const opt = (k: string, d: string) => String(o[k] ?? d);
-  switch (adapter) {
-    case 'nftables': return [`table ${opt('table', 'ipms')}`];
-    case 'iptables': return [`chain ${opt('chain', 'IPMS')}`];
-    case 'ipset': {
-      const set = opt('set', 'ipms');
-      return ['4', '6', '4-reject', '6-reject'].map((x) => `set ${set}${x}`);
-    }
-    case 'cisco-ios': return [`acl ${opt('acl', 'IPMS-IN')}`, `acl ${opt('acl6', 'IPMS6-IN')}`];
-    case 'pf': return [`table ${opt('table', 'ipms')}`, `table ${opt('table', 'ipms')}_reject`];
-    case 'routeros': return [`list ${opt('list', 'ipms')}`, `list ${opt('list', 'ipms')}-reject`];
-    default: return [];
-  }
-}
-
-/**
  * Two devices writing the same object in the same place undo each other: a full render of one
  * replaces the other's rules. Several devices may share a host, each with its own objects.
  */
 async function refuseSameObject(ctx: Context, d: { id?: number; host: string; port: number; adapter: string; transport: string; options: string | null; enabled?: number | boolean }): Promise<void> {
   // a disabled device writes nothing (it is checked again when enabled)
   if (d.transport === 'dry-run' || d.enabled === 0 || d.enabled === false) return;
+  const objectsOf = (adapter: string, options: string | null) =>
+    adapterFor(adapter).objects(options ? JSON.parse(options) as DeviceOptions : {});
   const mine = new Set(objectsOf(d.adapter, d.options));
   if (!mine.size) return;
   const others = await ctx.db().rows<DeviceRow>('SELECT * FROM Device WHERE adapter = ? AND transport = ? AND enabled = 1', [d.adapter, d.transport]);

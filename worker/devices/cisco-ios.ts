@@ -121,6 +121,10 @@ function readState(raw?: DeviceOptions): Plan {
 export const ciscoIos: Adapter = Object.freeze<Adapter>({
   name: 'cisco-ios',
   kind: 'session',
+  objects: (raw?: DeviceOptions) => {
+    const o = iosOptions(raw);
+    return [`acl ${o.acl}`, `acl ${o.acl6}`];
+  },
   modes: ['delta'],
   maxTimeoutS: 0,
   unsupported,

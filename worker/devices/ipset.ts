@@ -173,6 +173,8 @@ function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry
 export const ipset: Adapter = Object.freeze<Adapter>({
   name: 'ipset',
   kind: 'exec',
+  // every set name, whether or not IPv6 is on: another device may have it on
+  objects: (raw?: DeviceOptions) => ipsetSets({ ...ipsetOptions(raw), ipv6: true }).map((s) => `set ${s.name}`),
   modes: ['delta', 'full'],
   maxTimeoutS: IPSET_MAX_TIMEOUT_S,
   unsupported,

@@ -181,6 +181,7 @@ function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry
 
 export const iptables: Adapter = Object.freeze<Adapter>({
   name: 'iptables',
+  objects: (raw?: DeviceOptions) => [`chain ${iptablesOptions(raw).chain}`],
   kind: 'exec',
   modes: ['full'],
   maxTimeoutS: 0,

@@ -251,6 +251,7 @@ function readState(raw?: DeviceOptions): Plan {
 export const nftables: Adapter = Object.freeze<Adapter>({
   name: 'nftables',
   kind: 'exec',
+  objects: (raw?: DeviceOptions) => [`table ${nftOptions(raw).table}`],
   modes: ['delta', 'full'],
   // The kernel keeps u64 milliseconds; nft's parser only wants them written as days.
   maxTimeoutS: 2 ** 31 - 1,

@@ -112,6 +112,7 @@ function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry
 export const pf: Adapter = Object.freeze<Adapter>({
   name: 'pf',
   kind: 'exec',
+  objects: (raw?: DeviceOptions) => tables(pfOptions(raw)).map((t) => `table ${t.name}`),
   modes: ['delta', 'full'],
   maxTimeoutS: 0,
   unsupported,

@@ -122,6 +122,10 @@ function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry
 export const routeros: Adapter = Object.freeze<Adapter>({
   name: 'routeros',
   kind: 'session',
+  objects: (raw?: DeviceOptions) => {
+    const o = routerOsOptions(raw);
+    return [`list ${listOf(o, 'DROP')}`, `list ${listOf(o, 'REJECT')}`];
+  },
   modes: ['delta'],
   maxTimeoutS: ROUTEROS_MAX_TIMEOUT_S,
   unsupported,

@@ -112,6 +112,11 @@ export interface Adapter {
   readonly maxTimeoutS: number;
   /** why this adapter cannot carry the rule, or undefined when it can */
   unsupported(rule: DeviceRule, opts?: DeviceOptions): string | undefined;
+  /**
+   * The objects it owns on a device (table, chain, sets, ACLs, lists), each as "kind name":
+   * two devices in one place must not share one, or each would undo the other's rules.
+   */
+  objects(opts?: DeviceOptions): string[];
   /** idempotent: creates the adapter's own table/chains/sets/lists and hooks them in */
   setup(opts?: DeviceOptions): Plan;
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;

@@ -92,6 +92,15 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
     expect(code(() => a.setup({ [`${key}s`]: 'x' }))).toBe('E_DEVICE_OPTION');
   });
 
+  it('names the objects it owns on a device, from its options', () => {
+    const objs = a.objects();
+    expect(objs.length).toBeGreaterThan(0);
+    for (const o of objs) expect(o).toMatch(/^(table|chain|set|acl|list) [A-Za-z][A-Za-z0-9_-]*$/);
+    const key = { nftables: 'table', iptables: 'chain', ipset: 'set', 'cisco-ios': 'acl', pf: 'table', routeros: 'list' }[name]!;
+    expect(a.objects({ [key]: 'other' }).some((o) => o.includes('other'))).toBe(true);
+    expect(a.objects({ [key]: 'other' })).not.toEqual(objs);
+  });
+
   it('refuses to take over a built-in chain or another tool\'s table, which it would rewrite whole', () => {
     const taken = { nftables: ['filter', 'NAT', 'firewalld'], iptables: ['INPUT', 'FORWARD', 'DOCKER-USER', 'f2b-sshd'] }[name as 'nftables'] ?? [];
     for (const bad of taken) expect(code(() => a.setup({ [name === 'nftables' ? 'table' : 'chain']: bad }))).toBe('E_DEVICE_OPTION');
