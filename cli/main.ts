@@ -91,8 +91,8 @@ export async function main(argv: string[], io: Output = defaultOutput(), env: No
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
       // `ipms help [command]` asked for help (exit code 0); a group without its command did not
       if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-      if (forCheck) return 3;
-      return (err as CommanderError & { exitAs?: number }).exitAs ?? EXIT.USAGE;
+      // a monitoring plugin answers even bad usage with UNKNOWN (printed by outputError), exit 3
+      return forCheck ? 3 : EXIT.USAGE;
     }
     if (err instanceof IpmsError) {
       io.err(`ipms: ${oneLine(err)}`);

@@ -5,7 +5,7 @@ import { InputError, IpmsError, oneLine } from '../../lib/errors.ts';
 import { listLogs, type LogOut } from '../../lib/queries/logs.ts';
 import { getStatus } from '../../lib/queries/status.ts';
 import { why } from '../../lib/queries/why.ts';
-import { cidrArg, collect, intArg, ipArg, nameArg, portArg, usageText } from '../args.ts';
+import { cidrArg, collect, intArg, ipArg, nameArg, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
@@ -93,11 +93,6 @@ export function registerObserve(program: Command, ctx: Context): void {
 
   program.command('check')
     .description('Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN')
-    // a monitoring plugin answers even bad usage with UNKNOWN on stdout and exit 3
-    .configureOutput({ outputError: (s) => ctx.io.out(`IPMS UNKNOWN - ${usageText(s)}`) })
-    .exitOverride((err) => {
-      throw Object.assign(err, { exitAs: 3 });
-    })
     .option('--warn <limits>', 'WARNING limits in one flag, e.g. pending=5m,failed=1,silent=24h (repeatable)', collect)
     .option('--crit <limits>', 'CRITICAL limits in one flag, e.g. pending=30m,failed=10 (repeatable)', collect)
     .option('--warn-pending <duration>', 'WARNING when a rule waits this long for a device', '5m')
