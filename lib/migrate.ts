@@ -129,14 +129,20 @@ interface Installed {
   sha256: string;
 }
 
-async function installedPrograms(q: Queryable): Promise<Map<string, Installed & { present: boolean }>> {
-  await q.exec(`CREATE TABLE IF NOT EXISTS ipms_object (
-      name VARCHAR(64) NOT NULL PRIMARY KEY,
-      kind VARCHAR(16) NOT NULL,
-      sha256 CHAR(64) NOT NULL,
-      installed_at DATETIME(3) NOT NULL
-    ) ENGINE=InnoDB`);
-  const recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
+/** `readOnly` (db status): a database never migrated has no ipms_object yet, and says so. */
+async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<string, Installed & { present: boolean }>> {
+  let recorded: Installed[] = [];
+  if (!readOnly) {
+    await q.exec(`CREATE TABLE IF NOT EXISTS ipms_object (
+        name VARCHAR(64) NOT NULL PRIMARY KEY,
+        kind VARCHAR(16) NOT NULL,
+        sha256 CHAR(64) NOT NULL,
+        installed_at DATETIME(3) NOT NULL
+      ) ENGINE=InnoDB`);
+  }
+  const [has] = await q.rows<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ipms_object'");
+  if (Number(has?.n)) recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
   const triggers = await q.rows<{ name: string }>(
     'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
   );
@@ -264,7 +270,7 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
   );
   const done = exists[0]?.n ? await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`) : [];
   const doneSet = new Set(done.map((r) => r.name));
-  const installed = await installedPrograms(q);
+  const installed = await installedPrograms(q, true);
   return {
     server: vars?.v ?? '?',
     binlog: Number(vars?.lb) === 1,

@@ -1,7 +1,7 @@
 /** `ipms devices ...`, `ipms apply --once`, `ipms worker`. */
 import type { Command } from 'commander';
 import { isAbsolute } from 'node:path';
-import { EXIT, InputError, NotFoundError, RefusedError } from '../../lib/errors.ts';
+import { EXIT, InputError, IpmsError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
 import { listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
@@ -256,7 +256,7 @@ export function registerDevices(program: Command, ctx: Context): void {
                SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL, rd.version = rd.version + 1,
                    rd.claimed_by = NULL, rd.claimed_until = NULL, rd.next_attempt_at = UTC_TIMESTAMP(3)
                WHERE rd.device_id = ? AND r.status IN ('pending', 'active')`, [d.id]);
-            throw new RefusedError(`could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept with its rules`, 'E_DEVICE');
+            throw new IpmsError('E_DEVICE', `could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept with its rules`, EXIT.FAILURE);
           }
         });
       }
@@ -270,6 +270,8 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--json', 'print the report as JSON')
     .action(async (name: string, o: { dryRun?: boolean; json?: boolean }) => {
       const d = await deviceByName(ctx, name);
+      // the dry-run transport prints what it would send and reads nothing back
+      if (d.transport === 'dry-run') throw new InputError(`device ${name} uses the dry-run transport, which cannot read what a device enforces; reconcile needs ssh or local`);
       // holding the device's lease, so a worker's batch in flight is not taken for drift
       const r = await withDeviceLease(ctx.db(), d, newWorkerId(), () => reconcile(ctx.db(), d, deps(ctx), Boolean(o.dryRun)));
       // a dry run that finds drift exits 1, so cron and monitoring can act on it

@@ -150,7 +150,7 @@ describe('ipms devices', () => {
     const rule = (await ipms(t.url, 'rules', 'add', '198.18.20.0/24', '--device', 'pfbox', '--json')).json<{ id: number }>();
     await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [rule.id]);
     const off = await ipms(t.url, 'devices', 'remove', 'pfbox', '--take-off');
-    expect(off.code).toBe(5);
+    expect(off.code).toBe(1);
     expect(off.err).toMatch(/^ipms: could not take the rules off pfbox: .*; the device is kept with its rules$/);
     expect(await t.db.rows('SELECT rd.desired, rd.state, rd.claimed_by FROM RuleDevice rd WHERE rd.rule_id = ?', [rule.id]))
       .toEqual([{ desired: 'present', state: 'pending', claimed_by: null }]);
@@ -164,6 +164,9 @@ describe('ipms devices', () => {
     const refused = await ipms(t.url, 'devices', 'remove', 'lab');
     expect(refused.code).toBe(5);
     expect(refused.err).toBe('ipms: device lab enforces 1 rule(s): pass --take-off to remove them from it first, or --leave-rules');
+    // a dry-run device reads nothing back: reconcile says so instead of failing on its output
+    const rec = await ipms(t.url, 'devices', 'reconcile', 'lab', '--dry-run');
+    expect([rec.code, rec.err]).toEqual([2, 'ipms: device lab uses the dry-run transport, which cannot read what a device enforces; reconcile needs ssh or local']);
 
     const off = await ipms(t.url, 'devices', 'remove', 'lab', '--take-off');
     expect(off.code, off.err).toBe(0);

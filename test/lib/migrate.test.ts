@@ -8,7 +8,8 @@ import { openDb } from '../../lib/db.ts';
 import { ROLES, grantStatements } from '../../lib/grants.ts';
 import { migrate, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
 import { splitStatements } from '../../lib/sql-split.ts';
-import { adminUrl, freshDatabase, type TestDb } from '../helpers/db.ts';
+import { ipms } from '../helpers/cli.ts';
+import { adminUrl, freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 import { schemaSnapshot } from '../helpers/snapshot.ts';
 
 const SNAPSHOT = fileURLToPath(new URL('../fixtures/schema.snapshot.txt', import.meta.url));
@@ -93,6 +94,13 @@ describe('ipms db migrate', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('db status is read-only: the admin account (no CREATE) can ask it', async () => {
+    const url = await roleAccount(t, 'ipms_admin', 'ipms_t_status', 'status-test-pw');
+    const r = await ipms(url, 'db', 'status', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(r.json<{ applied: string[] }>().applied).toContain('0007_protected_data');
   });
 
   it('matches the committed schema snapshot', async () => {
