@@ -58,8 +58,3 @@ export function nameArg(text: string, what = 'NAME'): string {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
-
-/** Commander's error text without its "error: " prefix and line breaks. */
-export function usageText(s: string): string {
-  return s.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
-}

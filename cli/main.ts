@@ -4,7 +4,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
-import { usageText } from './args.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
 import { registerDb } from './commands/db.ts';
 import { registerIngest } from './commands/ingest.ts';
@@ -63,6 +62,11 @@ export function defaultOutput(): Output {
     err: (s) => process.stderr.write(`${s}\n`),
     isTty: Boolean(process.stdout.isTTY),
   };
+}
+
+/** Commander's error text without its "error: " prefix and line breaks. */
+function usageText(s: string): string {
+  return s.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /** The command named on the command line (the first operand after the global options). */

@@ -162,3 +162,13 @@ export function inRange(ip: Buffer, first: Buffer, last: Buffer): boolean {
 export function overlaps(a: { first: Buffer; last: Buffer }, b: { first: Buffer; last: Buffer }): boolean {
   return a.first.length === b.first.length && Buffer.compare(a.first, b.last) <= 0 && Buffer.compare(b.first, a.last) <= 0;
 }
+
+/**
+ * The widest block ipms makes: /8 for IPv4, /16 for IPv6 (0.0.0.0/0 from a typo or a feed's
+ * bogon line would cut the network off the Internet). The Rule triggers hold the same floor.
+ * Returns why a range is refused, or undefined.
+ */
+export function tooWideToBlock(c: Pick<Cidr, 'family' | 'prefix'>): string | undefined {
+  const floor = c.family === 4 ? 8 : 16;
+  return c.prefix < floor ? `wider than /${floor} is not a block ipms makes` : undefined;
+}

@@ -102,6 +102,7 @@ export function registerObserve(program: Command, ctx: Context): void {
     .option('--silent-after <duration>', 'WARNING when a sensor has been silent this long', '24h')
     .action(async (o: { warn?: string[]; crit?: string[]; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
       let lim;
+      let st;
       try {
         const warn = limitsArg(o.warn?.join(','), '--warn', ['pending', 'failed', 'silent']);
         const crit = limitsArg(o.crit?.join(','), '--crit', ['pending', 'failed']);
@@ -112,17 +113,9 @@ export function registerObserve(program: Command, ctx: Context): void {
           cf: intArg(crit.failed ?? o.critFailed, crit.failed ? '--crit failed' : '--crit-failed', 1),
           silent: parseDuration(warn.silent ?? o.silentAfter, warn.silent ? '--warn silent' : '--silent-after'),
         };
-      } catch (err) {
-        if (!(err instanceof IpmsError)) throw err;
-        ctx.io.out(`IPMS UNKNOWN - ${oneLine(err)}`);
-        ctx.exitCode = 3;
-        return;
-      }
-      let st;
-      try {
         st = await getStatus(ctx.db(), lim.silent);
       } catch (err) {
-        // a monitoring plugin reports any failure to look as UNKNOWN, never as a state
+        // a monitoring plugin reports any failure to look (bad limits too) as UNKNOWN, never as a state
         if (!(err instanceof IpmsError)) throw err;
         ctx.io.out(`IPMS UNKNOWN - ${oneLine(err)}`);
         ctx.exitCode = 3;

@@ -1,7 +1,7 @@
 /** Whitelist and blacklist, shared by the CLI and the web console. */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
-import { overlaps, parseCidr, type Cidr } from '../ip.ts';
+import { overlaps, parseCidr, tooWideToBlock, type Cidr } from '../ip.ts';
 import type { FeedEntry } from '../feeds.ts';
 import type { Action } from '../types.ts';
 import { srcText } from './rules.ts';
@@ -142,10 +142,10 @@ export async function addBlacklist(
     }
     seen.add(e.cidr.text);
     const hit = prot.find((p) => overlaps(p, e.cidr));
-    const minPrefix = e.cidr.family === 4 ? 8 : 16;
-    const within = inside.find((p) => p.first.length === e.cidr.first.length && overlaps(p, e.cidr));
+    const wide = tooWideToBlock(e.cidr);
+    const within = inside.find((p) => overlaps(p, e.cidr));
     if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
-    else if (e.cidr.prefix < minPrefix) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `wider than /${minPrefix} is not a block ipms makes` });
+    else if (wide) out.refused.push({ line: e.line, cidr: e.cidr.text, why: wide });
     else if (within) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `overlaps the ${within.what}: a feed does not block inside ranges (ipms rules add does)` });
     else ok.push(e);
   }

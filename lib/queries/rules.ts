@@ -4,7 +4,7 @@
  */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError, InputError } from '../errors.ts';
-import { bytesToIp, type Cidr } from '../ip.ts';
+import { bytesToIp, tooWideToBlock, type Cidr } from '../ip.ts';
 import { OPEN_STATUSES, PORT_PROTOCOLS, type Action, type Origin, type RuleProto, type RuleStatus } from '../types.ts';
 
 export const RULE_STATUSES: readonly RuleStatus[] = ['pending', 'active', 'disabled', 'dropped', 'expired'];
@@ -179,9 +179,9 @@ export async function addManualRule(db: Db, r: ManualRule): Promise<number> {
     throw new InputError(`--dst-port needs --proto ${PORT_PROTOCOLS.join('|')}`);
   }
   if (r.dst && r.dst.bytes.length !== r.src.first.length) throw new InputError('--dst must be of the same address family as the source');
-  const minPrefix = r.src.family === 4 ? 8 : 16;
   // (the Rule trigger says the same for rules written in SQL)
-  if (r.src.prefix < minPrefix) throw new RefusedError(`refused to block ${r.src.text}: wider than /${minPrefix} is not a block ipms makes`, 'E_TOO_WIDE');
+  const wide = tooWideToBlock(r.src);
+  if (wide) throw new RefusedError(`refused to block ${r.src.text}: ${wide}`, 'E_TOO_WIDE');
   const prot = await protectedOverlap(db, r.src);
   if (prot) throw new RefusedError(`refused to block ${r.src.text}: protected by ${prot}`, 'E_PROTECTED');
   return db.transaction(async (t) => {
