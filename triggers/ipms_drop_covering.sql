@@ -5,14 +5,25 @@
 CREATE PROCEDURE ipms_drop_covering(IN p_first VARBINARY(16), IN p_last VARBINARY(16), IN p_why VARCHAR(200))
 BEGIN
   IF p_first IS NOT NULL AND p_last IS NOT NULL THEN
-    -- A rule that overlaps the range and starts before it contains p_first, and no rule is
-    -- wider than /8 (IPv4) or /16 (IPv6): so its start is at least p_first cut to that prefix.
-    -- That lower bound makes this a short range scan of ix_rule_src instead of a scan (and
-    -- lock) of every rule, which a honeypot address registered by the ingest would pay.
+    -- A rule overlaps the range when it contains p_first or starts inside the range. The first
+    -- are one look-up per prefix length (see PrefixLength), the second a range scan of
+    -- ix_rule_src as long as the range itself: neither reads (and locks) every rule, which a
+    -- honeypot address registered by the ingest would otherwise pay.
+    UPDATE PrefixLength pl STRAIGHT_JOIN Rule r
+      ON r.src_ip = IF(LENGTH(p_first) = 4,
+          UNHEX(LPAD(HEX(CAST(CONV(HEX(p_first), 16, 10) AS UNSIGNED) >> (32 - LEAST(pl.n, 32)) << (32 - LEAST(pl.n, 32))), 8, '0')),
+          IF(pl.n <= 64,
+             CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_first, 8)), 16, 10) AS UNSIGNED) >> (64 - LEAST(pl.n, 64)) << (64 - LEAST(pl.n, 64))), 16, '0')),
+                    UNHEX('0000000000000000')),
+             CONCAT(LEFT(p_first, 8),
+                    UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_first, 8)), 16, 10) AS UNSIGNED) >> (128 - GREATEST(pl.n, 64)) << (128 - GREATEST(pl.n, 64))), 16, '0')))))
+     AND r.src_prefix = pl.n
+    SET r.status = 'dropped', r.reason = LEFT(CONCAT(IFNULL(r.reason, ''), ' [dropped: ', p_why, ']'), 255)
+    WHERE pl.n BETWEEN IF(LENGTH(p_first) = 4, 8, 16) AND LENGTH(p_first) * 8
+      AND r.status IN ('pending', 'active', 'disabled');
     UPDATE Rule
     SET status = 'dropped', reason = LEFT(CONCAT(IFNULL(reason, ''), ' [dropped: ', p_why, ']'), 255)
-    WHERE src_ip >= IF(LENGTH(p_first) = 4, CONCAT(LEFT(p_first, 1), UNHEX('000000')), CONCAT(LEFT(p_first, 2), UNHEX('0000000000000000000000000000')))
-      AND src_ip <= p_last AND src_last >= p_first AND LENGTH(src_ip) = LENGTH(p_first)
+    WHERE src_ip > p_first AND src_ip <= p_last AND LENGTH(src_ip) = LENGTH(p_first)
       AND status IN ('pending', 'active', 'disabled');
   END IF;
 END

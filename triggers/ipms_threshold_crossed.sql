@@ -18,10 +18,18 @@ proc: BEGIN
   IF v_what IS NOT NULL THEN
     LEAVE proc;
   END IF;
-  -- (no rule is wider than /8 or /16: the lower bound keeps this a short range scan)
-  IF EXISTS (SELECT 1 FROM Rule r
-             WHERE r.src_ip >= IF(LENGTH(p_src) = 4, CONCAT(LEFT(p_src, 1), UNHEX('000000')), CONCAT(LEFT(p_src, 2), UNHEX('0000000000000000000000000000')))
-               AND r.src_ip <= p_src AND r.src_last >= p_src AND LENGTH(r.src_ip) = LENGTH(p_src)
+  -- Already under an open rule for all its traffic: one look-up per prefix length (see
+  -- PrefixLength) of the address cut to that length (rules start at their network address).
+  IF EXISTS (SELECT 1 FROM PrefixLength pl STRAIGHT_JOIN Rule r
+               ON r.src_ip = IF(LENGTH(p_src) = 4,
+                     UNHEX(LPAD(HEX(CAST(CONV(HEX(p_src), 16, 10) AS UNSIGNED) >> (32 - LEAST(pl.n, 32)) << (32 - LEAST(pl.n, 32))), 8, '0')),
+                     IF(pl.n <= 64,
+                        CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_src, 8)), 16, 10) AS UNSIGNED) >> (64 - LEAST(pl.n, 64)) << (64 - LEAST(pl.n, 64))), 16, '0')),
+                               UNHEX('0000000000000000')),
+                        CONCAT(LEFT(p_src, 8),
+                               UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_src, 8)), 16, 10) AS UNSIGNED) >> (128 - GREATEST(pl.n, 64)) << (128 - GREATEST(pl.n, 64))), 16, '0')))))
+              AND r.src_prefix = pl.n
+             WHERE pl.n BETWEEN IF(LENGTH(p_src) = 4, 8, 16) AND LENGTH(p_src) * 8
                AND r.status IN ('pending', 'active', 'disabled')
                AND r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL) THEN
     LEAVE proc;

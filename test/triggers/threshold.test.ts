@@ -166,6 +166,45 @@ describe('what the DBA tunes', () => {
     await insertHits(t.db, burst(50, { ts: '2026-01-01 14:00:31', src: '198.51.100.71', dstPort: 80 }));
     expect((await rules(t.db, "src = '198.51.100.71'")).map((r) => r.threshold)).toEqual(['ssh', 'default']);
   });
+
+  it('finds the covering rule at any prefix length, among many rules of the same /8 and /16', async () => {
+    // the look-up cuts the source to each prefix length; these lengths cross byte and
+    // 64-bit boundaries. Many other rules share the /8 (IPv4) and /16 (IPv6).
+    await t.db.exec(
+      `INSERT INTO Rule (src_ip, src_prefix, origin)
+       SELECT INET6_ATON(CONCAT('77.', n DIV 2, '.', n MOD 2, '.9')), 32, 'manual' FROM PrefixLength
+       UNION ALL
+       SELECT INET6_ATON(CONCAT('2001:db8:ffff:', HEX(n), '::9')), 128, 'manual' FROM PrefixLength`,
+    );
+    const ranges: [string, string, string][] = [
+      // [rule, a source inside it but not at its start, the first address after it]
+      ['77.128.0.0/9', '77.200.1.2', '78.0.0.0'],
+      ['78.8.0.0/13', '78.15.255.254', '78.16.0.0'],
+      ['79.1.2.0/24', '79.1.2.77', '79.1.3.0'],
+      ['79.1.3.4/31', '79.1.3.5', '79.1.3.6'],
+      ['2a00::/16', '2a00:1234::1', '2a01::'],
+      ['2001:db8:8000::/33', '2001:db8:ffff:ffff::1', '2001:db9::'],
+      ['2001:db8:1:2::/64', '2001:db8:1:2:ffff::1', '2001:db8:1:3::'],
+      ['2001:db8:1:5::/65', '2001:db8:1:5:7fff::1', '2001:db8:1:5:8000::'],
+      ['2001:db8:1:4::10/127', '2001:db8:1:4::11', '2001:db8:1:4::12'],
+    ];
+    for (const [cidr] of ranges) {
+      const [ip, len] = cidr.split('/');
+      await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON(?), ?, 'manual')", [ip, Number(len)]);
+    }
+    for (const [, inside, after] of ranges) {
+      const dst = inside.includes(':') ? '2001:db8::1' : '192.168.2.1';
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 14:10:00', src: inside, dst }));
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 14:10:00', src: after, dst }));
+    }
+    expect((await rules(t.db, "origin = 'threshold'")).map((r) => r.src).sort()).toEqual(ranges.map((r) => r[2]).sort());
+    // and an address protected later drops the rule that covers it, found the same way
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('78.9.9.9/32', 'x'), ('2001:db8:1:5:1::/80', 'y')");
+    const dropped = await t.db.rows<{ src: string }>(
+      "SELECT src FROM RuleView WHERE status = 'dropped' ORDER BY src",
+    );
+    expect(dropped.map((r) => r.src)).toEqual(['2001:db8:1:5::/65', '78.8.0.0/13']);
+  });
 });
 
 describe('whitelists', () => {
