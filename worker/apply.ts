@@ -10,7 +10,7 @@ import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
-import type { Adapter, DeviceOptions, DeviceRule, Plan } from './devices/types.ts';
+import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
@@ -100,11 +100,17 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
       return out;
     }
     const run = async (session: Session, fresh: boolean) => {
-      // the setup is idempotent; with a kept connection it runs once per connection
-      if (fresh) await session.run(adapter.setup(opts).steps);
+      // the setup is idempotent; with a kept connection it runs once per connection. Where the
+      // adapter takes both in one transaction they go as one (nft: one process, one round trip)
+      const setup = fresh ? adapter.setup(opts) : undefined;
+      const joined = setup && adapter.joinsSteps;
+      if (setup && !joined) await session.run(setup.steps);
       try {
-        await session.run(plans.primary.steps);
+        await session.run(joined ? joinPlans(setup, plans.primary).steps : plans.primary.steps);
       } catch (err) {
+        // a joined transaction changed nothing: the setup goes on its own first (if it is what
+        // failed, its own error is the one to report)
+        if (joined) await session.run(setup.steps);
         // a delta that does not fit what the device has changed nothing (one transaction):
         // replace the adapter's objects whole with everything the device should enforce
         if (!plans.fallback) throw err;

@@ -72,6 +72,22 @@ describe('hits to a dropped packet and back', () => {
     expect((await ipms(t.url, 'apply', '--once')).code).toBe(0);
     const same = await ipms(t.url, 'devices', 'reconcile', 'fw', '--dry-run', '--json');
     expect([same.code, same.json<{ missing: string[]; unexpected: string[] }>()]).toMatchObject([0, { missing: [], unexpected: [] }]);
+    // drift that a delta cannot take: the range set emptied by hand, then the narrower of two
+    // nested ranges dropped. The delta (delete what was applied, add what stays), sent with the
+    // new connection's setup as one transaction, fails whole; the worker sends the setup alone,
+    // then the full render: the /24 is back
+    const half = lab.attacker.replace(/\.\d+$/, '.0/25');
+    const narrow = (await ipms(t.url, 'rules', 'add', half, '--device', 'fw', '--json')).json<{ id: number }>();
+    expect((await ipms(t.url, 'apply', '--once')).code).toBe(0);
+    const netSet = [...lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']).matchAll(/set (\w+) \{[^}]*?elements = \{([^}]*)\}/g)]
+      .find((m) => m[2]!.includes(half))?.[1];
+    expect(netSet).toBeDefined();
+    lab.dev.ok(['nft', 'flush', 'set', 'inet', 'ipms', netSet!]);
+    expect((await ipms(t.url, 'rules', 'drop', String(narrow.id))).code).toBe(0);
+    const repair = await ipms(t.url, 'apply', '--once');
+    expect(repair.code, repair.out + repair.err).toBe(0);
+    expect(lab.dev.ok(['nft', 'list', 'set', 'inet', 'ipms', netSet!])).toContain(net);
+    await t.db.exec('DELETE FROM Rule WHERE id = ?', [narrow.id]);
     expect((await ipms(t.url, 'rules', 'drop', String(wide.id))).code).toBe(0);
     expect((await ipms(t.url, 'apply', '--once')).code).toBe(0);
     expect(lab.attackerCanConnect()).toBe(false);

@@ -287,6 +287,22 @@ describe('failures, backoff and expiry', () => {
 describe('what a batch sends', () => {
   const deletes = () => sent.join('\n').match(/delete element/g)?.length ?? 0;
 
+  it('nftables: a new connection sends its setup and the batch as one nft transaction', async () => {
+    const dev = await deviceWithRules(3);
+    sent.length = 0;
+    expect((await new Worker(workerDb, deps, { deviceId: dev.id }).tick()).outcomes).toMatchObject([{ applied: 3 }]);
+    const text = sent.join('\n');
+    expect(text.match(/\] nft -f -/g)).toHaveLength(1);
+    // the table, chains and sets first, then the elements, in that one input
+    expect(text.indexOf('add table inet ipms')).toBeGreaterThan(-1);
+    expect(text.indexOf('add table inet ipms')).toBeLessThan(text.indexOf('add element inet ipms drop4'));
+    // a device that takes setup and batch separately still gets them separately (ipset: two tools)
+    const other = await deviceWithRules(1, { adapter: 'ipset' });
+    sent.length = 0;
+    expect((await new Worker(workerDb, deps, { deviceId: other.id }).tick()).outcomes).toMatchObject([{ applied: 1 }]);
+    expect(sent.join('\n').match(/\[dry-run [^\]]+\] /g)!.length).toBeGreaterThan(1);
+  });
+
   it('adds a rule plainly the first time, and replaces the element when the device may hold it already', async () => {
     const dev = await deviceWithRules(2);
     const w = new Worker(workerDb, deps, { deviceId: dev.id });

@@ -253,6 +253,7 @@ export const nftables: Adapter = Object.freeze<Adapter>({
   kind: 'exec',
   objects: (raw?: DeviceOptions) => [`table ${nftOptions(raw).table}`],
   modes: ['delta', 'full'],
+  joinsSteps: true,
   // The kernel keeps u64 milliseconds; nft's parser only wants them written as days.
   maxTimeoutS: 2 ** 31 - 1,
   unsupported: (_rule: DeviceRule, raw?: DeviceOptions) => {

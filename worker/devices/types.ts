@@ -65,6 +65,28 @@ export interface Plan {
   readonly manual?: string;
 }
 
+/** The steps of a and then b, with neighbours that run the same command joined (see Adapter.joinsSteps). */
+export function joinPlans(a: Plan, b: Plan): Plan {
+  const steps: Step[] = [];
+  for (const s of [...a.steps, ...b.steps]) {
+    const last = steps[steps.length - 1];
+    if (last && joinable(last) && joinable(s) && sameArgv(last.argv, s.argv)) {
+      steps[steps.length - 1] = { argv: last.argv, stdin: `${last.stdin}${s.stdin}` };
+    } else {
+      steps.push(s);
+    }
+  }
+  return { steps, ...(a.manual || b.manual ? { manual: [a.manual, b.manual].filter(Boolean).join('\n') } : {}) };
+}
+
+function joinable(s: Step): s is ExecStep & { stdin: string } {
+  return 'argv' in s && typeof s.stdin === 'string' && !s.okExit && !s.unless;
+}
+
+function sameArgv(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 export interface Batch {
   readonly add: readonly DeviceRule[];
   readonly remove: readonly DeviceRule[];
@@ -110,6 +132,12 @@ export interface Adapter {
    * live longer (or devices without timeouts) rely on the worker removing them when they expire.
    */
   readonly maxTimeoutS: number;
+  /**
+   * Two steps in a row that run the same command (no okExit, no unless) may be sent as one,
+   * their stdin joined: one transaction (nft -f -). The worker sends a new connection's setup
+   * and the batch that way, one process and one round trip fewer.
+   */
+  readonly joinsSteps?: boolean;
   /** why this adapter cannot carry the rule, or undefined when it can */
   unsupported(rule: DeviceRule, opts?: DeviceOptions): string | undefined;
   /**

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ipToBytes } from '../../../lib/ip.ts';
 import { IpmsError } from '../../../lib/errors.ts';
 import { ADAPTERS, adapterFor, formatPlan, keyText, toDeviceRule, type DeviceRule } from '../../../worker/devices/index.ts';
+import { joinPlans } from '../../../worker/devices/types.ts';
 
 interface FxRule { id: number; src: string; prefix: number; dst?: string; proto?: string; port?: number; action: string; expiresInS?: number }
 const fx = JSON.parse(readFileSync(new URL('../../fixtures/devices/rules.json', import.meta.url), 'utf8')) as { now: string; mixed: FxRule[]; remove: number[] };
@@ -135,5 +136,20 @@ describe('adapters that exist only as golden text parse sample device output', (
     const sup = mixed.filter((r) => !a.unsupported(r));
     const outs = ['state-drop4.txt', 'state-drop6.txt', 'state-reject4.txt', 'state-reject6.txt'].map((f) => sample('routeros', f));
     expect(a.parseState(outs).map(keyText)).toEqual(a.expectedState(sup).map(keyText));
+  });
+});
+
+describe('joinPlans', () => {
+  it('joins neighbouring steps of one command with their stdin, and nothing else', () => {
+    const nft = ['nft', '-f', '-'];
+    const p = joinPlans(
+      { steps: [{ argv: nft, stdin: 'add table inet ipms\n' }] },
+      { steps: [{ argv: nft, stdin: 'add element a\n' }, { argv: ['ipset', 'restore'], stdin: 'x\n' }, { argv: nft, stdin: 'b\n', okExit: [0, 1] }] },
+    );
+    expect(p.steps).toEqual([
+      { argv: nft, stdin: 'add table inet ipms\nadd element a\n' },
+      { argv: ['ipset', 'restore'], stdin: 'x\n' },
+      { argv: nft, stdin: 'b\n', okExit: [0, 1] },
+    ]);
   });
 });
