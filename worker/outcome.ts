@@ -23,15 +23,25 @@ async function release(db: Db, rows: Claimed[], workerId: string): Promise<void>
   }
 }
 
+/**
+ * Two connections record a large batch side by side (chunks taken in turn): the server spends
+ * its time in per-row work (each row's trigger, the rule's activation), which a second core
+ * shares. The chunks touch disjoint rows and rules.
+ */
+const RECORD_LANES = 2;
+
 export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<void> {
   let recorded = 0;
-  await db.pinned(async (q) => {
-    // one session: @ipms_batch_record tells RuleDevice_after_update to leave the rules to the
-    // set-based activation below (see the trigger)
+  const chunks: Claimed[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) chunks.push(rows.slice(i, i + CHUNK));
+  let next = 0;
+  const lane = () => db.pinned(async (q) => {
+    // one session per lane: @ipms_batch_record tells RuleDevice_after_update to leave the rules
+    // to the set-based activation below (see the trigger)
     await q.exec('SET @ipms_batch_record = 1');
     try {
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const chunk = rows.slice(i, i + CHUNK);
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
         // every statement stands alone (autocommit): a deadlock victim is run again whole
         for (const [version, ids] of byVersion(chunk)) {
           const r = await withRetry(() => q.exec(
@@ -52,6 +62,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
       await q.exec('SET @ipms_batch_record = NULL');
     }
   });
+  await Promise.all(Array.from({ length: Math.min(RECORD_LANES, chunks.length) }, lane));
   // rows whose wish changed meanwhile (another version) were not recorded: let them go
   if (recorded < rows.length) await release(db, rows, workerId);
 }
