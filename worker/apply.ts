@@ -57,6 +57,37 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
     await fail(claimed, oneLine(err));
     return out;
   }
+  // Without a kept connection, the connection (key exchange, host key check, login) is made
+  // while the batch is read and rendered; nothing is sent on it before the send below, and it
+  // is closed on every way out.
+  const early = deps.pool ? undefined : earlySession(deps.transportFor, device);
+  try {
+    return await prepareAndSend(db, device, claimed, deps, adapter, opts, out, early, lap, fail);
+  } finally {
+    await early?.close();
+  }
+}
+
+/** A connection opened ahead of need: its failure surfaces where it is used, not before. */
+function earlySession(transportFor: ApplyDeps['transportFor'], device: DeviceRow): { get(): Promise<Session>; close(): Promise<void> } {
+  const opening = Promise.resolve().then(() => transportFor(device).open());
+  opening.catch(() => undefined);
+  let closed = false;
+  return {
+    get: () => opening,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await opening.then((s) => s.close(), () => undefined);
+    },
+  };
+}
+
+async function prepareAndSend(
+  db: Db, device: DeviceRow, claimed: Claimed[], deps: ApplyDeps, adapter: Adapter, opts: DeviceOptions,
+  out: BatchOutcome, early: ReturnType<typeof earlySession> | undefined,
+  lap: (phase: string) => void, fail: (rows: Claimed[], msg: string) => Promise<void>,
+): Promise<BatchOutcome> {
   const rules = await rulesById(db, [...new Set(claimed.map((c) => c.rule_id))]);
   const prot = await protectedRanges(db);
   const add: DeviceRule[] = [];
@@ -136,12 +167,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
         }
       }
     } else {
-      const session = await deps.transportFor(device).open();
-      try {
-        await run(session, true);
-      } finally {
-        await session.close();
-      }
+      await run(await early!.get(), true);
     }
   } catch (err) {
     const msg = `${device.name}: ${oneLine(err)}`;

@@ -37,8 +37,13 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
   let next = 0;
   const lane = () => db.pinned(async (q) => {
     // one session per lane: @ipms_batch_record tells RuleDevice_after_update to leave the rules
-    // to the set-based activation below (see the trigger)
+    // to the set-based activation below (see the trigger). READ COMMITTED: the activation's
+    // look-up of the rule's other devices then reads the latest committed rows without locking
+    // them; under REPEATABLE READ it share-locks the index records of the rules next to its own,
+    // and a DBA's UPDATE of one of those rules (Rule row, then its RuleDevice rows) deadlocks with it.
+    // Nothing is lost: whichever device records last activates the rule.
     await q.exec('SET @ipms_batch_record = 1');
+    await q.exec('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
     try {
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
@@ -60,6 +65,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
       }
     } finally {
       await q.exec('SET @ipms_batch_record = NULL');
+      await q.exec('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     }
   });
   await Promise.all(Array.from({ length: Math.min(RECORD_LANES, chunks.length) }, lane));

@@ -287,6 +287,40 @@ describe('failures, backoff and expiry', () => {
 describe('what a batch sends', () => {
   const deletes = () => sent.join('\n').match(/delete element/g)?.length ?? 0;
 
+  it('connects while the batch is read and rendered, and closes that connection on every way out', async () => {
+    const log: string[] = [];
+    const counting = (d: DeviceRow): Transport => {
+      const inner = transportFor(d, { print: (x) => sent.push(x) });
+      return {
+        name: 'dry-run',
+        async open() {
+          log.push('open');
+          const s = await inner.open();
+          return {
+            run: (steps) => { log.push('run'); return s.run(steps); },
+            close: async () => { log.push('close'); await s.close(); },
+          };
+        },
+      };
+    };
+    const cdeps = { adapterFor, transportFor: counting };
+    const sent1 = await deviceWithRules(2);
+    expect((await new Worker(workerDb, cdeps, { deviceId: sent1.id }).tick()).outcomes).toMatchObject([{ applied: 2 }]);
+    expect(log).toEqual(['open', 'run', 'close']);
+    // nothing to send: pf tables take no ports, so both rules fail validation; no command runs
+    log.length = 0;
+    const refused = await deviceWithRules(2, { adapter: 'pf', proto: 'tcp', dstPort: 22 });
+    expect((await new Worker(workerDb, cdeps, { deviceId: refused.id }).tick()).outcomes).toMatchObject([{ applied: 0, failed: 2 }]);
+    expect(log).toEqual(['open', 'close']);
+    // a device that cannot be reached fails the batch where the connection is used
+    log.length = 0;
+    const down = await deviceWithRules(1);
+    const failing = { adapterFor, transportFor: (): Transport => ({ name: 'ssh', open: async () => { log.push('open'); throw new Error('connect ECONNREFUSED'); } }) };
+    const r = await new Worker(workerDb, failing, { deviceId: down.id }).tick();
+    expect(r.outcomes).toMatchObject([{ applied: 0, failed: 1, errors: [expect.stringContaining('ECONNREFUSED')] }]);
+    expect(log).toEqual(['open']);
+  });
+
   it('nftables: a new connection sends its setup and the batch as one nft transaction', async () => {
     const dev = await deviceWithRules(3);
     sent.length = 0;
