@@ -11,12 +11,9 @@ BEGIN
     -- honeypot address registered by the ingest would otherwise pay.
     UPDATE PrefixLength pl STRAIGHT_JOIN Rule r
       ON r.src_ip = IF(LENGTH(p_first) = 4,
-          UNHEX(LPAD(HEX(CAST(CONV(HEX(p_first), 16, 10) AS UNSIGNED) >> (32 - LEAST(pl.n, 32)) << (32 - LEAST(pl.n, 32))), 8, '0')),
-          IF(pl.n <= 64,
-             CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_first, 8)), 16, 10) AS UNSIGNED) >> (64 - LEAST(pl.n, 64)) << (64 - LEAST(pl.n, 64))), 16, '0')),
-                    UNHEX('0000000000000000')),
-             CONCAT(LEFT(p_first, 8),
-                    UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_first, 8)), 16, 10) AS UNSIGNED) >> (128 - GREATEST(pl.n, 64)) << (128 - GREATEST(pl.n, 64))), 16, '0')))))
+          UNHEX(LPAD(HEX(CAST(CONV(HEX(p_first), 16, 10) AS UNSIGNED) & pl.mask4), 8, '0')),
+          CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_first, 8)), 16, 10) AS UNSIGNED) & pl.mask_hi), 16, '0')),
+                 UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_first, 8)), 16, 10) AS UNSIGNED) & pl.mask_lo), 16, '0'))))
      AND r.src_prefix = pl.n
     SET r.status = 'dropped', r.reason = LEFT(CONCAT(IFNULL(r.reason, ''), ' [dropped: ', p_why, ']'), 255)
     WHERE pl.n BETWEEN IF(LENGTH(p_first) = 4, 8, 16) AND LENGTH(p_first) * 8

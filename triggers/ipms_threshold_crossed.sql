@@ -22,12 +22,9 @@ proc: BEGIN
   -- PrefixLength) of the address cut to that length (rules start at their network address).
   IF EXISTS (SELECT 1 FROM PrefixLength pl STRAIGHT_JOIN Rule r
                ON r.src_ip = IF(LENGTH(p_src) = 4,
-                     UNHEX(LPAD(HEX(CAST(CONV(HEX(p_src), 16, 10) AS UNSIGNED) >> (32 - LEAST(pl.n, 32)) << (32 - LEAST(pl.n, 32))), 8, '0')),
-                     IF(pl.n <= 64,
-                        CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_src, 8)), 16, 10) AS UNSIGNED) >> (64 - LEAST(pl.n, 64)) << (64 - LEAST(pl.n, 64))), 16, '0')),
-                               UNHEX('0000000000000000')),
-                        CONCAT(LEFT(p_src, 8),
-                               UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_src, 8)), 16, 10) AS UNSIGNED) >> (128 - GREATEST(pl.n, 64)) << (128 - GREATEST(pl.n, 64))), 16, '0')))))
+                     UNHEX(LPAD(HEX(CAST(CONV(HEX(p_src), 16, 10) AS UNSIGNED) & pl.mask4), 8, '0')),
+                     CONCAT(UNHEX(LPAD(HEX(CAST(CONV(HEX(LEFT(p_src, 8)), 16, 10) AS UNSIGNED) & pl.mask_hi), 16, '0')),
+                            UNHEX(LPAD(HEX(CAST(CONV(HEX(RIGHT(p_src, 8)), 16, 10) AS UNSIGNED) & pl.mask_lo), 16, '0'))))
               AND r.src_prefix = pl.n
              WHERE pl.n BETWEEN IF(LENGTH(p_src) = 4, 8, 16) AND LENGTH(p_src) * 8
                AND r.status IN ('pending', 'active', 'disabled')
