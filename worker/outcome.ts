@@ -37,55 +37,68 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
   let next = 0;
   const lane = () => db.pinned(async (q) => {
     // one session per lane: @ipms_batch_record tells RuleDevice_after_update to leave the rules
-    // to the set-based activation below (see the trigger). READ COMMITTED: the activation's
-    // look-up of the rule's other devices then reads the latest committed rows without locking
-    // them; under REPEATABLE READ it share-locks the index records of the rules next to its own,
-    // and a DBA's UPDATE of one of those rules (Rule row, then its RuleDevice rows) deadlocks with it.
-    // Nothing is lost: whichever device records last activates the rule.
+    // to the set-based activation below (see the trigger)
     await q.exec('SET @ipms_batch_record = 1');
-    await q.exec('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
     try {
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
         // every statement stands alone (autocommit): a deadlock victim is run again whole
         for (const [version, ids] of byVersion(chunk)) {
-          const r = await withRetry(() => q.exec(
-            `UPDATE RuleDevice
-             SET state = IF(desired = 'present', 'applied', 'removed'),
-                 applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
-                 removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
-                 last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
-             WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
-            [...ids, workerId, version],
-          ));
+          const r = await withRetry(async () => {
+            // READ COMMITTED, like the activation below (see activateRules): no gap locks
+            await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+            return q.exec(
+              `UPDATE RuleDevice
+               SET state = IF(desired = 'present', 'applied', 'removed'),
+                   applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
+                   removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
+                   last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
+               WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
+              [...ids, workerId, version],
+            );
+          });
           recorded += r.affectedRows;
         }
         const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
         if (ruleIds.length) await activateRules(q, ruleIds);
       }
+    } catch (err) {
+      next = chunks.length; // the other lane stops after its chunk in flight
+      throw err;
     } finally {
       await q.exec('SET @ipms_batch_record = NULL');
-      await q.exec('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     }
   });
-  await Promise.all(Array.from({ length: Math.min(RECORD_LANES, chunks.length) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(RECORD_LANES, chunks.length) }, lane));
+  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  // (rows left claimed are let go when the lease lapses, and applied again: adds are idempotent)
+  if (failed) throw failed.reason;
   // rows whose wish changed meanwhile (another version) were not recorded: let them go
   if (recorded < rows.length) await release(db, rows, workerId);
 }
 
 /**
  * Rules of the given ids that every device has now applied become active (what
- * RuleDevice_after_update does row by row for an UPDATE made by hand).
+ * RuleDevice_after_update does row by row for an UPDATE made by hand). `q` is one connection.
+ * Each statement runs under READ COMMITTED: the look-up of a rule's other devices then reads
+ * the latest committed rows without locking them. Under REPEATABLE READ it share-locks the index
+ * records next to its own rules' too, and a DBA's UPDATE of such a rule (its Rule row, then its
+ * RuleDevice rows) deadlocks with it. Nothing is missed: each device's rows are committed before
+ * its activation reads, so whichever device records last sees the others' and activates.
  */
 export async function activateRules(q: Queryable, ruleIds: number[]): Promise<void> {
   for (let i = 0; i < ruleIds.length; i += CHUNK) {
     const ids = ruleIds.slice(i, i + CHUNK);
-    await withRetry(() => q.exec(
-      `UPDATE Rule r SET r.status = 'active'
-       WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
-         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.desired = 'present' AND x.state <> 'applied')`,
-      ids,
-    ));
+    await withRetry(async () => {
+      // (for the next transaction only: with autocommit, the UPDATE below)
+      await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      return q.exec(
+        `UPDATE Rule r SET r.status = 'active'
+         WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.desired = 'present' AND x.state <> 'applied')`,
+        ids,
+      );
+    });
   }
 }
 
