@@ -39,6 +39,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
     // one session per lane: @ipms_batch_record tells RuleDevice_after_update to leave the rules
     // to the set-based activation below (see the trigger)
     await q.exec('SET @ipms_batch_record = 1');
+    const rc = await readCommittedAllowed(q);
     try {
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
@@ -46,7 +47,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
         for (const [version, ids] of byVersion(chunk)) {
           const r = await withRetry(async () => {
             // READ COMMITTED, like the activation below (see activateRules): no gap locks
-            await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+            if (rc) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
             return q.exec(
               `UPDATE RuleDevice
                SET state = IF(desired = 'present', 'applied', 'removed'),
@@ -60,7 +61,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
           recorded += r.affectedRows;
         }
         const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
-        if (ruleIds.length) await activateRules(q, ruleIds);
+        if (ruleIds.length) await activateRules(q, ruleIds, rc);
       }
     } catch (err) {
       next = chunks.length; // the other lane stops after its chunk in flight
@@ -86,12 +87,12 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
  * RuleDevice rows) deadlocks with it. Nothing is missed: each device's rows are committed before
  * its activation reads, so whichever device records last sees the others' and activates.
  */
-export async function activateRules(q: Queryable, ruleIds: number[]): Promise<void> {
+export async function activateRules(q: Queryable, ruleIds: number[], readCommitted = true): Promise<void> {
   for (let i = 0; i < ruleIds.length; i += CHUNK) {
     const ids = ruleIds.slice(i, i + CHUNK);
     await withRetry(async () => {
       // (for the next transaction only: with autocommit, the UPDATE below)
-      await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       return q.exec(
         `UPDATE Rule r SET r.status = 'active'
          WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
@@ -100,6 +101,15 @@ export async function activateRules(q: Queryable, ruleIds: number[]): Promise<vo
       );
     });
   }
+}
+
+/**
+ * READ COMMITTED writes cannot be logged statement by statement: a server that keeps its binary
+ * log with binlog_format=STATEMENT refuses them, and there the record stays REPEATABLE READ.
+ */
+async function readCommittedAllowed(q: Queryable): Promise<boolean> {
+  const [v] = await q.rows<{ lb: number | string; f: string }>('SELECT @@log_bin AS lb, @@binlog_format AS f');
+  return !(Number(v?.lb) === 1 && String(v?.f).toUpperCase() === 'STATEMENT');
 }
 
 /** The ids of a chunk by the version they were claimed at (nearly always one version). */

@@ -284,6 +284,35 @@ describe('failures, backoff and expiry', () => {
   });
 });
 
+describe('recording a batch', () => {
+  it('records on two connections, and also where the binary log is kept statement by statement', async () => {
+    // READ COMMITTED writes cannot be logged as statements: such a server gets REPEATABLE READ
+    const stmt = t.open(2);
+    try {
+      let ready = 0;
+      await Promise.all([0, 1].map(() => stmt.pinned(async (q) => {
+        await q.exec("SET SESSION binlog_format = 'STATEMENT'");
+        ready++;
+        for (let i = 0; i < 100 && ready < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      })));
+      expect(ready).toBe(2);
+      const dev = await deviceWithRules(0);
+      const ips = Array.from({ length: 1500 }, (_, i) => `198.19.${i >> 8}.${i & 255}`);
+      await t.db.exec(`INSERT INTO Rule (src_ip, origin, targeted) VALUES ${ips.map(() => "(INET6_ATON(?), 'manual', 1)").join(',')}`, ips);
+      await t.db.exec("INSERT INTO RuleDevice (rule_id, device_id) SELECT id, ? FROM Rule WHERE src_ip BETWEEN INET6_ATON('198.19.0.0') AND INET6_ATON('198.19.255.255')", [dev.id]);
+      const claimed = await claimDue(workerDb, { workerId: 'w-stmt', limit: 5000, leaseS: 60, deviceId: dev.id });
+      expect(claimed).toHaveLength(1500);
+      await markDone(stmt, claimed, 'w-stmt');
+      const states = await t.db.rows<{ state: string; status: string; n: number }>(
+        'SELECT rd.state, r.status, COUNT(*) AS n FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id WHERE rd.device_id = ? GROUP BY rd.state, r.status',
+        [dev.id]);
+      expect(states).toEqual([{ state: 'applied', status: 'active', n: 1500 }]);
+    } finally {
+      await stmt.end();
+    }
+  });
+});
+
 describe('what a batch sends', () => {
   const deletes = () => sent.join('\n').match(/delete element/g)?.length ?? 0;
 
