@@ -20,21 +20,36 @@ BEGIN
   DECLARE v_dport INT UNSIGNED;
   DECLARE v_kproto VARCHAR(16);
   DECLARE v_horizon INT UNSIGNED;
+  DECLARE v_len BIGINT;
 
   -- Once per statement: the enabled thresholds, as 'id,proto,port,sensor,group_by,window_s,max_hits;...'
   IF NOT (@ipms_thr_stmt <=> NOW(6) + 0) OR @ipms_thr_loaded < SYSDATE(6) - INTERVAL 1 SECOND THEN
-    SET @ipms_thr = '', @ipms_thr_n = 0;
-    load_loop: LOOP
-      SET v_item = NULL;
-      SELECT CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
-                       t.group_by, t.window_s, t.max_hits), t.id
-        INTO v_item, v_last
-        FROM Threshold t WHERE t.enabled = 1 AND t.id > v_last ORDER BY t.id LIMIT 1;
-      IF v_item IS NULL THEN
-        LEAVE load_loop;
-      END IF;
-      SET @ipms_thr = IF(@ipms_thr_n = 0, v_item, CONCAT(@ipms_thr, ';', v_item)), @ipms_thr_n = @ipms_thr_n + 1;
-    END LOOP;
+    -- One statement in the usual case; one statement per threshold when GROUP_CONCAT was cut
+    -- short by group_concat_max_len (1024 bytes by default on MySQL: some 25 thresholds), which
+    -- the length of the whole list tells (a count of items would not: the cut can fall inside one)
+    SELECT GROUP_CONCAT(CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                                  t.group_by, t.window_s, t.max_hits) ORDER BY t.id SEPARATOR ';'),
+           COUNT(*),
+           SUM(LENGTH(CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                                t.group_by, t.window_s, t.max_hits))) + COUNT(*) - 1,
+           (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_purge_every')
+      INTO @ipms_thr, @ipms_thr_n, v_len, v_horizon
+      FROM Threshold t WHERE t.enabled = 1;
+    SET @ipms_thr = IFNULL(@ipms_thr, '');
+    IF @ipms_thr_n > 0 AND NOT (LENGTH(@ipms_thr) <=> v_len) THEN
+      SET @ipms_thr = '', @ipms_thr_n = 0;
+      load_loop: LOOP
+        SET v_item = NULL;
+        SELECT CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                         t.group_by, t.window_s, t.max_hits), t.id
+          INTO v_item, v_last
+          FROM Threshold t WHERE t.enabled = 1 AND t.id > v_last ORDER BY t.id LIMIT 1;
+        IF v_item IS NULL THEN
+          LEAVE load_loop;
+        END IF;
+        SET @ipms_thr = IF(@ipms_thr_n = 0, v_item, CONCAT(@ipms_thr, ';', v_item)), @ipms_thr_n = @ipms_thr_n + 1;
+      END LOOP;
+    END IF;
     -- Threshold 1 in variables of its own, for the trigger's fast path: it takes one
     -- threshold grouped per source, without protocol, port or sensor filters.
     SET @ipms_t1_id = CAST(SUBSTRING_INDEX(@ipms_thr, ',', 1) AS UNSIGNED),
@@ -45,7 +60,6 @@ BEGIN
     -- Purge counters of windows that ended more than the horizon ago, in event time capped at
     -- the clock: a replayed old log keeps its own recent windows, a clock running ahead
     -- cannot purge the present.
-    SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_purge_every');
     IF v_horizon > 0 AND NOT (p_id DIV v_horizon <=> @ipms_purged_block) THEN
       SET @ipms_purged_block = p_id DIV v_horizon;
       SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_horizon_s');

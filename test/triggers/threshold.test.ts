@@ -152,6 +152,33 @@ describe('what the DBA tunes', () => {
     ]);
   });
 
+  it('reads every threshold also where GROUP_CONCAT is cut short (group_concat_max_len: MySQL keeps 1024 bytes)', async () => {
+    await t.db.exec(`INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits)
+                     VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5), ('per-host', NULL, NULL, 'src_dst_dport', 60, 3)`);
+    // the trigger's list: 'id,proto,port,sensor,group_by,window_s,max_hits' joined by ';'
+    const [{ len }] = await t.db.rows<{ len: number }>(
+      `SELECT SUM(LENGTH(CONCAT_WS(',', id, IFNULL(proto, ''), IFNULL(dst_port, ''), IFNULL(sensor_id, ''), group_by, window_s, max_hits)))
+              + COUNT(*) - 1 AS len FROM Threshold WHERE enabled = 1`) as [{ len: number }];
+    // cut inside the first item, and inside the last (as many items as thresholds, the last one short)
+    for (const [max, minute] of [[4, 10], [Number(len) - 3, 11]] as const) {
+      await t.db.exec('DELETE FROM Rule');
+      const s = t.open(1);
+      try {
+        await s.exec('SET SESSION group_concat_max_len = ?', [max]);
+        await insertHits(s, burst(5, { ts: `2026-01-01 13:${minute}:01`, src: '198.51.100.90', dstPort: 22 }));
+        await insertHits(s, burst(50, { ts: `2026-01-01 13:${minute}:30`, src: '198.51.100.91', dstPort: 80 }));
+      } finally {
+        await s.end();
+      }
+      expect((await rules(t.db)).map((r) => [r.threshold, r.src]).sort()).toEqual([
+        ['default', '198.51.100.91'],
+        ['per-host', '198.51.100.90'],
+        ['per-host', '198.51.100.91'], // its 3rd hit, before the 50th
+        ['ssh', '198.51.100.90'],
+      ]);
+    }
+  });
+
   it('gives no narrower rule to a source already blocked for all its traffic', async () => {
     await t.db.exec("INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits) VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5)");
     await insertHits(t.db, burst(50, { ts: '2026-01-01 14:00:00', src: '198.51.100.70', dstPort: 80 }));
