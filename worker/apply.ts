@@ -36,6 +36,38 @@ export interface BatchOutcome {
 }
 
 export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claimed[], deps: ApplyDeps): Promise<BatchOutcome> {
+  // Without a kept connection, the connection (key exchange, host key check, login) is made
+  // while the batch is read and rendered; nothing is sent on it before the send, and it is
+  // closed on every way out.
+  const early = deps.pool ? undefined : earlySession(deps.transportFor, device);
+  try {
+    return await applyWith(db, device, claimed, deps, early);
+  } finally {
+    await early?.close();
+  }
+}
+
+/** A connection opened ahead of need, once start() is called: its failure surfaces where it is used. */
+function earlySession(transportFor: ApplyDeps['transportFor'], device: DeviceRow) {
+  let opening: Promise<Session> | undefined;
+  return {
+    start(): void {
+      opening ??= Promise.resolve().then(() => transportFor(device).open());
+      opening.catch(() => undefined);
+    },
+    get(): Promise<Session> {
+      this.start();
+      return opening!;
+    },
+    async close(): Promise<void> {
+      await opening?.then((s) => s.close(), () => undefined);
+    },
+  };
+}
+
+async function applyWith(
+  db: Db, device: DeviceRow, claimed: Claimed[], deps: ApplyDeps, early: ReturnType<typeof earlySession> | undefined,
+): Promise<BatchOutcome> {
   const out: BatchOutcome = { device: device.name, applied: 0, removed: 0, failed: 0, errors: [], ms: {} };
   let t0 = Date.now();
   const lap = (phase: string) => {
@@ -57,37 +89,7 @@ export async function applyDeviceBatch(db: Db, device: DeviceRow, claimed: Claim
     await fail(claimed, oneLine(err));
     return out;
   }
-  // Without a kept connection, the connection (key exchange, host key check, login) is made
-  // while the batch is read and rendered; nothing is sent on it before the send below, and it
-  // is closed on every way out.
-  const early = deps.pool ? undefined : earlySession(deps.transportFor, device);
-  try {
-    return await prepareAndSend(db, device, claimed, deps, adapter, opts, out, early, lap, fail);
-  } finally {
-    await early?.close();
-  }
-}
-
-/** A connection opened ahead of need: its failure surfaces where it is used, not before. */
-function earlySession(transportFor: ApplyDeps['transportFor'], device: DeviceRow): { get(): Promise<Session>; close(): Promise<void> } {
-  const opening = Promise.resolve().then(() => transportFor(device).open());
-  opening.catch(() => undefined);
-  let closed = false;
-  return {
-    get: () => opening,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await opening.then((s) => s.close(), () => undefined);
-    },
-  };
-}
-
-async function prepareAndSend(
-  db: Db, device: DeviceRow, claimed: Claimed[], deps: ApplyDeps, adapter: Adapter, opts: DeviceOptions,
-  out: BatchOutcome, early: ReturnType<typeof earlySession> | undefined,
-  lap: (phase: string) => void, fail: (rows: Claimed[], msg: string) => Promise<void>,
-): Promise<BatchOutcome> {
+  early?.start();
   const rules = await rulesById(db, [...new Set(claimed.map((c) => c.rule_id))]);
   const prot = await protectedRanges(db);
   const add: DeviceRule[] = [];
