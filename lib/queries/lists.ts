@@ -1,7 +1,7 @@
 /** Whitelist and blacklist, shared by the CLI and the web console. */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
-import { overlaps, parseCidr, tooWideToBlock, type Cidr } from '../ip.ts';
+import { parseCidr, RangeIndex, tooWideToBlock, type Cidr } from '../ip.ts';
 import type { FeedEntry } from '../feeds.ts';
 import type { Action } from '../types.ts';
 import { srcText } from './rules.ts';
@@ -120,18 +120,19 @@ export async function addBlacklist(
   entries: FeedEntry[],
   opts: { source?: string; expiresAt?: Date | null; action?: Action } = {},
 ): Promise<BlacklistImport> {
-  const prot = await protectedRanges(db);
+  // (indexed: a feed of 100k entries against a whitelist of thousands)
+  const prot = new RangeIndex(await protectedRanges(db), 'protected range ');
   // Feeds such as FireHOL level1 list the bogons: the private ranges and 0.0.0.0/8 (the source
   // of every DHCP request). Blocked as sources they cut off the inside network, which is never
   // what importing a feed means; an inside host is blocked by hand (ipms rules add).
-  const inside = [
+  const inside = new RangeIndex([
     ...(await db.rows<{ cidr: string; first_ip: Buffer; last_ip: Buffer; description: string | null }>(
       'SELECT cidr, first_ip, last_ip, description FROM Network')).map((n) => ({
       first: n.first_ip, last: n.last_ip, what: `internal network ${n.cidr}${n.description ? ` (${n.description})` : ''}`,
     })),
     ...[['0.0.0.0/8', 'this network (DHCP clients)'], ['255.255.255.255/32', 'limited broadcast'], ['::/128', 'the unspecified address']]
       .map(([c, d]) => ({ ...parseCidr(c!), what: `special range ${c} (${d})` })),
-  ];
+  ], 'inside range ');
   const out: BlacklistImport = { added: 0, present: 0, refused: [] };
   const seen = new Set<string>();
   const ok: FeedEntry[] = [];
@@ -141,9 +142,9 @@ export async function addBlacklist(
       continue;
     }
     seen.add(e.cidr.text);
-    const hit = prot.find((p) => overlaps(p, e.cidr));
+    const hit = prot.overlapping(e.cidr);
     const wide = tooWideToBlock(e.cidr);
-    const within = inside.find((p) => overlaps(p, e.cidr));
+    const within = inside.overlapping(e.cidr);
     if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
     else if (wide) out.refused.push({ line: e.line, cidr: e.cidr.text, why: wide });
     else if (within) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `overlaps the ${within.what}: a feed does not block inside ranges (ipms rules add does)` });

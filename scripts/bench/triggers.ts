@@ -7,6 +7,9 @@
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb, withRetry, type Db, type Queryable, type RetryStats } from '../../lib/db.ts';
 import { migrate } from '../../lib/migrate.ts';
+import type { FeedEntry } from '../../lib/feeds.ts';
+import { parseCidr } from '../../lib/ip.ts';
+import { addBlacklist } from '../../lib/queries/lists.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 60_000);
 const BATCH = 100;
@@ -82,6 +85,37 @@ async function timeInserts(q: Queryable, table: string, bs: ReturnType<typeof ba
 
 async function reset(db: Db): Promise<void> {
   for (const t of ['RuleDevice', 'Rule', 'ThresholdCounter', 'SensorLog', 'SensorLogPlain']) await db.exec(`DELETE FROM ${t}`);
+}
+
+/**
+ * A blacklist import (every entry a rule, each checked against the protected ranges in
+ * TypeScript and again by the Rule trigger) with an empty whitelist and with a 20k-entry one
+ * (a provider's published ranges), side by side: the check must not grow with the whitelist.
+ */
+async function whitelistBench(db: Db): Promise<void> {
+  const n = Number(process.env.BENCH_FEED ?? 5000);
+  const feed = (base: number): FeedEntry[] =>
+    Array.from({ length: n }, (_, i) => ({ line: i + 1, cidr: parseCidr(`${base + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.9`) }));
+  const rate = async (entries: FeedEntry[]) => {
+    const t0 = process.hrtime.bigint();
+    const r = await addBlacklist(db, entries, { source: 'bench' });
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.added !== entries.length) throw new Error(`whitelist bench: ${r.added} of ${entries.length} entries added`);
+    return entries.length / secs;
+  };
+  await reset(db);
+  const none = await rate(feed(150));
+  // 20k entries, all below the feed's addresses: a range scan from the bottom would read them all
+  const wl = Array.from({ length: 20_000 }, (_, i) => `${1 + (i >> 10)}.${(i >> 8) & 3}.${i & 255}.0/24`);
+  for (let i = 0; i < wl.length; i += 2000) {
+    const c = wl.slice(i, i + 2000);
+    await db.exec(`INSERT INTO Whitelist (cidr) VALUES ${c.map(() => '(?)').join(',')}`, c);
+  }
+  const big = await rate(feed(160));
+  console.log(`triggers: blacklist import ${Math.round(none)} entries/s with an empty whitelist, ${Math.round(big)} entries/s with 20k whitelist entries, ratio ${(big / none).toFixed(2)}x`);
+  await db.exec('DELETE FROM Blacklist');
+  await db.exec('DELETE FROM Whitelist');
+  await reset(db);
 }
 
 /** Expected rules, counted here: sources with at least one 1-second window of >= 50 hits. */
@@ -168,6 +202,7 @@ export async function run(url: string): Promise<TriggerRates> {
     const expected = expectedRules(crows);
     console.log(`triggers: 4 concurrent writers ${Math.round(crows.length / secs)} rows/s; rules ${per.length} for ${expected} expected sources, duplicate rules ${dupes} (target 0); deadlock retries ${stats.retries}`);
     if (dupes !== 0 || per.length !== expected) process.exitCode = 1;
+    await whitelistBench(db);
     return { plain, withTriggers: trig };
   } finally {
     await db.end();

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, parseCidr } from '../../lib/ip.ts';
+import { bytesToIp, overlaps, parseCidr, RangeIndex } from '../../lib/ip.ts';
 
 /** What parseCidr must give, computed with ipaddr.js alone (the general path's library). */
 function reference(text: string, loose: boolean): { address: string; prefix: number; first: string; last: string } | 'error' {
@@ -68,5 +68,66 @@ describe('IPv4-mapped IPv6 text', () => {
     expect(bytesToIp(parseCidr('64:ff9b::198.51.100.7').first)).toBe('64:ff9b::c633:6407');
     // other IPv6 stays IPv6
     expect(parseCidr('2001:db8::/32').family).toBe(6);
+  });
+});
+
+describe('RangeIndex (protected ranges asked once per rule of a batch)', () => {
+  // a small deterministic generator: the same cases on every run
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+  const r = rng(42);
+  // CIDRs of both families, nested and disjoint, crowded into a few /16s so that they meet
+  const cidr = (): string => {
+    if (r() < 0.7) {
+      const p = 18 + Math.floor(r() * 15);
+      return `10.${Math.floor(r() * 16)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}/${p}`;
+    }
+    const p = 100 + Math.floor(r() * 29);
+    return `2001:db8:${Math.floor(r() * 3).toString(16)}::${Math.floor(r() * 65536).toString(16)}:${Math.floor(r() * 65536).toString(16)}/${p}`;
+  };
+  const ranges = Array.from({ length: 400 }, (_, i) => ({ ...parseCidr(cidr(), 'test', { loose: true }), what: `#${i}` }));
+  const ix = new RangeIndex(ranges);
+
+  it('answers like a scan of every range, for 5000 queries of both families', () => {
+    let hits = 0;
+    for (let i = 0; i < 5000; i++) {
+      const q = parseCidr(cidr(), 'query', { loose: true });
+      const scan = ranges.filter((x) => overlaps(x, q));
+      const got = ix.overlapping(q);
+      if (scan.length === 0) expect(got).toBeUndefined();
+      else {
+        hits++;
+        expect(got).toBeDefined();
+        expect(scan).toContain(got);
+      }
+    }
+    // both answers occur often (the generator is not degenerate)
+    expect(hits).toBeGreaterThan(500);
+    expect(hits).toBeLessThan(4500);
+  });
+
+  it('finds a wide range behind many narrow ones that start later, and keeps families apart', () => {
+    const wide = { ...parseCidr('10.0.0.0/8'), what: 'wide' };
+    const narrow = Array.from({ length: 1000 }, (_, i) => ({ ...parseCidr(`10.${1 + (i >> 8)}.${i & 255}.0/24`), what: `n${i}` }));
+    const six = { ...parseCidr('::/0'), what: 'all v6' };
+    const x = new RangeIndex([...narrow, wide, six]);
+    expect(x.overlapping(parseCidr('10.200.0.1/32'))?.what).toBe('wide');
+    expect(x.overlapping(parseCidr('11.0.0.1/32'))).toBeUndefined();
+    expect(x.overlapping(parseCidr('9.255.255.255/32'))).toBeUndefined();
+    expect(x.overlapping(parseCidr('9.0.0.0/8'))).toBeUndefined();
+    expect(x.overlapping(parseCidr('8.0.0.0/6'))?.what).toBe('wide');
+    expect(x.overlapping(parseCidr('2001:db8::1/128'))?.what).toBe('all v6');
+    expect(new RangeIndex([wide]).overlapping(parseCidr('2001:db8::/32'))).toBeUndefined();
+  });
+
+  it('refuses a broken range by name', () => {
+    expect(() => new RangeIndex([{ first: Buffer.from([10, 0, 0, 9]), last: Buffer.from([10, 0, 0, 1]), what: 'whitelist x' }], 'protected range '))
+      .toThrow('protected range whitelist x is not a valid range');
+    expect(() => new RangeIndex([{ first: Buffer.from([10, 0, 0, 1]), last: Buffer.alloc(16), what: 'y' }])).toThrow('y is not a valid range');
   });
 });

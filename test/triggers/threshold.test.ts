@@ -254,6 +254,46 @@ describe('whitelists', () => {
     expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.99']);
   });
 
+  it('finds the whitelist entry at any prefix length among thousands, by hits and by rules written', async () => {
+    // 2000 entries below the addresses asked about (a range scan from the bottom would read them
+    // all), then entries of many lengths, nested in one another
+    const low = Array.from({ length: 2000 }, (_, i) => `${20 + (i >> 10)}.${(i >> 8) & 3}.${i & 255}.0/24`);
+    await t.db.exec(`INSERT INTO Whitelist (cidr) VALUES ${low.map(() => '(?)').join(',')}`, low);
+    const [{ n } = { n: 0 }] = await t.db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Whitelist');
+    expect(n).toBe(2000);
+    await t.db.exec(`INSERT INTO Whitelist (cidr) VALUES ('100.0.0.0/9'), ('100.200.0.0/13'), ('100.200.7.0/24'),
+      ('100.250.0.6/31'), ('100.251.0.9/32'), ('2001:db8::/33'), ('2001:db8:8000:1::/65'), ('2001:db8:8000:2::4/127')`);
+    const refused = async (cidr: string) =>
+      t.db.exec(`INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON(?), ?, 'manual')`, cidr.split('/'))
+        .then(() => 'allowed', (e: Error) => (/protected by (whitelist \S+)/.exec(e.message)?.[1] ?? e.message));
+    // a point inside an entry of each length; a range holding an entry; a range inside an entry
+    expect(await refused('100.127.255.255/32')).toBe('whitelist 100.0.0.0/9');
+    expect(await refused('100.207.1.1/32')).toBe('whitelist 100.200.0.0/13');
+    expect(await refused('100.200.7.200/32')).toMatch(/^whitelist 100\.200\.(0\.0\/13|7\.0\/24)$/);
+    expect(await refused('100.250.0.7/32')).toBe('whitelist 100.250.0.6/31');
+    expect(await refused('100.251.0.0/16')).toBe('whitelist 100.251.0.9/32');
+    expect(await refused('100.200.64.0/18')).toBe('whitelist 100.200.0.0/13');
+    expect(await refused('2001:db8:7fff::1/128')).toBe('whitelist 2001:db8::/33');
+    expect(await refused('2001:db8:8000:1:7fff::/80')).toBe('whitelist 2001:db8:8000:1::/65');
+    expect(await refused('2001:db8:8000:2::5/128')).toBe('whitelist 2001:db8:8000:2::4/127');
+    expect(await refused('2001:db8:8000::/48')).toMatch(/^whitelist 2001:db8:8000:(1::\/65|2::4\/127)$/);
+    // just outside each
+    for (const c of ['100.128.0.0/32', '100.208.0.0/32', '100.250.0.8/32', '100.251.0.10/32', '2001:db8:8000:1:8000::/128', '2001:db8:8000:2::6/128', '20.10.0.0/24']) {
+      expect(await refused(c), c).toBe('allowed');
+    }
+    // the threshold path asks the same question
+    for (const src of ['100.207.9.9', '2001:db8:8000:1::77', '21.3.99.1']) {
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 15:40:00', src, dst: src.includes(':') ? '2001:db8::1' : '192.168.2.1' }));
+    }
+    expect((await rules(t.db)).filter((r) => r.origin === 'threshold')).toEqual([]);
+    // an entry edited to a length the whitelist did not have yet, and one taken away
+    await t.db.exec("UPDATE Whitelist SET cidr = '100.128.0.0/10' WHERE cidr = '100.0.0.0/9'");
+    expect(await refused('100.129.0.1/32')).toBe('whitelist 100.128.0.0/10');
+    expect(await refused('100.127.0.1/32')).toBe('allowed');
+    await t.db.exec("DELETE FROM Whitelist WHERE cidr = '100.250.0.6/31'");
+    expect(await refused('100.250.0.6/32')).toBe('allowed');
+  });
+
   it('never blocks sensors, honeypots or device management addresses', async () => {
     await t.db.exec("UPDATE Sensor SET address = INET6_ATON('198.51.100.201') WHERE id = 1");
     await t.db.exec("INSERT INTO VirtHost (sensor_id, address) VALUES (1, INET6_ATON('198.51.100.202'))");

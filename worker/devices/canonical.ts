@@ -5,7 +5,7 @@
  * of the three whitelist checks (trigger, worker, here) before anything reaches a device.
  */
 import { RULE_PROTOCOLS, type Action } from '../../lib/types.ts';
-import { bytesToIp, overlaps, parseCidr, type Family } from '../../lib/ip.ts';
+import { bytesToIp, parseCidr, RangeIndex, type Family } from '../../lib/ip.ts';
 import { InputError, IpmsError, RefusedError } from '../../lib/errors.ts';
 import { hasPorts, protoFitsFamily, PROTO_NUMBER } from './protocols.ts';
 import type { DeviceKey, DeviceRule } from './types.ts';
@@ -32,7 +32,8 @@ export interface RuleInput {
 }
 
 export interface ToDeviceRuleOptions {
-  protected: readonly ProtectedRange[];
+  /** a list is indexed on first use (and the index kept for that list) */
+  protected: readonly ProtectedRange[] | RangeIndex<ProtectedRange>;
   /** for expiresInS; default: now */
   now?: Date;
   /**
@@ -50,6 +51,19 @@ export interface ToDeviceRuleOptions {
 export const MAX_EXPIRES_S = 2 ** 31 - 1;
 
 const made = new WeakSet<object>();
+
+const indexes = new WeakMap<readonly ProtectedRange[], RangeIndex<ProtectedRange>>();
+
+/** The index of a list of protected ranges, made once per list (a batch asks it per rule). */
+export function protectedIndex(p: readonly ProtectedRange[] | RangeIndex<ProtectedRange>): RangeIndex<ProtectedRange> {
+  if (p instanceof RangeIndex) return p;
+  let ix = indexes.get(p);
+  if (!ix) {
+    ix = new RangeIndex(p, 'protected range ');
+    indexes.set(p, ix);
+  }
+  return ix;
+}
 
 export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceRule {
   const id = row.id;
@@ -94,12 +108,8 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
 
   let expiresInS: number | undefined;
   if ((opts.purpose ?? 'apply') !== 'remove') {
-    for (const p of opts.protected) {
-      if (p.first.length !== p.last.length || (p.first.length !== 4 && p.first.length !== 16) || Buffer.compare(p.first, p.last) > 0) {
-        throw new InputError(`protected range ${p.what} is not a valid range`, 'E_RULE');
-      }
-      if (overlaps(src, p)) throw new RefusedError(`${what}: ${src.text} overlaps protected range ${p.what}; not sent to any device`, 'E_PROTECTED');
-    }
+    const p = protectedIndex(opts.protected).overlapping(src);
+    if (p) throw new RefusedError(`${what}: ${src.text} overlaps protected range ${p.what}; not sent to any device`, 'E_PROTECTED');
     if (row.expires_at != null) {
       const ms = row.expires_at.getTime() - (opts.now ?? new Date()).getTime();
       if (!Number.isFinite(ms)) throw new InputError(`${what}: bad expiry time`, 'E_RULE');
