@@ -16,31 +16,53 @@ export async function rulesById(q: Queryable, ids: number[]): Promise<Map<number
 
 /**
  * Rules applied on the device that stay there and overlap the batch: every applied range
- * rule (usually few), and applied single-address rules that are in the batch or inside one of
- * its ranges. Adapters with interval sets need them to keep the sets free of overlaps.
+ * rule (usually few; found through Rule's ix_rule_open_range, not by reading every rule the
+ * device holds), and applied single-address rules that are in the batch or inside one of its
+ * ranges. Adapters with interval sets need them to keep the sets free of overlaps.
  * Also, in the same look-ups, the rules whose removal from the device is still outstanding
  * (not in this batch): what they put there may still be there.
  */
 export async function keptOverlapping(
   q: Queryable, deviceId: number, batch: RuleInput[], exclude: Set<number>,
 ): Promise<{ kept: RuleInput[]; leaving: RuleInput[] }> {
-  // driven from Rule's source index, then the (rule_id, device_id) key: starting from the
-  // device's RuleDevice rows would read all of them for every look-up
-  const base = `SELECT ${RULE_COLS}, rd.desired FROM Rule r JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
-                WHERE ((rd.desired = 'present' AND rd.state = 'applied') OR (rd.desired = 'absent' AND rd.state <> 'removed'))`;
+  const applied = "rd.desired = 'present' AND rd.state = 'applied'";
+  // (a row is 'absent' from the moment its rule closes or its device stops taking it; until
+  // the worker has taken it off, it is 'pending' or 'failed')
+  const outstanding = "rd.desired = 'absent' AND rd.state IN ('pending', 'failed')";
   const kept = new Map<number, RuleInput>();
   const leaving = new Map<number, RuleInput>();
   const add = (rows: (RuleInput & { desired: string })[]) => {
     for (const { desired, ...r } of rows) if (!exclude.has(r.id)) (desired === 'present' ? kept : leaving).set(r.id, r);
   };
-  add(await q.rows(`${base} AND r.src_prefix < LENGTH(r.src_ip) * 8`, [deviceId]));
+  // open range rules, then this device's row of each (its (rule_id, device_id) key)
+  add(await q.rows(
+    `SELECT ${RULE_COLS}, rd.desired FROM Rule r STRAIGHT_JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
+     WHERE r.open_range = 1 AND ${applied}`,
+    [deviceId],
+  ));
+  // range rules on their way off: from the device's outstanding rows (ix_ruledevice_device)
+  add(await q.rows(
+    `SELECT ${RULE_COLS}, rd.desired FROM RuleDevice rd STRAIGHT_JOIN Rule r ON r.id = rd.rule_id
+     WHERE rd.device_id = ? AND ${outstanding} AND r.src_prefix < LENGTH(r.src_ip) * 8`,
+    [deviceId],
+  ));
+  // single addresses and ranges of the batch: driven from Rule's source index, then the
+  // (rule_id, device_id) key
+  const base = `SELECT ${RULE_COLS}, rd.desired FROM Rule r STRAIGHT_JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = ?
+                WHERE ((${applied}) OR (${outstanding}))`;
   const singles = batch.filter((r) => r.src_prefix === r.src_ip.length * 8).map((r) => r.src_ip);
   for (let i = 0; i < singles.length; i += 2000) {
     const chunk = singles.slice(i, i + 2000);
     add(await q.rows(`${base} AND r.src_ip IN (${chunk.map(() => '?').join(',')})`, [deviceId, ...chunk]));
   }
-  for (const r of batch.filter((x) => x.src_prefix < x.src_ip.length * 8)) {
-    add(await q.rows(`${base} AND r.src_ip BETWEEN ? AND ? AND LENGTH(r.src_ip) = ?`, [deviceId, r.src_ip, r.src_last ?? r.src_ip, r.src_ip.length]));
+  // the rules inside the batch's ranges, 200 ranges a statement (one index range each)
+  const ranges = batch.filter((x) => x.src_prefix < x.src_ip.length * 8);
+  for (let i = 0; i < ranges.length; i += 200) {
+    const chunk = ranges.slice(i, i + 200);
+    add(await q.rows(
+      `${base} AND (${chunk.map(() => '(r.src_ip BETWEEN ? AND ? AND LENGTH(r.src_ip) = ?)').join(' OR ')})`,
+      [deviceId, ...chunk.flatMap((r) => [r.src_ip, r.src_last ?? r.src_ip, r.src_ip.length])],
+    ));
   }
   return { kept: [...kept.values()], leaving: [...leaving.values()] };
 }

@@ -31,6 +31,33 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * 40 rules, one every 150 ms, into a running worker (after one to warm the connection up);
+ * their pending -> applied times in ms, sorted. Rule addresses from `from` on.
+ */
+async function daemonLatency(db: Db, deps: ConstructorParameters<typeof Worker>[1], from: number): Promise<number[]> {
+  const w = new Worker(db, deps);
+  const loop = w.run(50);
+  const idle = async (until: number, done: () => Promise<boolean>) => {
+    while (Date.now() < until && !(await done())) await new Promise((r) => setTimeout(r, 50));
+  };
+  const pending = async () => (await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM RuleDevice WHERE state <> 'applied'"))[0]!.n;
+  await insertRules(db, from, 1);
+  await idle(Date.now() + 10_000, async () => (await pending()) === 0);
+  const [{ first } = { first: 0 }] = await db.rows<{ first: number }>('SELECT MAX(id) + 1 AS first FROM Rule');
+  for (let i = 0; i < 40; i++) {
+    await insertRules(db, from + 1 + i, 1);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  await idle(Date.now() + 20_000, async () => (await pending()) === 0);
+  await w.stop();
+  await loop;
+  return (await db.rows<{ ms: number }>(
+    `SELECT TIMESTAMPDIFF(MICROSECOND, r.created_at, rd.applied_at) / 1000 AS ms
+     FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id WHERE r.id >= ? AND rd.applied_at IS NOT NULL`, [first],
+  )).map((r) => Number(r.ms)).sort((a, b) => a - b);
+}
+
 export async function run(url: string): Promise<void> {
   let lab: Lab | undefined;
   const root = openDb(parseDatabaseUrl(url), { poolSize: 1 });
@@ -50,27 +77,8 @@ export async function run(url: string): Promise<void> {
     );
     const deps = { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: () => undefined, timeoutMs: 120_000 }) };
 
-    // latency: one rule at a time into a running worker
-    const w = new Worker(db, deps);
-    const loop = w.run(50);
-    await insertRules(db, 1, 1);
-    for (let i = 0; i < 200 && (await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM RuleDevice WHERE state = 'applied'"))[0]!.n < 1; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    for (let i = 0; i < 40; i++) {
-      await insertRules(db, 1000 + i, 1);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    const end = Date.now() + 20_000;
-    while (Date.now() < end && (await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM RuleDevice WHERE state <> 'applied'"))[0]!.n > 0) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await w.stop();
-    await loop;
-    const lat = (await db.rows<{ ms: number }>(
-      `SELECT TIMESTAMPDIFF(MICROSECOND, r.created_at, rd.applied_at) / 1000 AS ms
-       FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id WHERE r.id > 1 AND rd.applied_at IS NOT NULL`,
-    )).map((r) => Number(r.ms)).sort((a, b) => a - b);
+    // latency: one rule at a time into a running worker, on an empty device
+    const lat = await daemonLatency(db, deps, 1000);
     console.log(`worker: pending->applied over ssh, daemon polling 50 ms: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms (${lat.length} rules; target p99 < 1000 ms)`);
 
     // bulk: 10k then 100k more in one batch each
@@ -83,6 +91,11 @@ export async function run(url: string): Promise<void> {
       const o = r.outcomes[0];
       console.log(`worker: ${n} rules onto one nftables device over ssh in one batch: ${total} ms in all (claim, render, ssh, nft, record) — ${o?.applied ?? 0} applied, ${o?.failed ?? 0} failed${o?.errors.length ? `: ${o.errors[0]}` : ''}; ${phases}${n === 100_000 ? ' (targets: 100k onto the device < 1000 ms; all in < 1000 ms)' : ''}`);
     }
+
+    // latency again, with the bulk rules on the device (permanent rules pile up in a year)
+    const [{ n: held } = { n: 0 }] = await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM RuleDevice WHERE state = 'applied'");
+    const lat2 = await daemonLatency(db, deps, 3_000_000);
+    console.log(`worker: the same with ${held} rules already on the device: p50 ${pct(lat2, 50).toFixed(0)} ms, p99 ${pct(lat2, 99).toFixed(0)} ms (${lat2.length} rules)`);
 
     // one command per rule, on a sample over one SSH connection, for the ratio
     const [d] = await db.rows<DeviceRow>("SELECT * FROM Device WHERE name = 'fw'");

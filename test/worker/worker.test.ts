@@ -19,6 +19,7 @@ import { adapterFor } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
 import { claimDue, expireDue } from '../../worker/claim.ts';
 import { backoffS, markDone } from '../../worker/outcome.ts';
+import { keptOverlapping, rulesById } from '../../worker/rules.ts';
 import { transportFor } from '../../worker/target.ts';
 import type { Transport } from '../../worker/transports/types.ts';
 import { Worker } from '../../worker/worker.ts';
@@ -389,6 +390,41 @@ describe('what a batch sends', () => {
     sent.length = 0;
     expect((await w.tick()).outcomes).toMatchObject([{ applied: 1, removed: 0 }]);
     expect(deletes()).toBe(1);
+  });
+});
+
+describe('what a batch must see of the device', () => {
+  it('finds the applied ranges, the rules inside the batch, and what is still leaving, and nothing else', async () => {
+    const dev = await deviceWithRules(0);
+    const other = await deviceWithRules(0);
+    const rule = async (cidr: string, deviceId: number, desired: string, state: string, status = 'active') => {
+      const [ip, prefix] = cidr.split('/');
+      const r = await t.db.exec(
+        "INSERT INTO Rule (src_ip, src_prefix, origin, status, targeted) VALUES (INET6_ATON(?), ?, 'manual', ?, 1)", [ip, prefix ?? null, status]);
+      await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id, desired, state) VALUES (?, ?, ?, ?)', [r.insertId, deviceId, desired, state]);
+      return r.insertId;
+    };
+    const range = await rule('198.19.0.0/24', dev.id, 'present', 'applied');
+    const range6 = await rule('2001:db8:19::/48', dev.id, 'present', 'applied');
+    const single = await rule('198.19.9.9', dev.id, 'present', 'applied');
+    const inside = await rule('198.19.10.77', dev.id, 'present', 'applied');
+    const leavingRange = await rule('198.19.32.0/20', dev.id, 'absent', 'pending', 'dropped');
+    const leavingSingle = await rule('198.19.9.10', dev.id, 'absent', 'failed', 'dropped');
+    // not wanted: a range still pending on the device, one taken off, one on another device,
+    // singles neither in the batch nor inside its ranges
+    await rule('198.19.1.0/24', dev.id, 'present', 'pending', 'pending');
+    await rule('198.19.2.0/24', dev.id, 'absent', 'removed', 'dropped');
+    await rule('198.19.3.0/24', other.id, 'present', 'applied');
+    await rule('198.19.9.11', dev.id, 'present', 'applied');
+    await rule('198.19.11.77', dev.id, 'present', 'applied');
+    // the batch: the single 198.19.9.9 again (re-applied), a new single, and a range over .10.x
+    const batchRule = await rule('198.19.9.12', dev.id, 'present', 'pending', 'pending');
+    const batchRange = await rule('198.19.10.0/24', dev.id, 'present', 'pending', 'pending');
+    const rows = await rulesById(workerDb, [single, batchRule, batchRange, leavingSingle]);
+    const batch = [rows.get(single)!, rows.get(batchRule)!, rows.get(batchRange)!, rows.get(leavingSingle)!];
+    const got = await keptOverlapping(workerDb, dev.id, batch, new Set([batchRule, batchRange]));
+    expect(got.kept.map((r) => r.id).sort((a, b) => a - b)).toEqual([range, range6, single, inside].sort((a, b) => a - b));
+    expect(got.leaving.map((r) => r.id).sort((a, b) => a - b)).toEqual([leavingRange, leavingSingle].sort((a, b) => a - b));
   });
 });
 
