@@ -1,6 +1,10 @@
-/** `ipms db migrate | status | grants`. */
+/** `ipms db migrate | status | grants | prune`. */
 import type { Command } from 'commander';
+import { parseDuration } from '../../lib/duration.ts';
+import { InputError } from '../../lib/errors.ts';
 import { grantStatements } from '../../lib/grants.ts';
+import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
+import { prune } from '../../lib/queries/prune.ts';
 import { dbStatus, migrate } from '../../lib/migrate.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -52,5 +56,33 @@ export function registerDb(program: Command, ctx: Context): void {
           ...grantStatements(name, opts.host),
         ].join('\n'),
       );
+    });
+
+  db.command('prune')
+    .description('delete old hits, long-closed rules and old audit entries (each kind only when asked for)')
+    .option('--logs <age>', 'SensorLog and Data rows whose event time is older than AGE (e.g. 90d)')
+    .option('--rules <age>', 'dropped or expired rules closed more than AGE ago and off every device (e.g. 365d)')
+    .option('--audit <age>', 'AuditLog entries older than AGE (e.g. 730d)')
+    .option('--dry-run', 'count what would go, delete nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { logs?: string; rules?: string; audit?: string; dryRun?: boolean; json?: boolean }) => {
+      const age = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseDuration(v, flag));
+      const o = { logsS: age(opts.logs, '--logs'), rulesS: age(opts.rules, '--rules'), auditS: age(opts.audit, '--audit'), dryRun: opts.dryRun };
+      if (o.logsS === undefined && o.rulesS === undefined && o.auditS === undefined) {
+        throw new InputError('say what to prune: --logs AGE, --rules AGE and/or --audit AGE (nothing is deleted by default)');
+      }
+      const r = await prune(ctx.db(), o);
+      // deleting history is itself history (after the audit sweep, so that it stays)
+      if (!r.dryRun) {
+        await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'db.prune', detail: r });
+      }
+      if (opts.json) return ctx.json(r);
+      const verb = r.dryRun ? 'would delete' : 'deleted';
+      const parts = [
+        ...(r.before.logs ? [`${r.sensorlog} hits and ${r.data} payload lines before ${r.before.logs}`] : []),
+        ...(r.before.rules ? [`${r.rules} rules closed before ${r.before.rules}`] : []),
+        ...(r.before.audit ? [`${r.audit} audit entries before ${r.before.audit}`] : []),
+      ];
+      ctx.io.out(`prune: ${verb} ${parts.join('; ')}`);
     });
 }

@@ -1,7 +1,7 @@
 /** `ipms users add | list | remove | passwd | role`: accounts of the web console. */
 import type { Command } from 'commander';
 import { InputError } from '../../lib/errors.ts';
-import { recordAudit } from '../../lib/queries/audit.ts';
+import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { checkPasswordPolicy, hashPassword } from '../../web/password.ts';
 import { WEB_ROLES, addUser, listUsers, removeUser, setPassword, setRole, userNameArg } from '../../web/users.ts';
 import { oneOf } from '../args.ts';
@@ -32,9 +32,7 @@ export async function readPassword(stdin: NodeJS.ReadableStream & { isTTY?: bool
   return text;
 }
 
-function who(): string {
-  return process.env.USER ?? process.env.LOGNAME ?? 'unknown';
-}
+const who = cliUser;
 
 export function registerUsers(program: Command, ctx: Context): void {
   const users = program.command('users').description('accounts of the web console (ipms serve)');

@@ -33,6 +33,11 @@ function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 3)}...` : s;
 }
 
+/** Who runs a CLI command, for the audit log: the system user. */
+export function cliUser(): string {
+  return process.env.USER ?? process.env.LOGNAME ?? 'unknown';
+}
+
 export async function recordAudit(q: Queryable, e: AuditEntry): Promise<number> {
   const res = await q.exec(
     'INSERT INTO AuditLog (at, who, via, ip, action, target, detail) VALUES (UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?)',
