@@ -21,6 +21,13 @@ export type RuleProto = (typeof RULE_PROTOCOLS)[number];
 /** Protocols that have ports. */
 export const PORT_PROTOCOLS: readonly RuleProto[] = ['tcp', 'udp', 'sctp', 'udplite', 'dccp'];
 
+/** icmp and igmp only exist for IPv4, icmpv6 only for IPv6 (the Rule triggers say the same). */
+export function protoFitsFamily(p: RuleProto, family: 4 | 6): boolean {
+  if (p === 'icmp' || p === 'igmp') return family === 4;
+  if (p === 'icmpv6') return family === 6;
+  return true;
+}
+
 export interface SensorRow {
   id: number;
   name: string;

@@ -73,6 +73,9 @@ BEGIN
     IF NEW.dst_ip IS NOT NULL AND LENGTH(NEW.dst_ip) <> LENGTH(NEW.src_ip) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: source and destination of a rule must be the same address family';
     END IF;
+    IF (NEW.proto IN ('icmp', 'igmp') AND LENGTH(NEW.src_ip) <> 4) OR (NEW.proto = 'icmpv6' AND LENGTH(NEW.src_ip) <> 16) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: icmp and igmp are IPv4 only, icmpv6 is IPv6 only';
+    END IF;
     IF NEW.status IN ('pending', 'active', 'disabled')
        AND (OLD.status NOT IN ('pending', 'active', 'disabled') OR NOT (NEW.src_ip <=> OLD.src_ip)
             OR NOT (NEW.src_prefix <=> OLD.src_prefix)) THEN

@@ -33,8 +33,11 @@ proc: BEGIN
   END IF;
   SELECT t.action, t.duration_s, t.name INTO v_action, v_duration, v_name
   FROM Threshold t WHERE t.id = p_threshold_id;
-  -- Devices only take protocol names from a fixed list; anything else widens to all protocols.
-  SET v_proto = IF(p_proto IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp'), p_proto, NULL);
+  -- Devices only take protocol names from a fixed list, each in its address family; anything
+  -- else (a hit logged as icmp from an IPv6 source) widens to all protocols.
+  SET v_proto = IF(p_proto IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp')
+                     AND NOT (p_proto IN ('icmp', 'igmp') AND LENGTH(p_src) <> 4) AND NOT (p_proto = 'icmpv6' AND LENGTH(p_src) <> 16),
+                   p_proto, NULL);
   SET v_now = UTC_TIMESTAMP(3);
   INSERT INTO Rule (src_ip, dst_ip, dst_port, proto, action, origin, threshold_id, sensor_id, hits,
                     reason, status, created_at, expires_at)

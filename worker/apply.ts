@@ -5,7 +5,7 @@
  * the batch, to be retried with backoff.
  */
 import type { Db } from '../lib/db.ts';
-import { oneLine } from '../lib/errors.ts';
+import { InputError, oneLine } from '../lib/errors.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
@@ -96,6 +96,9 @@ async function applyWith(
   const remove: DeviceRule[] = [];
   const ok: Claimed[] = [];
   const refused = new Map<string, Claimed[]>();
+  // removals of rules this device never applied that cannot be rendered (an ICMP rule of the
+  // other address family from an older version): nothing of them is there to take off
+  const neverHeld: Claimed[] = [];
   for (const c of claimed) {
     const row = rules.get(c.rule_id);
     try {
@@ -106,6 +109,10 @@ async function applyWith(
       (c.desired === 'present' ? add : remove).push(dr);
       ok.push(c);
     } catch (err) {
+      if (row && c.desired === 'absent' && c.applied_at === null && err instanceof InputError) {
+        neverHeld.push(c);
+        continue;
+      }
       const msg = oneLine(err);
       const list = refused.get(msg);
       if (list) list.push(c);
@@ -113,6 +120,10 @@ async function applyWith(
     }
   }
   for (const [msg, rows] of refused) await fail(rows, msg);
+  if (neverHeld.length) {
+    await markDone(db, neverHeld, deps.workerId);
+    out.removed += neverHeld.length;
+  }
   if (!ok.length) return out;
   lap('validate');
 
@@ -182,7 +193,7 @@ async function applyWith(
   await deviceHealth(db, device.id, null);
   lap('record');
   out.applied = ok.filter((c) => c.desired === 'present').length;
-  out.removed = ok.length - out.applied;
+  out.removed += ok.length - out.applied;
   return out;
 }
 

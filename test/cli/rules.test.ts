@@ -73,6 +73,14 @@ describe('ipms rules list', () => {
 });
 
 describe('adding and changing rules', () => {
+  it('refuses a protocol that does not exist in the address family of the source', async () => {
+    for (const [src, proto] of [['2001:db8:99::1', 'icmp'], ['198.18.0.1', 'icmpv6'], ['2001:db8:99::1', 'igmp']]) {
+      const r = await ipms(t.url, 'rules', 'add', src!, '--proto', proto!);
+      expect([r.code, r.err], `${src} ${proto}`).toEqual([2, expect.stringMatching(new RegExp(`^ipms: --proto ${proto} does not exist for IPv`))]);
+    }
+    expect((await ipms(t.url, 'rules', 'add', '2001:db8:99::1', '--proto', 'icmpv6')).code).toBe(0);
+  });
+
   it('adds a manual rule for named devices, and refuses duplicates and whitelisted sources', async () => {
     const add = await ipms(t.url, 'rules', 'add', '198.51.100.0/24', '--dst-port', '22', '--duration', '4h', '--reason', 'ssh brute force', '--device', 'fw1', '--json');
     expect(add.code).toBe(0);

@@ -152,6 +152,15 @@ describe('what the DBA tunes', () => {
     ]);
   });
 
+  it('widens a rule to all protocols where the protocol of the hit does not exist in its address family', async () => {
+    await t.db.exec("INSERT INTO Threshold (name, proto, group_by, window_s, max_hits) VALUES ('icmp-tuple', 'icmp', 'tuple', 60, 3)");
+    await t.db.exec("UPDATE Threshold SET enabled = 0 WHERE name = 'default'");
+    // a hit logged as icmp from an IPv6 source (a DBA's insert, a misparsed line): no error, no icmp rule for IPv6
+    await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '2001:db8:66::1', dst: '2001:db8::1', proto: 'icmp', dstPort: 0 }));
+    await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '198.51.100.66', proto: 'icmp', dstPort: 0 }));
+    expect((await rules(t.db)).map((r) => [r.src, r.proto]).sort()).toEqual([['198.51.100.66', 'icmp'], ['2001:db8:66::1', null]]);
+  });
+
   it('reads every threshold also where GROUP_CONCAT is cut short (group_concat_max_len: MySQL keeps 1024 bytes)', async () => {
     await t.db.exec(`INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits)
                      VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5), ('per-host', NULL, NULL, 'src_dst_dport', 60, 3)`);

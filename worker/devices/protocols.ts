@@ -43,9 +43,4 @@ export function hasPorts(p: RuleProto | undefined): boolean {
   return p !== undefined && PORT_PROTOCOLS.includes(p);
 }
 
-/** icmp and igmp only exist for IPv4, icmpv6 only for IPv6. */
-export function protoFitsFamily(p: RuleProto, family: Family): boolean {
-  if (p === 'icmp' || p === 'igmp') return family === 4;
-  if (p === 'icmpv6') return family === 6;
-  return true;
-}
+export { protoFitsFamily } from '../../lib/types.ts';
