@@ -88,7 +88,7 @@ export function registerLists(program: Command, ctx: Context): void {
         return;
       }
       if (res.refused.length) throw new IpmsError('E_PROTECTED', `refused to blacklist ${c.text}: ${res.refused[0]!.why}`, EXIT.REFUSED);
-      ctx.io.out(res.added ? `blacklist: added ${c.text}` : `blacklist: ${c.text} was already there`);
+      ctx.io.out(res.added ? `blacklist: added ${c.text}` : res.renewed ? `blacklist: renewed ${c.text}` : `blacklist: ${c.text} was already there`);
     });
   bl.command('import <file>')
     .description('import a feed file ("-" for standard input); entries become rules')
@@ -110,12 +110,12 @@ export function registerLists(program: Command, ctx: Context): void {
         source: o.source,
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
       });
-      const summary = { entries: feed.entries.length, added: res.added, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length };
+      const summary = { entries: feed.entries.length, added: res.added, renewed: res.renewed, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length };
       // a file of which nothing reads (the wrong --format, say) is bad input, not an empty feed
       const unreadable = feed.entries.length === 0 && feed.rejects.length > 0;
       if (unreadable) ctx.exitCode = EXIT.USAGE;
       if (o.json) return ctx.json(summary);
-      ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable${feed.skipped.length ? `, ${feed.skipped.length} skipped (${feed.skipped[0]!.reason}${feed.skipped.length > 1 ? ', ...' : ''})` : ''}`);
+      ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.renewed} renewed, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable${feed.skipped.length ? `, ${feed.skipped.length} skipped (${feed.skipped[0]!.reason}${feed.skipped.length > 1 ? ', ...' : ''})` : ''}`);
       if (unreadable) ctx.io.err(`ipms: no line of ${file} reads as ${format}: nothing imported`);
       for (const r of res.refused) ctx.io.err(`ipms: line ${r.line}: ${r.cidr} refused: ${r.why}`);
       for (const r of feed.rejects.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${r.reason}`);

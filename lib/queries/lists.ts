@@ -106,6 +106,8 @@ export async function protectedRanges(q: Queryable): Promise<Protected[]> {
 
 export interface BlacklistImport {
   added: number;
+  /** there already, with another expiry or action: renewed (see Blacklist_after_update) */
+  renewed: number;
   present: number;
   refused: { line: number; cidr: string; why: string }[];
 }
@@ -133,7 +135,7 @@ export async function addBlacklist(
     ...[['0.0.0.0/8', 'this network (DHCP clients)'], ['255.255.255.255/32', 'limited broadcast'], ['::/128', 'the unspecified address']]
       .map(([c, d]) => ({ ...parseCidr(c!), what: `special range ${c} (${d})` })),
   ], 'inside range ');
-  const out: BlacklistImport = { added: 0, present: 0, refused: [] };
+  const out: BlacklistImport = { added: 0, renewed: 0, present: 0, refused: [] };
   const seen = new Set<string>();
   const ok: FeedEntry[] = [];
   for (const e of entries) {
@@ -150,21 +152,31 @@ export async function addBlacklist(
     else if (within) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `overlaps the ${within.what}: a feed does not block inside ranges (ipms rules add does)` });
     else ok.push(e);
   }
-  const [{ n: before } = { n: 0 }] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Blacklist');
+  const action = opts.action ?? 'DROP';
+  const expires = opts.expiresAt ?? null;
   for (let i = 0; i < ok.length; i += 1000) {
     const chunk = ok.slice(i, i + 1000);
+    const had = new Map((await db.rows<{ cidr: string; action: string; expires_at: Date | null }>(
+      `SELECT cidr, action, expires_at FROM Blacklist WHERE cidr IN (${chunk.map(() => '?').join(',')})`, chunk.map((e) => e.cidr.text),
+    )).map((r) => [r.cidr, r]));
+    // an entry there already takes the expiry and action of this import (a feed refreshed from
+    // cron: the addresses it still lists stay blocked); its source and comment are kept unless given
     await db.exec(
       `INSERT INTO Blacklist (cidr, first_ip, last_ip, prefix, source, comment, action, expires_at) VALUES
        ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(',')}
-       ON DUPLICATE KEY UPDATE id = id`,
+       ON DUPLICATE KEY UPDATE action = VALUES(action), expires_at = VALUES(expires_at),
+         source = COALESCE(VALUES(source), source), comment = COALESCE(VALUES(comment), comment)`,
       chunk.flatMap((e) => [
         e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
-        opts.action ?? 'DROP', opts.expiresAt ?? null,
+        action, expires,
       ]),
     );
+    for (const e of chunk) {
+      const h = had.get(e.cidr.text);
+      if (!h) out.added++;
+      else if (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expires?.getTime() ?? null)) out.renewed++;
+      else out.present++;
+    }
   }
-  const [{ n: after } = { n: 0 }] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Blacklist');
-  out.added = after - before;
-  out.present += ok.length - out.added;
   return out;
 }

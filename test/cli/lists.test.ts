@@ -102,14 +102,43 @@ describe('ipms blacklist', () => {
     });
     // importing again adds nothing
     const again = await ipms(t.url, 'blacklist', 'import', join(dir, 'firehol.txt'), '--format', 'firehol', '--json');
-    expect(again.json()).toMatchObject({ added: 0, present: 2 });
+    expect(again.json()).toMatchObject({ added: 0, renewed: 0, present: 2 });
     expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'nope.txt'), '--format', 'plain')).code).toBe(2);
     expect((await ipms(t.url, 'blacklist', 'import', join(dir, 'plain.txt'), '--format', 'csv')).code).toBe(2);
     // the wrong format for a file: nothing reads, exit 2 and said so
     const wrong = await ipms(t.url, 'blacklist', 'import', join(dir, 'dshield.txt'), '--format', 'spamhaus');
     expect(wrong.code).toBe(2);
-    expect(wrong.out).toBe('blacklist import: 0 entries, 0 added, 0 already present, 0 refused, 2 unreadable');
+    expect(wrong.out).toBe('blacklist import: 0 entries, 0 added, 0 renewed, 0 already present, 0 refused, 2 unreadable');
     expect(wrong.err).toMatch(/no line of .*dshield\.txt reads as spamhaus: nothing imported/);
+  });
+
+  it('renews entries a feed lists again: the new expiry reaches the rule, and an expired entry is blocked again', async () => {
+    const feed = join(dir, 'renew.txt');
+    writeFileSync(feed, '198.18.20.0/24\n198.18.21.9\n');
+    const first = await ipms(t.url, 'blacklist', 'import', feed, '--format', 'plain', '--expire', '1h', '--json');
+    expect(first.json()).toMatchObject({ added: 2, renewed: 0, present: 0 });
+    const ruleOf = async (cidr: string) => (await ipms(t.url, 'rules', 'list', '--origin', 'blacklist', '--src', cidr, '--json'))
+      .json<{ id: number; src: string; status: string; expires_at: string }[]>().filter((r) => r.src === cidr);
+    const [r1] = await ruleOf('198.18.20.0/24');
+    // the first rule expires; an admin drops the other one by hand
+    await t.db.exec("UPDATE Rule SET status = 'expired' WHERE id = ?", [r1!.id]);
+    const [d1] = await ruleOf('198.18.21.9');
+    expect((await ipms(t.url, 'rules', 'drop', String(d1!.id))).code).toBe(0);
+    const again = await ipms(t.url, 'blacklist', 'import', feed, '--format', 'plain', '--expire', '2d');
+    expect(again.out).toMatch(/^blacklist import: 2 entries, 0 added, 2 renewed, 0 already present, 0 refused, 0 unreadable$/);
+    const net = await ruleOf('198.18.20.0/24');
+    expect(net.map((r) => r.status).sort()).toEqual(['expired', 'pending']);
+    const fresh = net.find((r) => r.status === 'pending')!;
+    expect(Date.parse(fresh.expires_at) - Date.now()).toBeGreaterThan(47 * 3600_000);
+    // the dropped one stays dropped: the admin's word (a whitelist entry keeps it unblocked for good)
+    expect((await ruleOf('198.18.21.9')).map((r) => r.status)).toEqual(['dropped']);
+    // an open rule takes the new expiry, and goes to the devices again with it
+    const third = await ipms(t.url, 'blacklist', 'add', '198.18.20.0/24', '--expire', '3d');
+    expect(third.out).toBe('blacklist: renewed 198.18.20.0/24');
+    const [now] = (await ruleOf('198.18.20.0/24')).filter((r) => r.status === 'pending');
+    expect(now!.id).toBe(fresh.id);
+    expect(Date.parse(now!.expires_at) - Date.now()).toBeGreaterThan(71 * 3600_000);
+    expect((await ipms(t.url, 'blacklist', 'add', '198.18.20.0/24', '--expire', '3d')).out).toBe('blacklist: renewed 198.18.20.0/24');
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {

@@ -278,6 +278,35 @@ describe('whitelist and blacklist', () => {
     expect(await status(r!.id)).toBe('dropped');
   });
 
+  it('refuses inside ranges in a blacklist written in SQL, as the import does', async () => {
+    for (const [cidr, what] of [['192.168.5.0/24', 'the internal network 192.168.0.0/16'], ['127.0.0.1', 'the internal network 127.0.0.0/8'],
+      ['0.0.0.0/8', 'this network 0.0.0.0/8'], ['255.255.255.255', 'the limited broadcast'], ['::/128', 'the unspecified address'],
+      ['fd00:1::/32', 'the internal network fc00::/7']]) {
+      await expect(t.db.exec('INSERT INTO Blacklist (cidr) VALUES (?)', [cidr]), cidr!).rejects.toThrow(new RegExp(`refused to blacklist .*: it overlaps ${what}`));
+    }
+    await t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('198.51.100.0/24')");
+    await expect(t.db.exec("UPDATE Blacklist SET cidr = '10.1.0.0/16' WHERE cidr = '198.51.100.0/24'")).rejects.toThrow(/internal network 10\.0\.0\.0\/8/);
+    expect(await rules(t.db)).toMatchObject([{ src: '198.51.100.0/24' }]);
+  });
+
+  it('follows a DBA renewing an entry: new expiry to the devices, a new rule once the old one expired', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Blacklist (cidr, expires_at) VALUES ('198.51.100.0/24', '2030-01-01 00:00:00')");
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [r!.id]);
+    await t.db.exec("UPDATE Blacklist SET expires_at = '2031-01-01 00:00:00' WHERE cidr = '198.51.100.0/24'");
+    const [same] = await rules(t.db);
+    expect(same!.id).toBe(r!.id);
+    expect(same!.expires_at!.toISOString()).toBe('2031-01-01T00:00:00.000Z');
+    expect((await deviceRows(r!.id)).map((x) => [x.device, x.state, x.version])).toEqual([['all', 'pending', 1], ['border', 'pending', 1]]);
+    await t.db.exec("UPDATE Rule SET status = 'expired' WHERE id = ?", [r!.id]);
+    await t.db.exec("UPDATE Blacklist SET expires_at = '2032-01-01 00:00:00', action = 'REJECT' WHERE cidr = '198.51.100.0/24'");
+    const now = await rules(t.db);
+    expect(now.map((x) => [x.status, x.action, x.expires_at!.toISOString()]).sort()).toEqual([
+      ['expired', 'DROP', '2031-01-01T00:00:00.000Z'], ['pending', 'REJECT', '2032-01-01T00:00:00.000Z'],
+    ]);
+  });
+
   it('refuses a blacklist entry that would block a whitelisted address', async () => {
     await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('192.0.2.77/32', 'our DNS')");
     await expect(t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('192.0.2.0/24')")).rejects.toThrow(
