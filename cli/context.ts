@@ -3,7 +3,8 @@
  * pool opened on first use and closed when the command ends.
  */
 import { resolveConfig, requireDb, type Config, type DbConfig } from '../lib/config.ts';
-import { openDb, type Db } from '../lib/db.ts';
+import { gated, openDb, type Db } from '../lib/db.ts';
+import { assertMigrated } from '../lib/migrate.ts';
 
 export interface GlobalFlags {
   databaseUrl?: string;
@@ -22,6 +23,7 @@ export class Context {
   exitCode = 0;
   private cfg?: Readonly<Config>;
   private pool?: Db;
+  private checked?: Db;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
 
   constructor(
@@ -39,13 +41,15 @@ export class Context {
     return requireDb(this.config());
   }
 
-  db(): Db {
+  /** The database, once found fully migrated (see assertMigrated); `ipms db` commands take it `asIs`. */
+  db(opts: { asIs?: boolean } = {}): Db {
     if (!this.pool) {
       this.pool = openDb(this.dbConfig());
       const pool = this.pool;
       this.onClose(() => pool.end());
+      this.checked = gated(pool, (q) => assertMigrated(q, pool.config.database));
     }
-    return this.pool;
+    return opts.asIs ? this.pool : this.checked!;
   }
 
   /** Register a release to run when the command ends (in reverse order). */

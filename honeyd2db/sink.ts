@@ -10,6 +10,7 @@
  */
 import type { DbConfig } from '../lib/config.ts';
 import { openDb, type Db } from '../lib/db.ts';
+import { assertMigrated } from '../lib/migrate.ts';
 import { IpmsError } from '../lib/errors.ts';
 import type { Mark, Row } from './batch.ts';
 import { dbCheckpoints, type LocalCheckpoints } from './checkpoint.ts';
@@ -94,6 +95,8 @@ export class Sink {
     try {
       const db = this.pool();
       if (this.sensorId === null) {
+        // (hits written into a half-migrated database would make no rules)
+        await this.timed(assertMigrated(db, this.o.dbConfig.database));
         const id = await this.timed(registerSensor(db, this.o.sensor));
         if (this.o.honeydConfig) await this.timed(recordHoneydConfig(db, id, this.o.honeydConfig));
         this.sensorId = id;

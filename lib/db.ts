@@ -159,6 +159,27 @@ function runner(conn: Pool | PoolConnection, cfg: DbConfig): Queryable {
   };
 }
 
+/**
+ * `db`, whose first use waits for `check`: a pool that is only used once the database has been
+ * found fit for it. A check that passed is not run again; one that failed (the server was
+ * unreachable for a moment) is run again on the next use.
+ */
+export function gated(db: Db, check: (q: Queryable) => Promise<void>): Db {
+  let done: Promise<void> | undefined;
+  const ready = () => (done ??= check(db).catch((err: unknown) => {
+    done = undefined;
+    throw err;
+  }));
+  return {
+    config: db.config,
+    rows: async (sql, params) => (await ready(), db.rows(sql, params)),
+    exec: async (sql, params) => (await ready(), db.exec(sql, params)),
+    transaction: async (fn) => (await ready(), db.transaction(fn)),
+    pinned: async (fn) => (await ready(), db.pinned(fn)),
+    end: () => db.end(),
+  };
+}
+
 /** Open a pool. No connection is made until the first query. */
 export function openDb(cfg: DbConfig, options: OpenOptions = {}): Db {
   const pool = mysql.createPool({

@@ -38,6 +38,8 @@ export const ROLES: readonly Role[] = [
       ['INSERT', 'ProfilePort'],
       ['INSERT', 'VirtHost'],
       ['SELECT, INSERT, UPDATE', 'IngestCheckpoint'],
+      // "the last migration finished" (see assertMigrated)
+      ['SELECT', 'ipms_migrated'],
     ],
   },
   {
@@ -54,6 +56,7 @@ export const ROLES: readonly Role[] = [
       ['SELECT', 'VirtHost'],
       ['SELECT', 'ProtectedRange'],
       ['SELECT', 'Setting'],
+      ['SELECT', 'ipms_migrated'],
     ],
   },
   {

@@ -23,6 +23,8 @@ export const TRIGGERS_DIR = join(ROOT, 'triggers');
 const LOCK_NAME = 'ipms_migrate';
 const LOCK_WAIT_S = 120;
 const MIGRATIONS_TABLE = 'ipms_migrations';
+/** One row once the last `ipms db migrate` finished (every schema version and program in place). */
+const DONE_TABLE = 'ipms_migrated';
 
 export interface SqlFile {
   name: string;
@@ -206,6 +208,13 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
   try {
     await db.pinned((q) =>
       withLock(q, async () => {
+        // no "finished" mark while this runs: a migration that stops half way (a trigger the
+        // server refuses) leaves none, and the components refuse to work (see assertMigrated)
+        await q.exec(`CREATE TABLE IF NOT EXISTS ${DONE_TABLE} (
+            id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+            finished_at DATETIME(3) NOT NULL
+          ) ENGINE=InnoDB`);
+        await q.exec(`DELETE FROM ${DONE_TABLE}`);
         const knex = knexFor(cfg);
         try {
           const [, applied] = (await knex.migrate.latest({
@@ -242,6 +251,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           await q.exec('DELETE FROM ipms_object WHERE name = ?', [have.name]);
           report.dropped.push(have.name);
         }
+        await q.exec(`INSERT INTO ${DONE_TABLE} (id, finished_at) VALUES (1, UTC_TIMESTAMP(3))`);
       }),
     );
   } finally {
@@ -283,4 +293,25 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
       return { name: p.name, kind: p.kind, state };
     }),
   };
+}
+
+/**
+ * Refuse a database whose last migration did not finish: its schema may be half there and
+ * its triggers missing, and hits inserted then make no rules, silently. Every component checks
+ * this once when it first uses the database (`ipms db ...` commands do not). An account
+ * granted before this check existed may not read the mark: then nothing can be told.
+ */
+export async function assertMigrated(q: Queryable, database: string): Promise<void> {
+  let rows: { finished_at: Date }[];
+  try {
+    rows = await q.rows<{ finished_at: Date }>(`SELECT finished_at FROM ${DONE_TABLE} WHERE id = 1`);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ER_TABLEACCESS_DENIED_ERROR') return;
+    throw err;
+  }
+  if (!rows.length) {
+    throw new DatabaseError(
+      `the last \`ipms db migrate\` of database '${database}' did not finish: triggers may be missing, so hits would make no rules ` +
+        '(see `ipms db status`); run it again', 'E_DB_SCHEMA');
+  }
 }

@@ -29,7 +29,7 @@ export function registerDb(program: Command, ctx: Context): void {
     .description('schema versions, triggers, and the server settings that matter')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const st = await dbStatus(ctx.db());
+      const st = await dbStatus(ctx.db({ asIs: true }));
       if (opts.json) return ctx.json(st);
       const bad = st.programs.filter((p) => p.state !== 'ok');
       ctx.io.out(`server: ${st.server} (binary log ${st.binlog ? 'on' : 'off'}, log_bin_trust_function_creators ${st.trustFunctionCreators ? 'on' : 'off'})`);

@@ -288,6 +288,8 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--device <name>', 'only this device')
     .option('--json', 'print the outcome as JSON')
     .action(async (o: { device?: string; json?: boolean }) => {
+      // (an unreachable or half-migrated database is exit 3 here, not a failed tick)
+      await ctx.db().rows('SELECT 1');
       const dev = o.device ? await deviceByName(ctx, o.device) : undefined;
       const w = new Worker(ctx.db(), deps(ctx), { ...(dev ? { deviceId: dev.id } : {}), log: o.json ? undefined : (s) => ctx.io.out(s) });
       const r = await w.tick();
@@ -302,6 +304,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--poll-ms <ms>', 'the same in milliseconds')
     .action(async (o: { poll: string; pollMs?: string }) => {
       const pollMs = o.pollMs !== undefined ? intArg(o.pollMs, '--poll-ms', 10, 3_600_000) : parseDuration(o.poll, '--poll') * 1000;
+      await ctx.db().rows('SELECT 1');
       const w = new Worker(ctx.db(), deps(ctx), { log: (s) => ctx.io.err(`${new Date().toISOString()} ${s}`) });
       const stop = () => {
         ctx.io.err(`${new Date().toISOString()} stopping after the batch in flight`);
