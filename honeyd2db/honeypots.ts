@@ -53,6 +53,8 @@ export class Honeypots {
   private readonly ranges6: Cidr[] = [];
   /** canonical text of what was given, for messages */
   readonly described: string[] = [];
+  /** the --honeypot-net ranges (registered as honeypot addresses: see recordHoneypotNets) */
+  readonly nets: Cidr[] = [];
 
   constructor(addresses: readonly string[], nets: readonly string[]) {
     for (const a of addresses) {
@@ -62,6 +64,7 @@ export class Honeypots {
     for (const text of nets) {
       const c = parseCidr(text, '--honeypot-net');
       this.described.push(c.text);
+      this.nets.push(c);
       if (c.family === 6) {
         this.ranges6.push(c);
         continue;

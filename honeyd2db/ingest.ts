@@ -86,7 +86,7 @@ export async function ingest(o: IngestOptions): Promise<Summary> {
   const spool = await Spool.open(paths.spool, o.spoolMaxBytes, warn);
   const local = new LocalCheckpoints(paths.checkpoints);
   const rejects = new RejectsFile(o.rejectsPath ?? paths.rejects, o.sensor);
-  const sink = new Sink({ sensor: o.sensor, dbConfig: o.dbConfig, spool, local, counts, honeydConfig: o.honeydConfig, warn, timeoutMs: o.timeoutMs });
+  const sink = new Sink({ sensor: o.sensor, dbConfig: o.dbConfig, spool, local, counts, honeydConfig: o.honeydConfig, honeypotNets: o.honeypots.nets, warn, timeoutMs: o.timeoutMs });
   const sources: Source[] = [];
   let wakeUp: (() => void) | null = null;
   const wake = () => wakeUp?.();

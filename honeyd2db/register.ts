@@ -7,7 +7,7 @@
  */
 import type { Db } from '../lib/db.ts';
 import { DatabaseError } from '../lib/errors.ts';
-import { ipToBytes } from '../lib/ip.ts';
+import { ipToBytes, type Cidr } from '../lib/ip.ts';
 import type { HoneydConfig } from './honeyd-config.ts';
 
 export async function registerSensor(db: Db, name: string): Promise<number> {
@@ -60,4 +60,41 @@ export async function recordHoneydConfig(db: Db, sensorId: number, cfg: HoneydCo
     out.virtHosts = res.affectedRows;
   }
   return out;
+}
+
+/** Largest --honeypot-net registered address by address (a /20 of IPv4, a /116 of IPv6). */
+export const MAX_NET_HOSTS = 4096;
+
+/**
+ * The addresses of --honeypot-net ranges as honeypots of the sensor (VirtHost rows): what
+ * protects honeypots from being blocked (and drops a rule that came first) then protects them
+ * too. The network and broadcast addresses of an IPv4 net of /30 or wider are not honeypots,
+ * as in Honeypots. A wider net is left out with a warning: whitelist it instead.
+ */
+export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonly Cidr[], warn: (m: string) => void): Promise<number> {
+  let added = 0;
+  for (const c of nets) {
+    const bits = (c.family === 4 ? 32 : 128) - c.prefix;
+    if (bits > 12) {
+      warn(`--honeypot-net ${c.text}: more than ${MAX_NET_HOSTS} addresses, not registered as honeypots; ` +
+        `keep them from being blocked with: ipms whitelist add ${c.text}`);
+      continue;
+    }
+    const n = 2 ** bits;
+    const skipEnds = c.family === 4 && c.prefix <= 30;
+    const addrs: Buffer[] = [];
+    for (let i = skipEnds ? 1 : 0; i < (skipEnds ? n - 1 : n); i++) {
+      const b = Buffer.from(c.first);
+      // add i to the last 4 bytes (at most 12 host bits: no carry past them)
+      b.writeUInt32BE((b.readUInt32BE(b.length - 4) + i) >>> 0, b.length - 4);
+      addrs.push(b);
+    }
+    for (let i = 0; i < addrs.length; i += 500) {
+      const chunk = addrs.slice(i, i + 500);
+      const res = await db.exec(`INSERT IGNORE INTO VirtHost (sensor_id, address) VALUES ${chunk.map(() => '(?, ?)').join(', ')}`,
+        chunk.flatMap((a) => [sensorId, a]));
+      added += res.affectedRows;
+    }
+  }
+  return added;
 }

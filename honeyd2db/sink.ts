@@ -15,7 +15,8 @@ import { IpmsError } from '../lib/errors.ts';
 import type { Mark, Row } from './batch.ts';
 import { dbCheckpoints, type LocalCheckpoints } from './checkpoint.ts';
 import type { HoneydConfig } from './honeyd-config.ts';
-import { recordHoneydConfig, registerSensor } from './register.ts';
+import { recordHoneydConfig, recordHoneypotNets, registerSensor } from './register.ts';
+import type { Cidr } from '../lib/ip.ts';
 import type { Spool } from './spool.ts';
 import { writeBatch } from './store.ts';
 import type { Counts } from './summary.ts';
@@ -42,6 +43,8 @@ export interface SinkOptions {
   local: LocalCheckpoints;
   counts: Counts;
   honeydConfig: HoneydConfig | null;
+  /** --honeypot-net ranges, registered as the sensor's honeypots */
+  honeypotNets?: readonly Cidr[];
   warn: (msg: string) => void;
   /** a write that takes longer is taken for a lost server (its rows are spooled; ids make a late commit harmless) */
   timeoutMs: number;
@@ -99,6 +102,7 @@ export class Sink {
         await this.timed(assertMigrated(db, this.o.dbConfig.database));
         const id = await this.timed(registerSensor(db, this.o.sensor));
         if (this.o.honeydConfig) await this.timed(recordHoneydConfig(db, id, this.o.honeydConfig));
+        if (this.o.honeypotNets?.length) await this.timed(recordHoneypotNets(db, id, this.o.honeypotNets, this.o.warn));
         this.sensorId = id;
       }
       return await this.timed(dbCheckpoints(db, this.sensorId));

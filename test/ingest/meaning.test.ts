@@ -46,6 +46,26 @@ async function logRows(sensor: string) {
 }
 
 describe('what counts as a hit', () => {
+  it('registers the addresses of --honeypot-net as honeypots: never blocked, and a rule over one is dropped', async () => {
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.18.99.7'), 'manual')");
+    const r = await runCli(['--database-url', t.url, 'ingest', '--sensor', 'netted', '--tz', 'UTC', '--honeypot-net', '198.18.99.0/28',
+      '--honeypot-net', '198.19.0.0/16', '--honeypot-net', '2001:db8:99::/126', '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/--honeypot-net 198\.19\.0\.0\/16: more than 4096 addresses, not registered as honeypots; keep them from being blocked with: ipms whitelist add 198\.19\.0\.0\/16/);
+    const hosts = (await t.db.rows<{ a: string }>(
+      "SELECT INET6_NTOA(v.address) AS a FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id WHERE s.name = 'netted' ORDER BY v.address")).map((x) => x.a);
+    // .0 and .15 are the net's own network and broadcast addresses
+    expect(hosts).toEqual(['2001:db8:99::', '2001:db8:99::1', '2001:db8:99::2', '2001:db8:99::3', ...Array.from({ length: 14 }, (_, i) => `198.18.99.${i + 1}`)]);
+    expect((await t.db.rows<{ status: string }>("SELECT status FROM Rule WHERE src_ip = INET6_ATON('198.18.99.7')"))[0]!.status).toBe('dropped');
+    const refused = await runCli(['--database-url', t.url, 'rules', 'add', '198.18.99.5']);
+    expect([refused.code, refused.err]).toEqual([5, 'ipms: refused to block 198.18.99.5/32: protected by honeypot netted 198.18.99.5']);
+    // a second run registers nothing new
+    const again = await runCli(['--database-url', t.url, 'ingest', '--sensor', 'netted', '--tz', 'UTC', '--honeypot-net', '198.18.99.0/28',
+      '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
+    expect(again.code, again.err).toBe(0);
+    expect((await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id WHERE s.name = 'netted'"))[0]!.n).toBe(18);
+  });
+
   it('with the honeypot address given, a LAN\'s DNS and LLMNR traffic is stray and the connection to the honeypot is a hit', async () => {
     const s = await ingestJson(t.url, ['--sensor', 'travis', '--tz', 'UTC', '--honeypot-net', '192.168.134.147/32', '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
     expect(s.honeypotsKnown).toBe(true);
