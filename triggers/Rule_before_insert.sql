@@ -9,6 +9,13 @@ BEGIN
   DECLARE v_prefix INT;
   DECLARE v_what VARCHAR(200);
   DECLARE v_msg VARCHAR(255);
+  -- an IPv4-mapped address (::ffff:192.0.2.1) is its IPv4 address (see ipms_cidr)
+  IF LENGTH(NEW.src_ip) = 16 AND LEFT(NEW.src_ip, 12) = UNHEX('00000000000000000000FFFF') AND IFNULL(NEW.src_prefix, 128) >= 96 THEN
+    SET NEW.src_ip = RIGHT(NEW.src_ip, 4), NEW.src_prefix = IFNULL(NEW.src_prefix, 128) - 96;
+  END IF;
+  IF LENGTH(NEW.dst_ip) = 16 AND LEFT(NEW.dst_ip, 12) = UNHEX('00000000000000000000FFFF') THEN
+    SET NEW.dst_ip = RIGHT(NEW.dst_ip, 4);
+  END IF;
   IF LENGTH(NEW.src_ip) IN (4, 16) AND IFNULL(NEW.src_prefix, LENGTH(NEW.src_ip) * 8) = LENGTH(NEW.src_ip) * 8 THEN
     -- one address (threshold rules, most blacklist entries): no masking to do
     SET NEW.src_prefix = LENGTH(NEW.src_ip) * 8, NEW.src_last = NEW.src_ip;

@@ -28,6 +28,11 @@ BEGIN
   ELSE
     SET p_prefix = v_bytes * 8;
   END IF;
+  -- an IPv4-mapped address (::ffff:192.0.2.1) is its IPv4 address: kept as IPv6 it would slip
+  -- past every IPv4 whitelist entry and match no IPv4 packet (lib/ip.ts does the same)
+  IF v_bytes = 16 AND LEFT(v_addr, 12) = UNHEX('00000000000000000000FFFF') AND p_prefix >= 96 THEN
+    SET v_addr = RIGHT(v_addr, 4), v_bytes = 4, p_prefix = p_prefix - 96;
+  END IF;
   SET v_full = p_prefix DIV 8;
   SET v_rem = p_prefix MOD 8;
   IF v_rem = 0 THEN

@@ -7,7 +7,8 @@ CREATE PROCEDURE ipms_cidr_fill(INOUT p_cidr VARCHAR(64), INOUT p_first VARBINAR
 BEGIN
   DECLARE v_prefix INT;
   IF p_first IS NOT NULL AND LENGTH(p_first) IN (4, 16) AND p_prefix = LENGTH(p_first) * 8
-     AND p_cidr = CONCAT(INET6_NTOA(p_first), '/', p_prefix) THEN
+     AND p_cidr = CONCAT(INET6_NTOA(p_first), '/', p_prefix)
+     AND NOT (LENGTH(p_first) = 16 AND LEFT(p_first, 12) = UNHEX('00000000000000000000FFFF')) THEN
     SET p_last = p_first;
   ELSE
     CALL ipms_cidr(p_cidr, p_first, p_last, v_prefix);

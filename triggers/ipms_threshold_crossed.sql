@@ -14,6 +14,17 @@ proc: BEGIN
   DECLARE v_proto VARCHAR(16);
   DECLARE v_now DATETIME(3);
   DECLARE v_what VARCHAR(200);
+  -- a hit logged from an IPv4-mapped address is from its IPv4 address (see ipms_cidr)
+  IF LENGTH(p_src) = 16 AND LEFT(p_src, 12) = UNHEX('00000000000000000000FFFF') THEN
+    SET p_src = RIGHT(p_src, 4);
+  END IF;
+  IF LENGTH(p_dst) = 16 AND LEFT(p_dst, 12) = UNHEX('00000000000000000000FFFF') THEN
+    SET p_dst = RIGHT(p_dst, 4);
+  END IF;
+  -- (a destination of the other family, from a hand-written hit: the rule is for all destinations)
+  IF p_dst <> '' AND LENGTH(p_dst) <> LENGTH(p_src) THEN
+    SET p_dst = '';
+  END IF;
   CALL ipms_protected(p_src, p_src, v_what);
   IF v_what IS NOT NULL THEN
     LEAVE proc;

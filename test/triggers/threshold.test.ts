@@ -256,6 +256,23 @@ describe('whitelists', () => {
     expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.16', '2001:db8:11::1']);
   });
 
+  it('takes an IPv4-mapped address for its IPv4 address, in whitelist entries, hits and rules written in SQL', async () => {
+    await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('::ffff:198.51.100.0/120')");
+    // (also when the writer gives the bytes too, as the CLI does for a single address)
+    await t.db.exec("INSERT INTO Whitelist (cidr, first_ip, prefix) VALUES ('::ffff:192.0.2.9/128', INET6_ATON('::ffff:192.0.2.9'), 128)");
+    expect(await t.db.rows('SELECT cidr, LENGTH(first_ip) AS n FROM Whitelist ORDER BY id')).toEqual([{ cidr: '198.51.100.0/24', n: 4 }, { cidr: '192.0.2.9/32', n: 4 }]);
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 15:20:00', src: '::ffff:198.51.100.9', dst: '::ffff:192.168.2.1' }));
+    expect(await rules(t.db)).toEqual([]);
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 15:20:00', src: '::ffff:203.0.113.77', dst: '::ffff:192.168.2.1' }));
+    expect((await rules(t.db)).map((r) => r.src)).toEqual(['203.0.113.77']);
+    const [len] = await t.db.rows<{ n: number }>("SELECT LENGTH(src_ip) AS n FROM Rule");
+    expect(len!.n).toBe(4);
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, dst_ip, origin) VALUES (INET6_ATON('::ffff:203.0.114.0'), 120, INET6_ATON('::ffff:192.168.2.9'), 'manual')");
+    expect((await rules(t.db, "origin = 'manual'")).map((r) => [r.src, r.dst])).toEqual([['203.0.114.0/24', '192.168.2.9']]);
+    await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('::ffff:198.51.100.20'), 'manual')"))
+      .rejects.toThrow(/refused to block 198\.51\.100\.20\/32: protected by whitelist 198\.51\.100\.0\/24/);
+  });
+
   it('does not confuse an IPv4 address with IPv6 bytes of the same prefix', async () => {
     // ::/96 holds 16-byte addresses whose last 4 bytes look like any IPv4 address
     await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('::/96')");
