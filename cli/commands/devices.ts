@@ -1,7 +1,7 @@
 /** `ipms devices ...`, `ipms apply --once`, `ipms worker`. */
 import type { Command } from 'commander';
 import { isAbsolute } from 'node:path';
-import { EXIT, InputError, IpmsError, NotFoundError, RefusedError } from '../../lib/errors.ts';
+import { EXIT, InputError, IpmsError, NotFoundError, oneLine, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
 import { listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
@@ -205,11 +205,17 @@ export function registerDevices(program: Command, ctx: Context): void {
     .description('connect (checking the pinned host key) and check the firewall tool is there')
     .action(async (name: string) => {
       const d = await deviceByName(ctx, name);
-      const session = await transportFor(d, { print: (s) => ctx.io.out(s) }).open();
+      // a device that cannot be reached or refuses is the answer of a test, not a crash (exit 1)
+      const failed = (err: unknown) => new IpmsError('E_DEVICE', `device ${name}: ${oneLine(err)}`, EXIT.FAILURE);
+      const session = await transportFor(d, { print: (s) => ctx.io.out(s) }).open().catch((err: unknown) => {
+        throw failed(err);
+      });
       try {
         const check = TOOL_CHECK[d.adapter];
         if (check) {
-          const [r] = await session.run([{ argv: check }]);
+          const [r] = await session.run([{ argv: check }]).catch((err: unknown) => {
+            throw failed(err);
+          });
           ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'}); ${(r?.stdout || r?.stderr || '').trim().split('\n')[0] ?? ''}`);
         } else ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'})`);
       } finally {
@@ -232,6 +238,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--take-off', 'first remove every ipms rule from the device (connects to it)')
     .option('--leave-rules', 'leave its rules in place on the device')
     .action(async (name: string, o: { takeOff?: boolean; leaveRules?: boolean }) => {
+      if (o.takeOff && o.leaveRules) throw new InputError('--take-off and --leave-rules: one or the other');
       const d = await deviceByName(ctx, name);
       const [{ n } = { n: 0 }] = await ctx.db().rows<{ n: number }>(
         "SELECT COUNT(*) AS n FROM RuleDevice WHERE device_id = ? AND state IN ('applied', 'failed', 'pending') AND applied_at IS NOT NULL", [d.id]);

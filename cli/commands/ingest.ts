@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { DbConfig, DbTls } from '../../lib/config.ts';
 import { InputError } from '../../lib/errors.ts';
+import { nameArg } from '../args.ts';
 import { FORMATS, type FormatChoice } from '../../honeyd2db/format.ts';
 import { parseHoneydConfig, type HoneydConfig } from '../../honeyd2db/honeyd-config.ts';
 import { Honeypots } from '../../honeyd2db/honeypots.ts';
@@ -103,7 +104,8 @@ unreadable file; 3 when the database refused the login or TLS, is not migrated, 
 unreachable with the spool full.`,
     )
     .action(async (files: string[], flags: IngestFlags) => {
-      if (!/^[^\s\u0000-\u001f]{1,64}$/.test(flags.sensor)) throw new InputError(`--sensor: 1 to 64 characters, no spaces (got '${flags.sensor}')`);
+      // the name every other command takes (sensors show, rules list --sensor ...)
+      nameArg(flags.sensor, '--sensor');
       if (files.length === 0) throw new InputError('name at least one log file, or - for standard input');
       if (files.filter((f) => f === '-').length > 1) throw new InputError('standard input (-) can be named once');
       // the machine's zone as Intl resolves it (it reads TZ too, in every form glibc takes)

@@ -5,6 +5,7 @@ import { InputError, IpmsError, oneLine } from '../../lib/errors.ts';
 import { listLogs, type LogOut } from '../../lib/queries/logs.ts';
 import { getStatus } from '../../lib/queries/status.ts';
 import { why } from '../../lib/queries/why.ts';
+import { requireSensor } from '../../lib/queries/sensors.ts';
 import { cidrArg, collect, intArg, ipArg, nameArg, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -40,6 +41,7 @@ export function registerObserve(program: Command, ctx: Context): void {
     .option('--limit <n>', 'at most this many records', '50')
     .option('--json', 'print a JSON array')
     .action(async (o: { sensor?: string; src?: string; dstPort?: string; since?: string; before?: string; limit: string; json?: boolean }) => {
+      if (o.sensor) await requireSensor(ctx.db(), nameArg(o.sensor, '--sensor'));
       const rows = await listLogs(ctx.db(), {
         ...(o.sensor ? { sensor: nameArg(o.sensor, '--sensor') } : {}),
         ...(o.src ? { src: cidrArg(o.src, '--src') } : {}),

@@ -6,6 +6,7 @@ import {
   RULE_ORIGINS, RULE_STATUSES, addManualRule, changeRuleStatus, editRule, getRule, listRules,
   type RuleOut, type StatusChange,
 } from '../../lib/queries/rules.ts';
+import { requireSensor } from '../../lib/queries/sensors.ts';
 import { actionArg, cidrArg, intArg, ipArg, listOf, nameArg, portArg, protoArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -67,6 +68,7 @@ export function registerRules(program: Command, ctx: Context): void {
         ...(o.since ? { since: parseSince(o.since) } : {}),
         limit: intArg(o.limit, '--limit', 1, 1_000_000),
       };
+      if (filter.sensor) await requireSensor(ctx.db(), filter.sensor);
       const got = await listRules(ctx.db(), filter);
       if (o.json) return ctx.json(got);
       printRules(ctx, got);

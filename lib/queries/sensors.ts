@@ -48,6 +48,12 @@ export async function addSensor(q: Queryable, name: string, address: Buffer | nu
   return res.insertId;
 }
 
+/** Refuse a sensor name nobody registered (a filter by it would just find nothing). */
+export async function requireSensor(q: Queryable, name: string): Promise<void> {
+  const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+}
+
 export async function removeSensor(q: Queryable, name: string, purge: boolean): Promise<{ logs: number }> {
   const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
   if (!s) throw new NotFoundError(`sensor ${name} does not exist`);

@@ -143,6 +143,15 @@ describe('ipms devices', () => {
     expect(await devicesOf()).toEqual(['edge', 'edge-v6', 'lab']);
   });
 
+  it('devices test: a device it cannot reach is a failed test (exit 1), said as such', async () => {
+    expect((await ipms(t.url, 'devices', 'add', 'far', '--adapter', 'nftables', '--host', '127.0.0.1', '--port', '1', '--user', 'root',
+      '--key', '/nonexistent/ipms-key', '--host-key', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).code).toBe(0);
+    const r = await ipms(t.url, 'devices', 'test', 'far');
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/^ipms: device far: .*\/nonexistent\/ipms-key/)]);
+    expect(r.err).not.toMatch(/unexpected/);
+    expect((await ipms(t.url, 'devices', 'remove', 'far')).code).toBe(0);
+  });
+
   it('keeps a device, with its rules wanted there, when taking them off fails', async () => {
     // pf through the local transport: pfctl does not exist on this machine, so every command
     // fails (nothing is changed anywhere); it stands for a device that cannot be reached
@@ -161,6 +170,7 @@ describe('ipms devices', () => {
   it('removing a device that enforces rules asks what to do with them', async () => {
     const apply = await ipms(t.url, 'apply', '--once', '--device', 'lab');
     expect(apply.code, apply.err).toBe(0);
+    expect((await ipms(t.url, 'devices', 'remove', 'lab', '--take-off', '--leave-rules')).err).toBe('ipms: --take-off and --leave-rules: one or the other');
     const refused = await ipms(t.url, 'devices', 'remove', 'lab');
     expect(refused.code).toBe(5);
     expect(refused.err).toBe('ipms: device lab enforces 1 rule(s): pass --take-off to remove them from it first, or --leave-rules');

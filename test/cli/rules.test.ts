@@ -59,6 +59,13 @@ describe('ipms rules list', () => {
     expect(await q('--since', '2999-01-01')).toBe(0);
   });
 
+  it('says a sensor it does not know does not exist (exit 4), in rules list and logs', async () => {
+    for (const cmd of [['rules', 'list'], ['logs']]) {
+      const r = await ipms(t.url, ...cmd, '--sensor', 'nosuch');
+      expect([r.code, r.err]).toEqual([4, 'ipms: sensor nosuch does not exist']);
+    }
+  });
+
   it('rejects bad input with one line and exit 2', async () => {
     for (const args of [
       ['--status', 'frozen'], ['--src', '10.0.0.300'], ['--src', '10.1.2.3/8'], ['--since', 'yesterday'], ['--limit', '-3'],

@@ -108,6 +108,8 @@ describe('what stops a run', () => {
       [[...base(), '--sensor', 'x', '--honeypot-net', '10.0.0.1/8', join(dir, 'unknown.txt')], /host bits set/],
       [[...base(), '--sensor', 'x', '--honeyd-config', join(dir, 'none.conf'), join(dir, 'unknown.txt')], /cannot read --honeyd-config/],
       [[...base(), '--sensor', 'x', '--flush-ms', '900', join(dir, 'unknown.txt')], /--flush-ms/],
+      // the names every other command takes (sensors show, rules list --sensor)
+      [[...base(), '--sensor', 'bad!name', join(dir, 'unknown.txt')], /--sensor: 'bad!name' must be 1-64 letters, digits/],
     ];
     mkdirSync(join(dir, 'adir'), { recursive: true });
     cases.push([[...base(), '--sensor', 'x', join(dir, 'adir')], /not a regular file|EISDIR/]);
