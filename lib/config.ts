@@ -41,8 +41,12 @@ export interface ConfigSources {
 
 const DEFAULT_FILES = () => [join(homedir(), '.config', 'ipms', 'config.json'), '/etc/ipms/config.json'];
 
+/** The keys a config file may hold. */
+const FILE_KEYS = ['databaseUrl'];
+
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
+  let file: Record<string, unknown>;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
@@ -51,10 +55,18 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     const parsed = JSON.parse(text) as unknown;
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Record<string, unknown>;
+    file = parsed as Record<string, unknown>;
   } catch (err) {
     throw new ConfigError(`config file ${path} is not a JSON object: ${(err as Error).message}`);
   }
+  // a misspelt key would otherwise end in "no database configured", far from its cause
+  for (const k of Object.keys(file)) {
+    if (!FILE_KEYS.includes(k)) throw new ConfigError(`config file ${path}: unknown key '${k}' (known: ${FILE_KEYS.join(', ')})`);
+  }
+  if (file.databaseUrl !== undefined && typeof file.databaseUrl !== 'string') {
+    throw new ConfigError(`config file ${path}: databaseUrl must be a string`);
+  }
+  return file;
 }
 
 /** Parse `mysql://user:pass@host:port/db?ssl-ca=/path/ca.pem&ssl-mode=verify-identity`. */

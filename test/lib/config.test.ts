@@ -1,0 +1,27 @@
+/** Configuration: the config file says what is wrong with it, at once. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../lib/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ipms-config-'));
+const file = (name: string, body: unknown) => {
+  const p = join(dir, name);
+  writeFileSync(p, JSON.stringify(body));
+  return p;
+};
+
+describe('the config file', () => {
+  it('gives the database URL', () => {
+    const cfg = resolveConfig({ flags: { config: file('ok.json', { databaseUrl: 'mysql://u:p@127.0.0.1:3306/ipms' }) }, env: {} });
+    expect(cfg.db).toMatchObject({ host: '127.0.0.1', port: 3306, database: 'ipms', user: 'u' });
+  });
+
+  it('refuses a key it does not know (a typo would end in "no database configured") and a URL that is not text', () => {
+    const typo = file('typo.json', { databaseURL: 'mysql://u:p@127.0.0.1:3306/ipms' });
+    expect(() => resolveConfig({ flags: { config: typo }, env: {} })).toThrow(`config file ${typo}: unknown key 'databaseURL' (known: databaseUrl)`);
+    const num = file('num.json', { databaseUrl: 3306 });
+    expect(() => resolveConfig({ flags: { config: num }, env: {} })).toThrow(`config file ${num}: databaseUrl must be a string`);
+  });
+});
