@@ -2,10 +2,18 @@
 
 export type Cell = string | number | boolean | null | undefined | Date;
 
+/**
+ * Text written by others (payloads, feed comments, reasons) with control characters escaped,
+ * never raw: an escape sequence from a feed must not reach the admin's terminal.
+ */
+export function safeText(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 function show(v: Cell): string {
   if (v === null || v === undefined) return '-';
   if (v instanceof Date) return v.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
-  return String(v);
+  return safeText(String(v));
 }
 
 export function renderTable(headers: string[], rows: Cell[][]): string {

@@ -72,5 +72,7 @@ export class RefusedError extends IpmsError {
 /** One line, no stack: what the CLI prints for any error. */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\s*\n\s*/g, ' ').trim();
+  // one line, and no control characters: messages quote input (a feed line, a device's answer)
+  return msg.replace(/\s*\n\s*/g, ' ').trim()
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -31,7 +31,8 @@ export const ROLES: readonly Role[] = [
     // SELECT on Sensor and Profile only to learn the ids of its own sensor and templates;
     // UPDATE only on its checkpoints (written in the transaction of each batch).
     grants: [
-      ['SELECT, INSERT', 'Sensor'],
+      // (its name only: a management address is never blocked, and an admin gives it)
+      ['SELECT, INSERT (name)', 'Sensor'],
       ['INSERT', 'SensorLog'],
       ['INSERT', 'Data'],
       ['SELECT, INSERT', 'Profile'],

@@ -8,7 +8,7 @@ import { parseCidr } from '../../lib/ip.ts';
 import { addBlacklist, addWhitelist, listEntries, protectionOf, removeEntry, type ListName } from '../../lib/queries/lists.ts';
 import { actionArg, cidrArg, ipArg, oneOf } from '../args.ts';
 import type { Context } from '../context.ts';
-import { renderTable } from '../table.ts';
+import { renderTable, safeText } from '../table.ts';
 
 function entryKey(text: string): { id?: number; cidr?: ReturnType<typeof parseCidr> } {
   return /^\d+$/.test(text) ? { id: Number(text) } : { cidr: cidrArg(text) };
@@ -118,7 +118,7 @@ export function registerLists(program: Command, ctx: Context): void {
       ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.renewed} renewed, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable${feed.skipped.length ? `, ${feed.skipped.length} skipped (${feed.skipped[0]!.reason}${feed.skipped.length > 1 ? ', ...' : ''})` : ''}`);
       if (unreadable) ctx.io.err(`ipms: no line of ${file} reads as ${format}: nothing imported`);
       for (const r of res.refused) ctx.io.err(`ipms: line ${r.line}: ${r.cidr} refused: ${r.why}`);
-      for (const r of feed.rejects.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${r.reason}`);
+      for (const r of feed.rejects.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${safeText(r.reason)}`);
       if (feed.rejects.length > 20) ctx.io.err(`ipms: ... and ${feed.rejects.length - 20} more unreadable lines`);
     });
   registerListing(bl, ctx, 'Blacklist');

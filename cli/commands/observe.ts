@@ -8,17 +8,13 @@ import { why } from '../../lib/queries/why.ts';
 import { requireSensor } from '../../lib/queries/sensors.ts';
 import { cidrArg, collect, intArg, ipArg, nameArg, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
-import { renderTable } from '../table.ts';
+import { renderTable, safeText } from '../table.ts';
 
 function endpoint(ip: string, port: number | null): string {
   const host = ip.includes(':') ? `[${ip}]` : ip;
   return port === null ? host : `${host}:${port}`;
 }
 
-/** Payloads are attacker-written: show control characters escaped, never raw. */
-export function safeText(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-}
 
 function printLog(ctx: Context, l: LogOut): void {
   const extra = [l.icmp ? `icmp ${l.icmp}` : '', l.tcp_flags ? `flags ${l.tcp_flags}` : '', l.os ? `os ${l.os}` : '',

@@ -5,7 +5,7 @@
  * of the three whitelist checks (trigger, worker, here) before anything reaches a device.
  */
 import { RULE_PROTOCOLS, type Action } from '../../lib/types.ts';
-import { bytesToIp, parseCidr, RangeIndex, type Family } from '../../lib/ip.ts';
+import { bytesToIp, parseCidr, RangeIndex, tooWideToBlock, type Family } from '../../lib/ip.ts';
 import { InputError, IpmsError, RefusedError } from '../../lib/errors.ts';
 import { hasPorts, protoFitsFamily, PROTO_NUMBER } from './protocols.ts';
 import type { DeviceKey, DeviceRule } from './types.ts';
@@ -74,6 +74,9 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
     throw new InputError(`${what}: source ${bytesToIp(Buffer.from(row.src_ip))} is IPv4-mapped; store the IPv4 form`, 'E_RULE');
   }
   const src = parseCidr(`${addrText(row.src_ip, `${what}: source`)}/${prefixText(row.src_prefix, what)}`, `${what}: source`);
+  // (the Rule triggers refuse it too; a rule that got past them, from a restore or by hand, does not reach a device)
+  const wide = tooWideToBlock(src);
+  if (wide && (opts.purpose ?? 'apply') !== 'remove') throw new InputError(`${what}: ${src.text}: ${wide}`, 'E_RULE');
   const family = src.family;
   if (row.src_last != null && !Buffer.from(row.src_last).equals(src.last)) {
     throw new InputError(`${what}: src_last does not match ${src.text}`, 'E_RULE');

@@ -95,6 +95,15 @@ describe('toDeviceRule', () => {
     expect(() => toDeviceRule({ ...base, expires_at: new Date(now.getTime() - 1) }, { protected: protectedRanges, now, purpose: 'keep' })).toThrow(/expired/);
   });
 
+  it('refuses a block wider than /8 (IPv4) or /16 (IPv6) that got past the triggers, and lets it be taken off', () => {
+    for (const [ip, prefix] of [['0.0.0.0', 0], ['64.0.0.0', 2], ['2000::', 3], ['2000::', 15]] as const) {
+      const e = err({ src_ip: ipToBytes(ip), src_prefix: prefix });
+      expect([e.code, e.message], `${ip}/${prefix}`).toEqual(['E_RULE', expect.stringMatching(/wider than \/(8|16) is not a block ipms makes/)]);
+      expect(toDeviceRule({ ...base, src_ip: ipToBytes(ip), src_prefix: prefix }, { protected: protectedRanges, now, purpose: 'remove' }).src.prefix).toBe(prefix);
+    }
+    expect(toDeviceRule({ ...base, src_ip: ipToBytes('10.0.0.0'), src_prefix: 8 }, { protected: protectedRanges, now }).src.prefix).toBe(8);
+  });
+
   it('refuses a malformed protected range', () => {
     const e = (() => {
       try {

@@ -91,6 +91,10 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
       expect(code(() => a.setup({ [key]: bad }))).toBe('E_DEVICE_OPTION');
     }
     expect(code(() => a.setup({ [`${key}s`]: 'x' }))).toBe('E_DEVICE_OPTION');
+    // the admin's own objects (an ACL, a pf table): ipms rewrites what it owns whole
+    for (const theirs of ['OUTSIDE-IN', 'bruteforce', 'sshguard', 'blocklist']) {
+      expect(() => a.setup({ [key]: theirs })).toThrow(/must start with 'ipms'/);
+    }
   });
 
   it('names the objects it owns on a device, from its options', () => {
@@ -98,8 +102,8 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
     expect(objs.length).toBeGreaterThan(0);
     for (const o of objs) expect(o).toMatch(/^(table|chain|set|acl|list) [A-Za-z][A-Za-z0-9_-]*$/);
     const key = { nftables: 'table', iptables: 'chain', ipset: 'set', 'cisco-ios': 'acl', pf: 'table', routeros: 'list' }[name]!;
-    expect(a.objects({ [key]: 'other' }).some((o) => o.includes('other'))).toBe(true);
-    expect(a.objects({ [key]: 'other' })).not.toEqual(objs);
+    expect(a.objects({ [key]: 'ipmsother' }).some((o) => o.includes('ipmsother'))).toBe(true);
+    expect(a.objects({ [key]: 'ipmsother' })).not.toEqual(objs);
   });
 
   it('refuses to take over a built-in chain or another tool\'s table, which it would rewrite whole', () => {
