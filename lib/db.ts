@@ -128,7 +128,8 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
   if (e.errno === 1644 && e.sqlMessage?.startsWith('ipms: ')) {
     const text = e.sqlMessage.slice('ipms: '.length);
     if (!/^refused/.test(text)) return new InputError(text, 'E_SQL_INPUT');
-    const code = /wider than/.test(text) ? 'E_TOO_WIDE' : /refused to change the traffic/.test(text) ? 'E_TRAFFIC_FIXED' : 'E_PROTECTED';
+    const code = /wider than/.test(text) ? 'E_TOO_WIDE' : /refused to change the traffic/.test(text) ? 'E_TRAFFIC_FIXED'
+      : /refused to delete rule/.test(text) ? 'E_ON_DEVICE' : 'E_PROTECTED';
     return new RefusedError(text, code);
   }
   const msg = e.message ?? String(err);

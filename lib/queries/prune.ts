@@ -32,10 +32,16 @@ export interface PruneReport {
   audit: number;
 }
 
-/** Closed rules that are off every device (a rule's RuleDevice rows go with it: ON DELETE CASCADE). */
+/**
+ * Closed rules that are off every device (a rule's RuleDevice rows go with it: ON DELETE
+ * CASCADE). A dropped rule of a blacklist entry that is still there stays: it is the record
+ * that an admin dropped it, which keeps a feed that lists the address again from blocking it
+ * (see Blacklist_after_update).
+ */
 const OLD_RULES = `FROM Rule
   WHERE status IN ('dropped', 'expired') AND COALESCE(updated_at, created_at) < ?
-    AND NOT EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.rule_id = Rule.id AND rd.state <> 'removed')`;
+    AND NOT EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.rule_id = Rule.id AND rd.state <> 'removed')
+    AND NOT (status = 'dropped' AND EXISTS (SELECT 1 FROM Blacklist b WHERE b.id = Rule.blacklist_id))`;
 
 export async function prune(db: Db, o: PruneOptions): Promise<PruneReport> {
   const chunk = Math.max(1, Math.floor(o.chunk ?? 5000));

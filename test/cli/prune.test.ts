@@ -82,6 +82,23 @@ describe('ipms db prune', () => {
     expect(await count("SELECT COUNT(*) AS n FROM AuditLog WHERE who = 'old'")).toBe(0);
   });
 
+  it('keeps the dropped rule of a blacklist entry still there: a feed listing it again does not block it again', async () => {
+    await t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('198.51.100.7'), ('198.51.100.8')");
+    const id = async (ip: string) => (await t.db.rows<{ id: number }>('SELECT id FROM Rule WHERE src_ip = INET6_ATON(?)', [ip]))[0]!.id;
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [await id('198.51.100.7')]);
+    await t.db.exec("UPDATE Rule SET status = 'expired' WHERE id = ?", [await id('198.51.100.8')]);
+    // (both taken off the devices by the worker)
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id IN (?, ?)", [await id('198.51.100.7'), await id('198.51.100.8')]);
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await prune(t.db, { rulesS: 0 });
+    expect(r.rules).toBeGreaterThanOrEqual(1);
+    expect(await count("SELECT COUNT(*) AS n FROM Rule WHERE src_ip = INET6_ATON('198.51.100.7') AND status = 'dropped'")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM Rule WHERE src_ip = INET6_ATON('198.51.100.8')")).toBe(0);
+    const again = await ipms(t.url, 'blacklist', 'add', '198.51.100.7', '--expire', '1d');
+    expect(again.out).toBe('blacklist: renewed 198.51.100.7/32');
+    expect(await count("SELECT COUNT(*) AS n FROM Rule WHERE src_ip = INET6_ATON('198.51.100.7')")).toBe(1);
+  });
+
   it('goes a chunk of keys at a time and stops when nothing is left', async () => {
     await logs(200, 25);
     const r = await prune(t.db, { logsS: 150 * 86400, chunk: 7 });

@@ -122,6 +122,7 @@ describe('adding and changing rules', () => {
     expect(both.json<RuleJson>().devices.map((d) => d.device)).toEqual(['fw1', 'fw2']);
     const again = await ipms(t.url, 'rules', 'add', '198.51.104.0/24', '--device', 'fw2', '--reason', 'x', '--device', 'fw1', '--json');
     expect(again.json<RuleJson>().devices.map((d) => d.device)).toEqual(['fw1', 'fw2']);
+    await t.db.exec("DELETE rd FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id WHERE r.reason = 'x' OR r.src_ip = INET6_ATON('198.51.103.0')");
     await t.db.exec("DELETE FROM Rule WHERE reason = 'x' OR src_ip = INET6_ATON('198.51.103.0')");
     const nodev = await ipms(t.url, 'rules', 'add', '203.0.113.99', '--device', 'nope');
     expect(nodev.code).toBe(4);

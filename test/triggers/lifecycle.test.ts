@@ -228,6 +228,20 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await expect(t.db.exec("UPDATE Rule SET src_prefix = 7 WHERE src_ip = INET6_ATON('203.0.0.0')")).rejects.toThrow(/wider than \/8/);
   });
 
+  it('refuses to delete a rule a device has or may have, and deletes it once it is off', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.44'), 'manual')");
+    const [r] = await rules(t.db);
+    await expect(t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id])).rejects.toThrow(/refused to delete rule \d+: a device has it \(or may have it\); drop it first/);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [r!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
+    await expect(t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id])).rejects.toThrow(/refused to delete rule/);
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed' WHERE rule_id = ?", [r!.id]);
+    await t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id]);
+    expect(await rules(t.db)).toEqual([]);
+    expect(await deviceRows()).toEqual([]);
+  });
+
   it('allows one open rule per traffic key, and a new one once the old is closed', async () => {
     const ins = "INSERT INTO Rule (src_ip, dst_port, proto, origin) VALUES (INET6_ATON('198.51.100.9'), NULL, NULL, 'manual')";
     await t.db.exec(ins);
@@ -305,6 +319,19 @@ describe('whitelist and blacklist', () => {
     expect(now.map((x) => [x.status, x.action, x.expires_at!.toISOString()]).sort()).toEqual([
       ['expired', 'DROP', '2031-01-01T00:00:00.000Z'], ['pending', 'REJECT', '2032-01-01T00:00:00.000Z'],
     ]);
+  });
+
+  it('moves the block with an entry whose range a DBA changes', async () => {
+    await t.db.exec("INSERT INTO Blacklist (cidr) VALUES ('203.0.114.5')");
+    const [old] = await rules(t.db);
+    await t.db.exec("UPDATE Blacklist SET cidr = '203.0.115.0/24' WHERE cidr = '203.0.114.5/32'");
+    const now = await rules(t.db);
+    expect(now.map((r) => [r.src, r.status]).sort()).toEqual([['203.0.114.5', 'dropped'], ['203.0.115.0/24', 'pending']]);
+    // the old rule is no longer the entry's: a renewal makes no second rule for the new range
+    const [{ n } = { n: 0 }] = await t.db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM Rule WHERE id = ? AND blacklist_id IS NULL', [old!.id]);
+    expect(n).toBe(1);
+    await t.db.exec("UPDATE Blacklist SET expires_at = '2031-01-01 00:00:00' WHERE cidr = '203.0.115.0/24'");
+    expect((await rules(t.db, "status = 'pending'")).map((r) => [r.src, r.expires_at!.toISOString()])).toEqual([['203.0.115.0/24', '2031-01-01T00:00:00.000Z']]);
   });
 
   it('refuses a blacklist entry that would block a whitelisted address', async () => {
