@@ -84,6 +84,8 @@ const CHECK_TEXT: Record<string, string> = {
   ck_threshold_window_max: 'a threshold window is at most 31 days',
   ck_threshold_window: 'a threshold window is at least 1 second',
   ck_threshold_hits: 'max_hits is at least 1',
+  ck_threshold_proto: 'a threshold counts one of tcp, udp, icmp, icmpv6, sctp, gre, esp, ah, igmp, udplite, dccp (in small letters), or any protocol (NULL)',
+  ck_threshold_duration: 'a rule duration is at least 1 second, or NULL: until dropped',
 };
 
 /** Turn a driver error into an IpmsError with a one-line explanation. */

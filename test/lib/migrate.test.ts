@@ -101,6 +101,22 @@ describe('ipms db migrate', () => {
     }
   });
 
+  it('0012 puts right thresholds of a protocol in capitals, an unknown protocol or a duration of 0 before it adds its constraints', async () => {
+    const db = await freshDatabase('migrate_0012');
+    try {
+      await db.db.exec('ALTER TABLE Threshold DROP CONSTRAINT ck_threshold_proto, DROP CONSTRAINT ck_threshold_duration');
+      await db.db.exec(`INSERT INTO Threshold (name, proto, dst_port, window_s, duration_s) VALUES
+        ('caps', 'TCP', 22, 60, 0), ('ssh', 'ssh', NULL, 60, 3600)`);
+      for (const st of splitStatements(readFileSync(join(SCHEMA_DIR, '0012_threshold_proto_duration.sql'), 'utf8'))) await db.db.exec(st);
+      expect(await db.db.rows("SELECT name, enabled, proto, dst_port, duration_s, description FROM Threshold WHERE name IN ('caps', 'ssh') ORDER BY name")).toEqual([
+        { name: 'caps', enabled: 1, proto: 'tcp', dst_port: 22, duration_s: null, description: null },
+        { name: 'ssh', enabled: 0, proto: null, dst_port: null, duration_s: 3600, description: ' [ipms: disabled by the upgrade: proto ssh is no protocol a hit has]' },
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('db status is read-only: the admin account (no CREATE) can ask it', async () => {
     const url = await roleAccount(t, 'ipms_admin', 'ipms_t_status', 'status-test-pw');
     const r = await ipms(url, 'db', 'status', '--json');

@@ -161,6 +161,15 @@ describe('what the DBA tunes', () => {
     expect((await rules(t.db)).map((r) => [r.src, r.proto]).sort()).toEqual([['198.51.100.66', 'icmp'], ['2001:db8:66::1', null]]);
   });
 
+  it('refuses in SQL a protocol no hit has, a protocol in capitals and a duration of 0 seconds', async () => {
+    for (const [cols, vals, msg] of [
+      ['proto', "'TCP'", /small letters/], ['proto', "'ssh'", /a threshold counts one of tcp/], ['duration_s', '0', /at least 1 second, or NULL/],
+    ] as const) {
+      await expect(t.db.exec(`INSERT INTO Threshold (name, ${cols}, max_hits, window_s) VALUES ('bad', ${vals}, 3, 10)`), `${cols}=${vals}`).rejects.toThrow(msg);
+    }
+    await expect(t.db.exec("UPDATE Threshold SET proto = 'Udp' WHERE name = 'default'")).rejects.toThrow(/small letters/);
+  });
+
   it('reads every threshold also where GROUP_CONCAT is cut short (group_concat_max_len: MySQL keeps 1024 bytes)', async () => {
     await t.db.exec(`INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits)
                      VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5), ('per-host', NULL, NULL, 'src_dst_dport', 60, 3)`);
