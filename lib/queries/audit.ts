@@ -38,12 +38,33 @@ export function cliUser(): string {
   return process.env.USER ?? process.env.LOGNAME ?? 'unknown';
 }
 
+/** AuditLog.detail is a TEXT column: 65,535 bytes. */
+const DETAIL_MAX_BYTES = 60_000;
+
+/**
+ * The detail as JSON that fits its column: a change that drops 5000 rules keeps the first 100
+ * of each long list and says how many more there were (an oversized detail failed the change
+ * it recorded, which then did not happen).
+ */
+export function auditDetail(detail: unknown): string {
+  const text = JSON.stringify(detail);
+  if (Buffer.byteLength(text) <= DETAIL_MAX_BYTES) return text;
+  const shrink = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.length > 100 ? [...v.slice(0, 100).map(shrink), `... and ${v.length - 100} more`] : v.map(shrink);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shrink(x)]));
+    return typeof v === 'string' && v.length > 1000 ? `${v.slice(0, 1000)}...` : v;
+  };
+  const small = JSON.stringify(shrink(detail));
+  if (Buffer.byteLength(small) <= DETAIL_MAX_BYTES) return small;
+  return JSON.stringify({ truncated: true, bytes: Buffer.byteLength(text), start: small.slice(0, 20_000) });
+}
+
 export async function recordAudit(q: Queryable, e: AuditEntry): Promise<number> {
   const res = await q.exec(
     'INSERT INTO AuditLog (at, who, via, ip, action, target, detail) VALUES (UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?)',
     [
       clip(e.who, 64), e.via, e.ip ?? null, clip(e.action, 32), e.target == null ? null : clip(e.target, 128),
-      e.detail === undefined ? null : JSON.stringify(e.detail),
+      e.detail === undefined ? null : auditDetail(e.detail),
     ],
   );
   return res.insertId;
