@@ -62,6 +62,23 @@ async function deviceByName(ctx: Context, name: string): Promise<DeviceRow> {
   return d;
 }
 
+/** A device's options as stored; null when a hand edit left them unreadable (the worker says so too). */
+function readableOptions(raw: string | null): object | null {
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function storedOptions(d: DeviceRow): object {
+  const v = readableOptions(d.options);
+  if (v === null) throw new InputError(`device ${d.name}: its options in the database are not a JSON object; give them whole: UPDATE Device SET options = NULL, then --option`);
+  return v;
+}
+
 /**
  * Two devices writing the same object in the same place undo each other: a full render of one
  * replaces the other's rules. Several devices may share a host, each with its own objects.
@@ -72,12 +89,20 @@ async function refuseSameObject(ctx: Context, d: { id?: number; host: string; po
   const objectsOf = (adapter: string, options: string | null) =>
     adapterFor(adapter).objects(options ? JSON.parse(options) as DeviceOptions : {});
   const mine = new Set(objectsOf(d.adapter, d.options));
+  // (another device whose row was edited into something unreadable writes nothing)
+  const theirs = (o: DeviceRow) => {
+    try {
+      return objectsOf(o.adapter, o.options);
+    } catch {
+      return [];
+    }
+  };
   if (!mine.size) return;
   const others = await ctx.db().rows<DeviceRow>('SELECT * FROM Device WHERE adapter = ? AND transport = ? AND enabled = 1', [d.adapter, d.transport]);
   for (const o of others) {
     if (o.id === d.id) continue;
     const samePlace = d.transport === 'local' || (o.host.toLowerCase() === d.host.toLowerCase() && o.port === d.port);
-    const shared = objectsOf(o.adapter, o.options).find((x) => mine.has(x));
+    const shared = theirs(o).find((x) => mine.has(x));
     if (samePlace && shared) {
       const key = shared.split(' ')[0]!;
       throw new RefusedError(`device ${o.name} already keeps ${d.adapter} ${shared} there: two devices on one ${key} undo each other's rules; give this one its own (--option)`, 'E_DUPLICATE');
@@ -154,7 +179,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       if (o.hostKey !== undefined) set.host_key = o.hostKey;
       if (o.appliesTo !== undefined) set.applies_to = oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to');
       if (o.sudo !== undefined) set.sudo = o.sudo ? 1 : 0;
-      if (o.option?.length) set.options = JSON.stringify({ ...(d.options ? JSON.parse(d.options) as object : {}), ...JSON.parse(optionsArg(o.option)!) as object });
+      if (o.option?.length) set.options = JSON.stringify({ ...storedOptions(d), ...JSON.parse(optionsArg(o.option)!) as object });
       if (!Object.keys(set).length) throw new InputError('say what to change (see ipms devices set --help)');
       const after = { ...d, ...set } as DeviceRow;
       checkComplete({ adapter: after.adapter, transport: after.transport, user: after.username, key: after.key_ref, hostKey: after.host_key, sudo: Boolean(after.sudo) });
@@ -178,7 +203,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       const rows = await listDevices(ctx.db());
       const out = rows.map((d) => ({
         name: d.name, host: d.host, port: d.port, adapter: d.adapter, transport: d.transport, user: d.username, key: d.key_ref,
-        host_key: d.host_key, sudo: Boolean(d.sudo), applies_to: d.applies_to, enabled: Boolean(d.enabled), options: d.options ? JSON.parse(d.options) : {},
+        host_key: d.host_key, sudo: Boolean(d.sudo), applies_to: d.applies_to, enabled: Boolean(d.enabled), options: readableOptions(d.options),
         applied: d.applied, pending: d.pending, failed: d.failed,
         last_ok_at: d.last_ok_at ? d.last_ok_at.toISOString() : null, last_error: d.last_error, last_rule_error: d.last_rule_error,
       }));

@@ -143,6 +143,18 @@ describe('ipms devices', () => {
     expect(await devicesOf()).toEqual(['edge', 'edge-v6', 'lab']);
   });
 
+  it('lists devices also when a hand edit left one with options that are not JSON', async () => {
+    expect((await ipms(t.url, 'devices', 'add', 'mangled', '--adapter', 'nftables', '--transport', 'dry-run')).code).toBe(0);
+    await t.db.exec("UPDATE Device SET options = '{not json' WHERE name = 'mangled'");
+    const list = await ipms(t.url, 'devices', 'list', '--json');
+    expect(list.code, list.err).toBe(0);
+    expect(list.json<{ name: string; options: unknown }[]>().find((d) => d.name === 'mangled')!.options).toBeNull();
+    expect((await ipms(t.url, 'devices', 'list')).code).toBe(0);
+    const set = await ipms(t.url, 'devices', 'set', 'mangled', '--option', 'table=ipms_m');
+    expect([set.code, set.err]).toEqual([2, expect.stringMatching(/options in the database are not a JSON object/)]);
+    expect((await ipms(t.url, 'devices', 'remove', 'mangled')).code).toBe(0);
+  });
+
   it('devices test: a device it cannot reach is a failed test (exit 1), said as such', async () => {
     expect((await ipms(t.url, 'devices', 'add', 'far', '--adapter', 'nftables', '--host', '127.0.0.1', '--port', '1', '--user', 'root',
       '--key', '/nonexistent/ipms-key', '--host-key', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).code).toBe(0);
