@@ -1,10 +1,25 @@
 -- Enabling a device, or widening what it applies to, fills in the open rules it now takes;
 -- narrowing applies_to takes off the rules it no longer takes. A device's new management
--- address is never blocked: a rule that came first is dropped.
+-- address is never blocked: a rule that came first is dropped. Disabling a device gives it
+-- nothing new: the rules it never got (and no worker is sending) are no longer waited for,
+-- so they become active on the devices that have them; enabled again, it gets them.
 CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
 BEGIN
   IF NOT (NEW.host <=> OLD.host) AND (IS_IPV4(NEW.host) OR IS_IPV6(NEW.host)) THEN
     CALL ipms_drop_covering(INET6_ATON(NEW.host), INET6_ATON(NEW.host), CONCAT('device ', NEW.name));
+  END IF;
+  IF NEW.enabled = 0 AND OLD.enabled = 1 THEN
+    UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+    SET rd.desired = 'absent', rd.state = 'removed', rd.last_error = NULL, rd.version = rd.version + 1,
+        rd.updated_at = UTC_TIMESTAMP(3)
+    WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND rd.state <> 'applied' AND rd.applied_at IS NULL
+      AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3)) AND r.targeted = 0;
+    UPDATE Rule r
+    SET r.status = 'active'
+    WHERE r.status = 'pending'
+      AND EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.device_id = NEW.id AND x.state = 'removed')
+      AND EXISTS (SELECT 1 FROM RuleDevice y WHERE y.rule_id = r.id AND y.desired = 'present')
+      AND NOT EXISTS (SELECT 1 FROM RuleDevice z WHERE z.rule_id = r.id AND z.desired = 'present' AND z.state <> 'applied');
   END IF;
   IF NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to)) THEN
     INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)

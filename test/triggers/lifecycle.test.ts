@@ -112,6 +112,20 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect((await deviceRows(id)).map((x) => x.version)).toEqual([6, 6]);
   });
 
+  it('stops waiting for a device that is disabled before it got a rule, and waits again once it is enabled', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.45'), 'manual')");
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE d.name = 'all'");
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE Device SET enabled = 0 WHERE name = 'border'");
+    expect(await status(r!.id)).toBe('active');
+    expect((await deviceRows(r!.id)).map((x) => [x.device, x.desired, x.state])).toEqual([['all', 'present', 'applied'], ['border', 'absent', 'removed']]);
+    await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'border'");
+    expect(await status(r!.id)).toBe('pending');
+    expect((await deviceRows(r!.id)).map((x) => [x.device, x.desired, x.state])).toEqual([['all', 'present', 'applied'], ['border', 'present', 'pending']]);
+  });
+
   it('makes a rule active once every device has applied it', async () => {
     await addDevices();
     await insertHits(t.db, burst(50, { ts: '2026-02-01 12:00:00', src: '203.0.113.4' }));
