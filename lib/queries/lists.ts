@@ -18,10 +18,13 @@ export interface ListEntryOut {
 
 export type ListName = 'Whitelist' | 'Blacklist';
 
-export async function listEntries(q: Queryable, table: ListName, limit = 100_000): Promise<ListEntryOut[]> {
+/** The entries of a list in address order; `within`: only those that overlap that range. */
+export async function listEntries(q: Queryable, table: ListName, limit = 100_000, within?: Cidr): Promise<ListEntryOut[]> {
   const extra = table === 'Blacklist' ? ', source, action, expires_at' : '';
+  const where = within ? 'WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ?' : '';
   const rows = await q.rows<{ id: number; cidr: string; comment: string | null; created_at: Date; source?: string | null; action?: Action; expires_at?: Date | null }>(
-    `SELECT id, cidr, comment, created_at${extra} FROM ${table} ORDER BY first_ip, prefix LIMIT ${Math.max(1, limit)}`,
+    `SELECT id, cidr, comment, created_at${extra} FROM ${table} ${where} ORDER BY first_ip, prefix LIMIT ${Math.max(1, Math.floor(limit))}`,
+    within ? [within.last, within.first, within.first.length] : [],
   );
   return rows.map((r) => ({
     id: r.id,

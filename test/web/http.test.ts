@@ -297,6 +297,12 @@ describe('changes by an admin, each audited', () => {
     expect(page.body).toContain(`whitelist: added 192.0.2.0/24; dropped rule ${id}`);
     expect(page.body).toContain('&lt;b&gt;our resolvers&lt;/b&gt;');
     expect(await audit('whitelist.add')).toEqual([{ who: 'alice', target: '192.0.2.0/24', detail: JSON.stringify({ comment: '<b>our resolvers</b>', dropped: [{ id, src: '192.0.2.77' }] }) }]);
+    // the filter: entries overlapping an address or range; a bad one is said, not a crash
+    expect((await admin.get('/lists?cidr=192.0.2.9')).body).toContain('<td>192.0.2.0/24</td>');
+    const other = await admin.get('/lists?cidr=198.18.0.0/16');
+    expect(other.body).not.toContain('<td>192.0.2.0/24</td>');
+    expect(other.body).toContain('No whitelist entry overlaps it.');
+    expect((await admin.get('/lists?cidr=fish')).body).toMatch(/role="alert">address or CIDR/);
     const [w] = await t.db.rows<{ id: number; created_by: string }>('SELECT id, created_by FROM Whitelist');
     expect(w!.created_by).toBe('alice');
     expect((await admin.post(`/whitelist/${w!.id}/remove`, { csrf })).status).toBe(303);

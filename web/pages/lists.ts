@@ -1,6 +1,7 @@
 /** Whitelist and blacklist: the entries, and (for admins) adding and removing them, audited. */
 import { parseDuration } from '../../lib/duration.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { IpmsError, RefusedError } from '../../lib/errors.ts';
+import type { Cidr } from '../../lib/ip.ts';
 import { addBlacklist, addWhitelist, listEntries, removeEntry, type ListEntryOut, type ListName } from '../../lib/queries/lists.ts';
 import { actionArg, cidrArg } from '../../cli/args.ts';
 import { audited } from '../audit.ts';
@@ -17,14 +18,34 @@ function comment(req: Req): string | undefined {
   return field(req.form, 'comment', 255);
 }
 
+/** Entries shown per list: a feed of 100k entries is found with the filter, not scrolled. */
+const SHOWN = 500;
+
 export async function listsPage(req: Req, app: App): Promise<Res> {
-  const [white, black] = await Promise.all([listEntries(app.db, 'Whitelist', 5000), listEntries(app.db, 'Blacklist', 5000)]);
+  const raw = field(req.query, 'cidr', 64);
+  let within: Cidr | undefined;
+  let error: string | undefined;
+  try {
+    within = raw ? cidrArg(raw, 'address or CIDR') : undefined;
+  } catch (err) {
+    if (!(err instanceof IpmsError)) throw err;
+    error = err.message;
+  }
+  const [white, black] = error ? [[], []] : await Promise.all([
+    listEntries(app.db, 'Whitelist', SHOWN + 1, within), listEntries(app.db, 'Blacklist', SHOWN + 1, within)]);
+  const more = (n: number, what: string) => (n > SHOWN
+    ? html`<p><small>The first ${SHOWN} ${what} shown: narrow them with the filter above (<code>ipms ${what} list</code> has them all).</small></p>` : '');
   const admin = isAdmin(req);
   const body = html`
+<form method="get" action="/lists" class="filters">
+<label>Entries overlapping <input name="cidr" value="${raw ?? ''}" placeholder="203.0.113.0/24" size="24"></label>
+<button type="submit">Show</button> <a href="/lists">all</a>
+</form>
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <h2 id="whitelist">Whitelist <small>never blocked</small></h2>
 ${white.length ? html`<table class="whitelist"><thead><tr><th>cidr</th><th>comment</th><th>added (UTC)</th><th></th></tr></thead><tbody>
-${white.map((e) => html`<tr><td>${e.cidr}</td><td>${visible(e.comment ?? '')}</td><td>${when(e.created_at)}</td><td>${removeButton(req, 'Whitelist', e)}</td></tr>`)}
-</tbody></table>` : html`<p>The whitelist is empty.</p>`}
+${white.slice(0, SHOWN).map((e) => html`<tr><td>${e.cidr}</td><td>${visible(e.comment ?? '')}</td><td>${when(e.created_at)}</td><td>${removeButton(req, 'Whitelist', e)}</td></tr>`)}
+</tbody></table>${more(white.length, 'whitelist')}` : html`<p>${within ? 'No whitelist entry overlaps it.' : 'The whitelist is empty.'}</p>`}
 ${admin ? html`<form method="post" action="/whitelist/add" class="add">${csrfField(req)}
 <label>Address or CIDR <input name="cidr" required placeholder="192.0.2.0/24" size="24"></label>
 <label>Comment <input name="comment" maxlength="255" size="30"></label>
@@ -32,8 +53,8 @@ ${admin ? html`<form method="post" action="/whitelist/add" class="add">${csrfFie
 </form>` : ''}
 <h2 id="blacklist">Blacklist <small>blocked on sight</small></h2>
 ${black.length ? html`<table class="blacklist"><thead><tr><th>cidr</th><th>action</th><th>source</th><th>expires (UTC)</th><th>comment</th><th></th></tr></thead><tbody>
-${black.map((e) => html`<tr><td>${e.cidr}</td><td>${e.action}</td><td>${visible(e.source ?? '-')}</td><td>${e.expires_at ? when(e.expires_at) : 'never'}</td><td>${visible(e.comment ?? '')}</td><td>${removeButton(req, 'Blacklist', e)}</td></tr>`)}
-</tbody></table>${black.length >= 5000 ? html`<p><small>The first 5000 shown (<code>ipms blacklist list</code> has them all).</small></p>` : ''}` : html`<p>The blacklist is empty.</p>`}
+${black.slice(0, SHOWN).map((e) => html`<tr><td>${e.cidr}</td><td>${e.action}</td><td>${visible(e.source ?? '-')}</td><td>${e.expires_at ? when(e.expires_at) : 'never'}</td><td>${visible(e.comment ?? '')}</td><td>${removeButton(req, 'Blacklist', e)}</td></tr>`)}
+</tbody></table>${more(black.length, 'blacklist')}` : html`<p>${within ? 'No blacklist entry overlaps it.' : 'The blacklist is empty.'}</p>`}
 ${admin ? html`<form method="post" action="/blacklist/add" class="add">${csrfField(req)}
 <label>Address or CIDR <input name="cidr" required placeholder="203.0.113.0/24" size="24"></label>
 <label>Action <select name="action"><option>DROP</option><option>REJECT</option></select></label>
