@@ -53,6 +53,8 @@ export const ROLES: readonly Role[] = [
       ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until)', 'Device'],
       ['SELECT, UPDATE', 'RuleDevice'],
       ['SELECT', 'Whitelist'],
+      // (its own address as a device sees it, whitelisted: see rememberPeers in worker/apply.ts)
+      ['INSERT (cidr, comment, created_by)', 'Whitelist'],
       ['SELECT', 'Sensor'],
       ['SELECT', 'VirtHost'],
       ['SELECT', 'ProtectedRange'],

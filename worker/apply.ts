@@ -9,7 +9,8 @@ import { InputError, oneLine } from '../lib/errors.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
-import { toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
+import { protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
+import { overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
@@ -144,6 +145,13 @@ async function applyWith(
       return out;
     }
     const run = async (session: Session, fresh: boolean) => {
+      // a new connection tells the worker its own address as the device sees it: whitelisted
+      // before anything is sent (see rememberPeers); a rule of this batch over it waits
+      if (fresh && session.peer) {
+        const mine = await rememberPeers(db, device, session.peer, prot);
+        const over = add.find((r) => mine.some((m) => overlaps(m, parseCidr(`${r.src.address}/${r.src.prefix}`))));
+        if (over) throw new Error(`rule ${over.id} would block ${mine.map((m) => m.text).join(', ')}, which the worker reaches the device from (now whitelisted): not sent`);
+      }
       // the setup is idempotent; with a kept connection it runs once per connection. Where the
       // adapter takes both in one transaction they go as one (nft: one process, one round trip)
       const setup = fresh ? adapter.setup(opts) : undefined;
@@ -195,6 +203,35 @@ async function applyWith(
   out.applied = ok.filter((c) => c.desired === 'present').length;
   out.removed += ok.length - out.applied;
   return out;
+}
+
+/**
+ * The addresses a connection to a device showed: the worker's own as the device sees it, and
+ * the device's when it is given by host name. Neither is known to ipms otherwise, and hits are
+ * easy to spoof: 50 UDP packets "from" the worker would make a permanent rule that cuts the
+ * worker off the device, which it could then not take off. Each is whitelisted (an ordinary
+ * entry an admin sees, created_by ipms-worker) unless something protects it already.
+ * Loopback is left out. Returns the entries added. Behind a NAT the device sees another
+ * address: that one an admin whitelists (README).
+ */
+async function rememberPeers(db: Db, device: DeviceRow, peer: NonNullable<Session['peer']>, prot: readonly ProtectedRange[]): Promise<Cidr[]> {
+  const index = protectedIndex(prot);
+  const byName = !/^[0-9.]+$|:/.test(device.host);
+  const added: Cidr[] = [];
+  for (const [addr, what] of [[peer.local, `the ipms worker, as device ${device.name} sees it`], [byName ? peer.remote : undefined, `device ${device.name} (${device.host})`]] as const) {
+    if (!addr) continue;
+    let c: Cidr;
+    try {
+      c = parseCidr(addr);
+    } catch {
+      continue;
+    }
+    if ((c.family === 4 && c.first[0] === 127) || c.text === '::1/128' || index.overlapping(c)) continue;
+    const r = await db.exec('INSERT IGNORE INTO Whitelist (cidr, comment, created_by) VALUES (?, ?, ?)',
+      [c.text, `${what} (added by the worker)`.slice(0, 255), 'ipms-worker']);
+    if (r.affectedRows) added.push(c);
+  }
+  return added;
 }
 
 /**

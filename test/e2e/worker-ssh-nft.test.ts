@@ -52,6 +52,14 @@ describe('hits to a dropped packet and back', () => {
     expect(await ruleOf(lab.attacker)).toMatchObject({ status: 'active', devices: [{ device: 'fw', state: 'applied' }] });
     expect(lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms'])).toContain(lab.attacker);
     expect(lab.attackerCanConnect()).toBe(false);
+    // the worker's own address as the device sees it is whitelisted from its first connection:
+    // spoofed hits "from" it cannot cut it off the device
+    const worker = lab.mgmt.replace(/\.\d+$/, '.1');
+    expect(await t.db.rows('SELECT cidr, comment, created_by FROM Whitelist')).toEqual([
+      { cidr: `${worker}/32`, comment: 'the ipms worker, as device fw sees it (added by the worker)', created_by: 'ipms-worker' },
+    ]);
+    await insertHits(t.db, burst(50, { ts: nowTs(), src: worker, dst: lab.target, dstPort: 22 }));
+    expect(await ruleOf(worker)).toBeUndefined();
 
     // drift: someone deletes the element by hand; reconcile sees it and puts it back
     const listing = lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']);

@@ -56,6 +56,18 @@ describe('iptables and ipset over SSH', () => {
   it('iptables: blocks the attacker after the threshold, repairs drift, and lets it in again on drop', async () => {
     expect((await ipms(t.url, 'devices', 'test', 'ipt')).out).toMatch(/^device ipt: connected \(host key SHA256:.{43}\); iptables v\d/);
     expect(lab.attackerCanConnect()).toBe(true);
+    // spoofed hits "from" the worker made a rule before its first connection: the connection
+    // tells the worker its address, which is whitelisted, and the rule is not sent (it is dropped)
+    const worker = lab.mgmt.replace(/\.\d+$/, '.1');
+    await insertHits(t.db, burst(50, { ts: nowTs(), src: worker, dst: lab.target, dstPort: 22 }));
+    expect(await openRuleOf(worker)).toMatchObject({ status: 'pending' });
+    const first = await ipms(t.url, 'apply', '--once');
+    expect([first.code, first.out]).toEqual([1, expect.stringMatching(new RegExp(`would block ${worker.replace(/\./g, '\\.')}/32, which the worker reaches the device from \\(now whitelisted\\): not sent`))]);
+    expect(await openRuleOf(worker)).toBeUndefined();
+    expect(lab.dev.ok(['iptables-save'])).not.toContain(worker);
+    // (the dropped rule's removal goes through as usual: nothing of it was there)
+    const clear = await ipms(t.url, 'apply', '--once');
+    expect([clear.code, clear.out]).toEqual([0, expect.stringMatching(/ipt: 0 applied, 1 removed, 0 failed/)]);
     // (the disabled ipset device gets nothing)
     const rule = await attackAndApply('ipt');
     expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).toContain(`-A IPMS -s ${lab.attacker}/32 -m comment --comment ipms-rule-${rule.id} -j DROP`);

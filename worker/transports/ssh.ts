@@ -135,7 +135,10 @@ export function sshTransport(t: Target): Transport {
     name: 'ssh',
     async open(): Promise<Session> {
       const client = await connect(t);
+      // (ssh2 keeps its TCP socket in _sock; without it nothing is remembered)
+      const sock = (client as unknown as { _sock?: { localAddress?: string; remoteAddress?: string } })._sock;
       return {
+        peer: { local: sock?.localAddress, remote: sock?.remoteAddress },
         async run(steps: readonly Step[]) {
           const out: StepResult[] = [];
           for (const step of steps) {

@@ -16,6 +16,11 @@ export interface Session {
   /** Run steps in order; stops at the first failure (TransportError). */
   run(steps: readonly Step[]): Promise<StepResult[]>;
   close(): Promise<void>;
+  /**
+   * The addresses of a network connection: ours as the device sees it (unless a NAT is between)
+   * and the device's (a host name resolved). See rememberWorkerAddress.
+   */
+  readonly peer?: { local?: string; remote?: string };
 }
 
 export interface Transport {
