@@ -6,11 +6,11 @@
  */
 import type { Db } from '../lib/db.ts';
 import { InputError, oneLine } from '../lib/errors.ts';
+import { overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
-import { overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
 import { deviceHealth, markDone, markFailed } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';

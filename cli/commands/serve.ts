@@ -56,6 +56,8 @@ export function registerServe(program: Command, ctx: Context): void {
         ctx.io.err('ipms: warning: the console speaks plain HTTP: passwords and session cookies cross the network in clear unless a reverse proxy in front terminates TLS (then give --origin https://...)');
       }
       const db = ctx.db();
+      // (an unreachable or half-migrated database is exit 3 here, not an error page later)
+      await db.rows('SELECT 1');
       const server = await startWebServer(db, {
         host: listen.host, port: listen.port,
         ...(origin ? { origin } : {}),
