@@ -33,9 +33,15 @@ BEGIN
     DECLARE v_msg VARCHAR(255);
     DECLARE v_was_on INT;
     DECLARE v_is_on INT;
-    -- derived columns follow the source; written by hand they are put back
+    -- derived columns follow the source; written by hand they are put back (the scope to what
+    -- the Network table says now: ipms_rescope writes it when a network changes)
     IF NEW.src_ip <=> OLD.src_ip AND NEW.src_prefix <=> OLD.src_prefix THEN
-      SET NEW.src_last = OLD.src_last, NEW.scope = OLD.scope;
+      SET NEW.src_last = OLD.src_last;
+      IF NOT (NEW.scope <=> OLD.scope) THEN
+        SET NEW.scope = IF(EXISTS (SELECT 1 FROM Network n
+                                   WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last
+                                     AND LENGTH(n.first_ip) = LENGTH(NEW.src_ip)), 'internal', 'external');
+      END IF;
     END IF;
     -- (protocol names compared as bytes: 'TCP' is another value than 'tcp' to the devices)
     IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
@@ -113,6 +119,23 @@ BEGIN
       SET state = 'pending', attempts = 0, last_error = NULL,
           next_attempt_at = UTC_TIMESTAMP(3), version = version + 1, updated_at = UTC_TIMESTAMP(3)
       WHERE rule_id = NEW.id AND desired = 'present';
+    END IF;
+    -- an open rule whose scope changed (a network added or removed around it): devices that
+    -- take only the old scope take it off, devices that take the new one get it
+    IF v_was_on = 1 AND v_is_on = 1 AND NOT (NEW.scope <=> OLD.scope) AND NEW.targeted = 0 THEN
+      UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
+      SET rd.desired = 'absent', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+          rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+      WHERE rd.rule_id = NEW.id AND rd.desired = 'present' AND d.applies_to = OLD.scope;
+      UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
+      SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+          rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+      WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1 AND d.applies_to = NEW.scope;
+      INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
+      SELECT NEW.id, d.id, 'present', 'pending', UTC_TIMESTAMP(3)
+      FROM Device d
+      WHERE d.enabled = 1 AND d.applies_to = NEW.scope
+        AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.device_id = d.id);
     END IF;
    END;
   END IF;

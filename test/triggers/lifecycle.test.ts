@@ -221,6 +221,25 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await expect(t.db.exec("UPDATE Rule SET proto = 'TCP' WHERE id = ?", [r!.id])).rejects.toThrow(/it is on devices/);
   });
 
+  it('moves an open rule to the devices of its new scope when a network is added or removed around it', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.173'), 'manual')");
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [r!.id]);
+    const rows = async () => (await deviceRows(r!.id)).map((x) => [x.device, x.desired, x.state]);
+    expect(await rows()).toEqual([['all', 'present', 'applied'], ['border', 'present', 'applied']]);
+    await t.db.exec("INSERT INTO Network (cidr, description) VALUES ('203.0.113.0/24', 'our DMZ')");
+    const scope = async () => (await t.db.rows<{ scope: string }>('SELECT scope FROM Rule WHERE id = ?', [r!.id]))[0]!.scope;
+    expect(await scope()).toBe('internal');
+    expect(await rows()).toEqual([['all', 'present', 'applied'], ['border', 'absent', 'pending'], ['core', 'present', 'pending']]);
+    // a scope written by hand is put back to what the networks say
+    await t.db.exec("UPDATE Rule SET scope = 'external' WHERE id = ?", [r!.id]);
+    expect(await scope()).toBe('internal');
+    await t.db.exec("DELETE FROM Network WHERE cidr = '203.0.113.0/24'");
+    expect(await scope()).toBe('external');
+    expect(await rows()).toEqual([['all', 'present', 'applied'], ['border', 'present', 'pending'], ['core', 'absent', 'pending']]);
+  });
+
   it('re-opens an edited rule only on the devices that take it now', async () => {
     await addDevices();
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.51.100.0'), 24, 'manual')");
