@@ -251,6 +251,13 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           await q.exec('DELETE FROM ipms_object WHERE name = ?', [have.name]);
           report.dropped.push(have.name);
         }
+        // The prefix lengths the whitelist uses (0009), listed again: an entry added while this
+        // migration ran, before the Whitelist triggers that list them were in place, would be
+        // missed by ipms_protected for good.
+        if (files.some((f) => f.name.startsWith('0009_'))) {
+          await q.exec(`INSERT IGNORE INTO WhitelistPrefix (len, prefix)
+                        SELECT DISTINCT LENGTH(first_ip), prefix FROM Whitelist WHERE first_ip IS NOT NULL AND prefix IS NOT NULL`);
+        }
         await q.exec(`INSERT INTO ${DONE_TABLE} (id, finished_at) VALUES (1, UTC_TIMESTAMP(3))`);
       }),
     );

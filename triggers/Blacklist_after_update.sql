@@ -15,8 +15,9 @@ BEGIN
     WHERE blacklist_id = NEW.id AND origin = 'blacklist';
     CALL ipms_blacklist_rule(NEW.id, NEW.first_ip, NEW.prefix, NEW.action, NEW.source, NEW.comment, NEW.expires_at);
   ELSEIF NOT (NEW.expires_at <=> OLD.expires_at) OR NOT (NEW.action <=> OLD.action) THEN
+    -- (a disabled rule takes the new expiry too and stays disabled: expired, it would come back)
     UPDATE Rule SET expires_at = NEW.expires_at, action = NEW.action
-    WHERE blacklist_id = NEW.id AND origin = 'blacklist' AND status IN ('pending', 'active');
+    WHERE blacklist_id = NEW.id AND origin = 'blacklist' AND status IN ('pending', 'active', 'disabled');
     IF NOT EXISTS (SELECT 1 FROM Rule WHERE blacklist_id = NEW.id AND status IN ('pending', 'active', 'disabled', 'dropped')) THEN
       CALL ipms_blacklist_rule(NEW.id, NEW.first_ip, NEW.prefix, NEW.action, NEW.source, NEW.comment, NEW.expires_at);
     END IF;

@@ -12,7 +12,8 @@ BEGIN
     UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
     SET rd.desired = 'absent', rd.state = 'removed', rd.last_error = NULL, rd.version = rd.version + 1,
         rd.updated_at = UTC_TIMESTAMP(3)
-    WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND rd.state <> 'applied' AND rd.applied_at IS NULL
+    WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND rd.state <> 'applied'
+      AND (rd.applied_at IS NULL OR rd.removed_at >= rd.applied_at)
       AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3)) AND r.targeted = 0;
     UPDATE Rule r
     SET r.status = 'active'

@@ -110,6 +110,22 @@ async function refuseSameObject(ctx: Context, d: { id?: number; host: string; po
   }
 }
 
+/**
+ * The objects ipms owns on a device (a table, set, chain, ACL, address list) are named ipms...:
+ * ipms rewrites them whole (a full render, reconcile), so a name of the admin's own objects (an
+ * IOS ACL OUTSIDE-IN would get ipms's final permit, a pf table bruteforce be replaced) is
+ * refused when a device is added or changed. (A device stored before this rule keeps working:
+ * its rules must still come off.)
+ */
+function ownedNames(adapter: string, options: DeviceOptions): void {
+  for (const o of adapterFor(adapter).objects(options)) {
+    const name = o.slice(o.indexOf(' ') + 1);
+    if (!/^ipms/i.test(name)) {
+      throw new InputError(`${adapter}: ${o} must start with 'ipms': ipms rewrites what it owns whole, and would overwrite an object of that name`, 'E_DEVICE_OPTION');
+    }
+  }
+}
+
 function deps(ctx: Context) {
   return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => ctx.io.out(s) }) };
 }
@@ -138,6 +154,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       const options = optionsArg(o.option);
       // an option the adapter does not know (a typo) is refused now, not at the first batch
       adapterFor(adapter).setup(options ? JSON.parse(options) as DeviceOptions : {});
+      ownedNames(adapter, options ? JSON.parse(options) as DeviceOptions : {});
       const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
       if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
       const host = hostArg(o.host);
@@ -185,6 +202,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       checkComplete({ adapter: after.adapter, transport: after.transport, user: after.username, key: after.key_ref, hostKey: after.host_key, sudo: Boolean(after.sudo) });
       // the adapter must accept its options as they now are
       adapterFor(after.adapter).setup(deviceOptions(after));
+      if (o.option?.length) ownedNames(after.adapter, deviceOptions(after));
       await refuseSameObject(ctx, after);
       const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
       const cols = Object.keys(set);

@@ -109,7 +109,7 @@ export async function protectedRanges(q: Queryable): Promise<Protected[]> {
 
 export interface BlacklistImport {
   added: number;
-  /** there already, with another expiry or action: renewed (see Blacklist_after_update) */
+  /** there already from the same source, with another expiry or action: renewed (see Blacklist_after_update) */
   renewed: number;
   present: number;
   refused: { line: number; cidr: string; why: string }[];
@@ -159,16 +159,21 @@ export async function addBlacklist(
   const expires = opts.expiresAt ?? null;
   for (let i = 0; i < ok.length; i += 1000) {
     const chunk = ok.slice(i, i + 1000);
-    const had = new Map((await db.rows<{ cidr: string; action: string; expires_at: Date | null }>(
-      `SELECT cidr, action, expires_at FROM Blacklist WHERE cidr IN (${chunk.map(() => '?').join(',')})`, chunk.map((e) => e.cidr.text),
+    const had = new Map((await db.rows<{ cidr: string; action: string; expires_at: Date | null; source: string | null }>(
+      `SELECT cidr, action, expires_at, source FROM Blacklist WHERE cidr IN (${chunk.map(() => '?').join(',')})`, chunk.map((e) => e.cidr.text),
     )).map((r) => [r.cidr, r]));
-    // an entry there already takes the expiry and action of this import (a feed refreshed from
-    // cron: the addresses it still lists stay blocked); its source and comment are kept unless given
+    // An entry this same source made takes the expiry and action it gives now (a feed refreshed
+    // from cron: the addresses it still lists stay blocked). An admin's entry (source manual)
+    // is never changed by a feed, and an admin's add takes an entry over (it becomes manual).
+    // (source is assigned last: the conditions read the old one, left to right)
     await db.exec(
       `INSERT INTO Blacklist (cidr, first_ip, last_ip, prefix, source, comment, action, expires_at) VALUES
        ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(',')}
-       ON DUPLICATE KEY UPDATE action = VALUES(action), expires_at = VALUES(expires_at),
-         source = COALESCE(VALUES(source), source), comment = COALESCE(VALUES(comment), comment)`,
+       ON DUPLICATE KEY UPDATE
+         comment = IF(source <=> VALUES(source) OR VALUES(source) <=> 'manual', COALESCE(VALUES(comment), comment), comment),
+         action = IF(source <=> VALUES(source) OR VALUES(source) <=> 'manual', VALUES(action), action),
+         expires_at = IF(source <=> VALUES(source) OR VALUES(source) <=> 'manual', VALUES(expires_at), expires_at),
+         source = IF(VALUES(source) <=> 'manual', 'manual', source)`,
       chunk.flatMap((e) => [
         e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
         action, expires,
@@ -177,7 +182,8 @@ export async function addBlacklist(
     for (const e of chunk) {
       const h = had.get(e.cidr.text);
       if (!h) out.added++;
-      else if (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expires?.getTime() ?? null)) out.renewed++;
+      else if ((h.source === (opts.source ?? null) || opts.source === 'manual')
+        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expires?.getTime() ?? null))) out.renewed++;
       else out.present++;
     }
   }

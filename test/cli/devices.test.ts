@@ -121,7 +121,13 @@ describe('ipms devices', () => {
     expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms2')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'enable', 'twin-b')).code).toBe(0);
     // a foreign table is refused outright: ipms rewrites the chains of its table
-    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=filter')).err).toMatch(/'filter' must start with 'ipms'/);
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=filter')).err).toMatch(/'filter' is a table other software keeps/);
+    // the admin's own objects: ipms rewrites what it owns whole
+    expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=fw')).err).toBe("ipms: nftables: table fw must start with 'ipms': ipms rewrites what it owns whole, and would overwrite an object of that name");
+    for (const [adapter, opt] of [['cisco-ios', 'acl=OUTSIDE-IN'], ['pf', 'table=bruteforce'], ['ipset', 'set=blocklist'], ['routeros', 'list=blacklist']]) {
+      const r = await ipms(t.url, 'devices', 'add', `theirs-${adapter}`, '--adapter', adapter!, '--transport', 'dry-run', '--option', opt!);
+      expect([r.code, r.err], opt).toEqual([2, expect.stringMatching(/must start with 'ipms'/)]);
+    }
 
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.0.0'), 16, 'manual')");
     const moved = await ipms(t.url, 'devices', 'set', 'twin-b', '--host', '198.18.4.4');

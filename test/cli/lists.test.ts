@@ -139,6 +139,19 @@ describe('ipms blacklist', () => {
     expect(now!.id).toBe(fresh.id);
     expect(Date.parse(now!.expires_at) - Date.now()).toBeGreaterThan(71 * 3600_000);
     expect((await ipms(t.url, 'blacklist', 'add', '198.18.20.0/24', '--expire', '3d')).out).toBe('blacklist: renewed 198.18.20.0/24');
+    // the admin's add took the entry over: the feed no longer changes it
+    const feedAgain = await ipms(t.url, 'blacklist', 'import', feed, '--format', 'plain', '--expire', '1h', '--json');
+    expect(feedAgain.json()).toMatchObject({ added: 0, renewed: 1, present: 1 });
+    const [kept] = (await ruleOf('198.18.20.0/24')).filter((r) => r.status === 'pending');
+    expect(Date.parse(kept!.expires_at) - Date.now()).toBeGreaterThan(71 * 3600_000);
+    const entries = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>();
+    expect(entries.find((e) => e.cidr === '198.18.20.0/24')!.source).toBe('manual');
+    // an admin's disabled rule takes a renewal's expiry and stays disabled (expired, it would come back)
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [kept!.id]);
+    expect((await ipms(t.url, 'blacklist', 'add', '198.18.20.0/24', '--expire', '5d')).out).toBe('blacklist: renewed 198.18.20.0/24');
+    const after = await ruleOf('198.18.20.0/24');
+    expect(after.filter((r) => r.status === 'pending')).toEqual([]);
+    expect(Date.parse(after.find((r) => r.status === 'disabled')!.expires_at) - Date.now()).toBeGreaterThan(119 * 3600_000);
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {

@@ -117,6 +117,16 @@ describe('ipms db migrate', () => {
     }
   });
 
+  it('lists again the prefix lengths of whitelist entries added while a migration ran (before the Whitelist triggers were in place)', async () => {
+    await t.db.exec('DROP TRIGGER Whitelist_after_insert');
+    await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('198.18.64.0/19')");
+    expect(await t.db.rows('SELECT * FROM WhitelistPrefix WHERE len = 4 AND prefix = 19')).toEqual([]);
+    await migrate(t.cfg);
+    expect(await t.db.rows('SELECT len, prefix FROM WhitelistPrefix WHERE len = 4 AND prefix = 19')).toEqual([{ len: 4, prefix: 19 }]);
+    await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.18.70.1'), 'manual')")).rejects.toThrow(/protected by whitelist 198\.18\.64\.0\/19/);
+    await t.db.exec("DELETE FROM Whitelist WHERE cidr = '198.18.64.0/19'");
+  });
+
   it('db status is read-only: the admin account (no CREATE) can ask it', async () => {
     const url = await roleAccount(t, 'ipms_admin', 'ipms_t_status', 'status-test-pw');
     const r = await ipms(url, 'db', 'status', '--json');

@@ -124,6 +124,11 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'border'");
     expect(await status(r!.id)).toBe('pending');
     expect((await deviceRows(r!.id)).map((x) => [x.device, x.desired, x.state])).toEqual([['all', 'present', 'applied'], ['border', 'present', 'pending']]);
+    // a device that held the rule once and took it off (the rule was closed and re-opened) does not hold it now either
+    await t.db.exec(`UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
+      SET rd.applied_at = UTC_TIMESTAMP(3) - INTERVAL 2 HOUR, rd.removed_at = UTC_TIMESTAMP(3) - INTERVAL 1 HOUR WHERE d.name = 'border'`);
+    await t.db.exec("UPDATE Device SET enabled = 0 WHERE name = 'border'");
+    expect(await status(r!.id)).toBe('active');
   });
 
   it('makes a rule active once every device has applied it', async () => {

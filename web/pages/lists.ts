@@ -89,7 +89,7 @@ export async function postBlacklistAdd(req: Req, app: App): Promise<Res> {
       return out;
     },
     { action: 'blacklist.add', target: c.text, detail: () => ({ action, expires_at: expiresAt, comment: note ?? null }) });
-  await setFlash(app.db, req.session!, res.added ? `blacklist: added ${c.text}` : `blacklist: ${c.text} was already there`);
+  await setFlash(app.db, req.session!, res.added ? `blacklist: added ${c.text}` : res.renewed ? `blacklist: renewed ${c.text}` : `blacklist: ${c.text} was already there`);
   return redirect('/lists#blacklist');
 }
 

@@ -22,18 +22,8 @@ export class OptionReader {
     }
   }
 
-  /**
-   * The name of an object ipms owns on the device (a table, set, chain, ACL, address list). ipms
-   * rewrites what it owns whole (a full render, reconcile), so the name starts with "ipms": a
-   * name of the admin's own objects (an IOS ACL OUTSIDE-IN, a pf table bruteforce) would be
-   * replaced, or opened with ipms's final permit.
-   */
   name(key: string, def: string, maxLen = 31): string {
-    const v = checkName(this.o[key] ?? def, `${this.adapter} option ${key}`, maxLen);
-    if (!/^ipms/i.test(v)) {
-      throw new InputError(`${this.adapter} option ${key}: '${v}' must start with 'ipms': ipms rewrites what it owns whole, and would overwrite an object of that name`, 'E_DEVICE_OPTION');
-    }
-    return v;
+    return checkName(this.o[key] ?? def, `${this.adapter} option ${key}`, maxLen);
   }
 
   names(key: string, def: readonly string[]): string[] {
