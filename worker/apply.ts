@@ -12,7 +12,7 @@ import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
 import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
-import { deviceHealth, markDone, markFailed } from './outcome.ts';
+import { deviceHealth, markDone, markFailed, release } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
@@ -149,8 +149,8 @@ async function applyWith(
       // before anything is sent (see rememberPeers); a rule of this batch over it waits
       if (fresh && session.peer) {
         const mine = await rememberPeers(db, device, session.peer, prot);
-        const over = add.find((r) => mine.some((m) => overlaps(m, parseCidr(`${r.src.address}/${r.src.prefix}`))));
-        if (over) throw new Error(`rule ${over.id} would block ${mine.map((m) => m.text).join(', ')}, which the worker reaches the device from (now whitelisted): not sent`);
+        const over = add.filter((r) => mine.some((m) => overlaps(m, parseCidr(`${r.src.address}/${r.src.prefix}`))));
+        if (over.length) throw new OverWorkerError(over.map((r) => r.id), mine);
       }
       // the setup is idempotent; with a kept connection it runs once per connection. Where the
       // adapter takes both in one transaction they go as one (nft: one process, one round trip)
@@ -192,6 +192,13 @@ async function applyWith(
     }
   } catch (err) {
     const msg = `${device.name}: ${oneLine(err)}`;
+    if (err instanceof OverWorkerError) {
+      // only those rules wait (the new whitelist entry drops them); the rest go next round
+      const bad = ok.filter((c) => c.desired === 'present' && err.ruleIds.has(c.rule_id));
+      await fail(bad, msg);
+      await release(db, ok.filter((c) => !bad.includes(c)), deps.workerId);
+      return out;
+    }
     await fail(ok, msg);
     await deviceHealth(db, device.id, msg);
     return out;
@@ -203,6 +210,15 @@ async function applyWith(
   out.applied = ok.filter((c) => c.desired === 'present').length;
   out.removed += ok.length - out.applied;
   return out;
+}
+
+/** Rules of a batch over the worker's own address, found when the connection told it (nothing was sent). */
+class OverWorkerError extends Error {
+  readonly ruleIds: Set<number>;
+  constructor(ids: number[], mine: readonly Cidr[]) {
+    super(`rule${ids.length > 1 ? 's' : ''} ${ids.join(', ')} would block ${mine.map((m) => m.text).join(', ')}, which the worker reaches the device from (now whitelisted): not sent`);
+    this.ruleIds = new Set(ids);
+  }
 }
 
 /**

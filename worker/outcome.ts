@@ -13,7 +13,8 @@ export function backoffS(attempts: number): number {
   return Math.min(3600, 5 * 2 ** Math.min(Math.max(attempts - 1, 0), 12));
 }
 
-async function release(db: Db, rows: Claimed[], workerId: string): Promise<void> {
+/** Let claimed rows go unrecorded: they are due again at once (for the next round). */
+export async function release(db: Db, rows: Claimed[], workerId: string): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const ids = rows.slice(i, i + CHUNK).map((r) => r.id);
     await withRetry(() => db.exec(

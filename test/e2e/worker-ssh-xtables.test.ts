@@ -61,13 +61,20 @@ describe('iptables and ipset over SSH', () => {
     const worker = lab.mgmt.replace(/\.\d+$/, '.1');
     await insertHits(t.db, burst(50, { ts: nowTs(), src: worker, dst: lab.target, dstPort: 22 }));
     expect(await openRuleOf(worker)).toMatchObject({ status: 'pending' });
+    // (another rule in the same batch is not held back)
+    expect((await ipms(t.url, 'rules', 'add', '198.51.100.200')).code).toBe(0);
     const first = await ipms(t.url, 'apply', '--once');
     expect([first.code, first.out]).toEqual([1, expect.stringMatching(new RegExp(`would block ${worker.replace(/\./g, '\\.')}/32, which the worker reaches the device from \\(now whitelisted\\): not sent`))]);
     expect(await openRuleOf(worker)).toBeUndefined();
     expect(lab.dev.ok(['iptables-save'])).not.toContain(worker);
     // (the dropped rule's removal goes through as usual: nothing of it was there)
+    expect(await openRuleOf('198.51.100.200')).toMatchObject({ status: 'pending', devices: [{ device: 'ipt', state: 'pending', last_error: null }] });
     const clear = await ipms(t.url, 'apply', '--once');
-    expect([clear.code, clear.out]).toEqual([0, expect.stringMatching(/ipt: 0 applied, 1 removed, 0 failed/)]);
+    expect([clear.code, clear.out]).toEqual([0, expect.stringMatching(/ipt: 1 applied, 1 removed, 0 failed/)]);
+    expect(lab.dev.ok(['iptables-save'])).toContain('198.51.100.200');
+    const other = await openRuleOf('198.51.100.200');
+    expect((await ipms(t.url, 'rules', 'drop', String(other!.id))).code).toBe(0);
+    expect((await ipms(t.url, 'apply', '--once')).out).toMatch(/ipt: 0 applied, 1 removed, 0 failed/);
     // (the disabled ipset device gets nothing)
     const rule = await attackAndApply('ipt');
     expect(lab.dev.ok(['iptables', '-S', 'IPMS'])).toContain(`-A IPMS -s ${lab.attacker}/32 -m comment --comment ipms-rule-${rule.id} -j DROP`);
