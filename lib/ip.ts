@@ -53,6 +53,14 @@ export function canonicalIp(text: string, what = 'address'): string {
   return parseAddr(text, what).toString();
 }
 
+/**
+ * Is a device's host written as an address (digits and dots, or anything with a colon) rather
+ * than a host name? (Which address it is, canonicalIp says.)
+ */
+export function looksLikeAddress(host: string): boolean {
+  return host.includes(':') || /^[\d.]+$/.test(host);
+}
+
 export function familyOf(text: string): Family {
   return parseAddr(text, 'address').kind() === 'ipv4' ? 4 : 6;
 }

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../lib/db.ts';
 import { InputError, oneLine } from '../lib/errors.ts';
-import { overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
+import { looksLikeAddress, overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
@@ -232,7 +232,7 @@ class OverWorkerError extends Error {
  */
 async function rememberPeers(db: Db, device: DeviceRow, peer: NonNullable<Session['peer']>, prot: readonly ProtectedRange[]): Promise<Cidr[]> {
   const index = protectedIndex(prot);
-  const byName = !/^[0-9.]+$|:/.test(device.host);
+  const byName = !looksLikeAddress(device.host);
   const added: Cidr[] = [];
   for (const [addr, what] of [[peer.local, `the ipms worker, as device ${device.name} sees it`], [byName ? peer.remote : undefined, `device ${device.name} (${device.host})`]] as const) {
     if (!addr) continue;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { isAbsolute } from 'node:path';
 import { EXIT, InputError, IpmsError, NotFoundError, oneLine, RefusedError } from '../../lib/errors.ts';
-import { canonicalIp } from '../../lib/ip.ts';
+import { canonicalIp, looksLikeAddress } from '../../lib/ip.ts';
 import { listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
 import type { DeviceRow } from '../../lib/types.ts';
@@ -21,7 +21,7 @@ import { renderTable } from '../table.ts';
 const HOST_KEY_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 function hostArg(text: string): string {
-  if (text.includes(':') || /^[\d.]+$/.test(text)) return canonicalIp(text, '--host');
+  if (looksLikeAddress(text)) return canonicalIp(text, '--host');
   if (!/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(text)) {
     throw new InputError(`--host: '${text}' is neither an IP address nor a host name`);
   }
