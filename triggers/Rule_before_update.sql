@@ -14,10 +14,19 @@
 --    every device can be edited and re-opened.
 -- The RuleDevice writes happen before the row is written: if the row is then refused (an
 -- identical open rule exists: uq_rule_open), the whole statement is rolled back with them.
+-- The worker's activation (pending -> active, 100k rows in one batch) skips the column
+-- comparisons below: the items of an IF are prepared again on every row, and those comparisons
+-- were most of the cost of recording a large batch (13 of 20 us a row here). It says so with
+-- @ipms_batch_record on its session; the test also asks for exactly that change of status, which
+-- the comparisons would let through anyway, so the variable left set on a worker's session
+-- lets nothing else past (its account may change only Rule.status). An account that may edit
+-- a rule's traffic could set it by hand to skip these checks for its own statement only.
 CREATE TRIGGER Rule_before_update BEFORE UPDATE ON Rule FOR EACH ROW
-BEGIN
+body: BEGIN
   SET NEW.updated_at = UTC_TIMESTAMP(3);
-  -- (pending -> active, the worker's change, passes by here: no step more than needed)
+  IF @ipms_batch_record <=> 1 AND NEW.status = 'active' AND OLD.status = 'pending' THEN
+    LEAVE body;
+  END IF;
   IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
      OR (NEW.status IN ('pending', 'active', 'disabled')) <> (OLD.status IN ('pending', 'active', 'disabled'))
      OR (NEW.status IN ('pending', 'active')) <> (OLD.status IN ('pending', 'active'))
@@ -139,4 +148,4 @@ BEGIN
     END IF;
    END;
   END IF;
-END
+END body

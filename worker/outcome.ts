@@ -38,7 +38,8 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
   let next = 0;
   const lane = () => db.pinned(async (q) => {
     // one session per lane: @ipms_batch_record tells RuleDevice_after_update to leave the rules
-    // to the set-based activation below (see the trigger)
+    // to the set-based activation below, and Rule_before_update that this activation is only
+    // that (see the triggers)
     await q.exec('SET @ipms_batch_record = 1');
     const rc = await readCommittedAllowed(q);
     try {

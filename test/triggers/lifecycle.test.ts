@@ -147,6 +147,28 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await status(r!.id)).toBe('pending');
   });
 
+
+  it("lets the worker's batch flag (@ipms_batch_record) past for pending -> active only", async () => {
+    // the worker sets it while it records a batch (Rule_before_update then skips its column
+    // comparisons); left set on a session, it must not let a closing or an edit skip its work
+    await addDevices();
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 12:10:00', src: '203.0.113.40' }));
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 12:10:00', src: '203.0.113.41' }));
+    const [a, b] = await rules(t.db);
+    await t.db.pinned(async (q) => {
+      await q.exec('SET @ipms_batch_record = 1');
+      await q.exec("UPDATE Rule SET status = 'active' WHERE id = ?", [a!.id]);
+      // closing still takes the rule off every device
+      await q.exec("UPDATE Rule SET status = 'expired' WHERE id = ?", [b!.id]);
+      // and the traffic of a rule on its way to devices still cannot change
+      await expect(q.exec("UPDATE Rule SET src_prefix = 24 WHERE id = ?", [a!.id])).rejects.toThrow(/it is on devices/);
+      await q.exec('SET @ipms_batch_record = NULL');
+    });
+    const [ra] = await t.db.rows<{ status: string; updated: number }>(
+      'SELECT status, updated_at IS NOT NULL AS updated FROM Rule WHERE id = ?', [a!.id]);
+    expect(ra).toEqual({ status: 'active', updated: 1 });
+    expect((await deviceRows(b!.id)).map((x) => x.desired)).toEqual(['absent', 'absent']);
+  });
   it('refuses to re-open a rule whose source has been whitelisted since', async () => {
     await insertHits(t.db, burst(50, { ts: '2026-02-01 13:00:00', src: '203.0.113.5' }));
     const [r] = await rules(t.db);
