@@ -68,11 +68,11 @@ export const MAX_NET_HOSTS = 4096;
 /**
  * The addresses of --honeypot-net ranges as honeypots of the sensor (VirtHost rows): what
  * protects honeypots from being blocked (and drops a rule that came first) then protects them
- * too. The network and broadcast addresses of an IPv4 net of /30 or wider are not honeypots,
+ * too, once their range is approved (see approveHoneypots). Returns the ranges registered. The network and broadcast addresses of an IPv4 net of /30 or wider are not honeypots,
  * as in Honeypots. A wider net is left out with a warning: whitelist it instead.
  */
-export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonly Cidr[], warn: (m: string) => void): Promise<number> {
-  let added = 0;
+export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonly Cidr[], warn: (m: string) => void): Promise<string[]> {
+  const registered: string[] = [];
   for (const c of nets) {
     const bits = (c.family === 4 ? 32 : 128) - c.prefix;
     if (bits > 12) {
@@ -91,10 +91,46 @@ export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonl
     }
     for (let i = 0; i < addrs.length; i += 500) {
       const chunk = addrs.slice(i, i + 500);
-      const res = await db.exec(`INSERT IGNORE INTO VirtHost (sensor_id, address) VALUES ${chunk.map(() => '(?, ?)').join(', ')}`,
+      await db.exec(`INSERT IGNORE INTO VirtHost (sensor_id, address) VALUES ${chunk.map(() => '(?, ?)').join(', ')}`,
         chunk.flatMap((a) => [sensorId, a]));
-      added += res.affectedRows;
+    }
+    registered.push(c.text);
+  }
+  return registered;
+}
+
+/** The driver's error for a statement the account may not run (table or column privilege). */
+function privilegeDenied(err: unknown): boolean {
+  const e = err as { errno?: number };
+  return e.errno === 1142 || e.errno === 1143;
+}
+
+/**
+ * Approve the sensor's honeypot ranges (--honeypot-net, and each honeyd.conf bind address),
+ * when the account may: a honeypot protects its address only inside a range approved for its
+ * sensor (SensorNet). An admin's account running the ingest approves what it registers; a
+ * sensor's own account may not (whoever holds its password could otherwise shield any address
+ * from blocking), and its honeypots wait for an admin: `ipms sensors approve`.
+ * Returns how many of the sensor's honeypots are not approved (null: the account may not ask).
+ */
+export async function approveHoneypots(db: Db, sensorId: number, ranges: readonly string[]): Promise<number | null> {
+  for (let i = 0; i < ranges.length; i += 500) {
+    const chunk = ranges.slice(i, i + 500);
+    try {
+      await db.exec(
+        `INSERT IGNORE INTO SensorNet (sensor_id, cidr, comment, created_by) VALUES ${chunk.map(() => "(?, ?, 'registered by ipms ingest', 'ipms-ingest')").join(', ')}`,
+        chunk.flatMap((c) => [sensorId, c]),
+      );
+    } catch (err) {
+      if (!privilegeDenied(err)) throw err;
+      break;
     }
   }
-  return added;
+  try {
+    const [r] = await db.rows<{ n: number }>('SELECT COUNT(approved) AS n FROM VirtHost WHERE sensor_id = ? AND approved = 0', [sensorId]);
+    return Number(r?.n ?? 0);
+  } catch (err) {
+    if (privilegeDenied(err)) return null;
+    throw err;
+  }
 }

@@ -15,7 +15,7 @@ import { IpmsError } from '../lib/errors.ts';
 import type { Mark, Row } from './batch.ts';
 import { dbCheckpoints, type LocalCheckpoints } from './checkpoint.ts';
 import type { HoneydConfig } from './honeyd-config.ts';
-import { recordHoneydConfig, recordHoneypotNets, registerSensor } from './register.ts';
+import { approveHoneypots, recordHoneydConfig, recordHoneypotNets, registerSensor } from './register.ts';
 import type { Cidr } from '../lib/ip.ts';
 import type { Spool } from './spool.ts';
 import { writeBatch } from './store.ts';
@@ -102,7 +102,15 @@ export class Sink {
         await this.timed(assertMigrated(db, this.o.dbConfig.database));
         const id = await this.timed(registerSensor(db, this.o.sensor));
         if (this.o.honeydConfig) await this.timed(recordHoneydConfig(db, id, this.o.honeydConfig));
-        if (this.o.honeypotNets?.length) await this.timed(recordHoneypotNets(db, id, this.o.honeypotNets, this.o.warn));
+        const nets = this.o.honeypotNets?.length ? await this.timed(recordHoneypotNets(db, id, this.o.honeypotNets, this.o.warn)) : [];
+        const ranges = [...nets, ...(this.o.honeydConfig?.binds ?? []).map((b) => `${b.address}/${b.address.includes(':') ? 128 : 32}`)];
+        if (ranges.length) {
+          const waiting = await this.timed(approveHoneypots(db, id, ranges));
+          if (waiting) {
+            this.o.warn(`${waiting} honeypot address(es) of sensor ${this.o.sensor} wait for an admin's approval and may be blocked until then ` +
+              `(this account may not approve them): ipms sensors show ${this.o.sensor}; ipms sensors approve ${this.o.sensor} CIDR`);
+          }
+        }
         this.sensorId = id;
       }
       return await this.timed(dbCheckpoints(db, this.sensorId));

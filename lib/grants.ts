@@ -37,7 +37,10 @@ export const ROLES: readonly Role[] = [
       ['INSERT', 'Data'],
       ['SELECT, INSERT', 'Profile'],
       ['INSERT', 'ProfilePort'],
-      ['INSERT', 'VirtHost'],
+      // (its honeypots protect their addresses only inside ranges an admin approved: SensorNet,
+      // which it cannot write; `approved` is derived by the triggers. It may count its honeypots
+      // that wait for approval, never read their addresses, its own or other sensors')
+      ['SELECT (sensor_id, approved), INSERT (sensor_id, address, profile_id)', 'VirtHost'],
       ['SELECT, INSERT, UPDATE', 'IngestCheckpoint'],
       // "the last migration finished" (see assertMigrated)
       ['SELECT', 'ipms_migrated'],

@@ -1,8 +1,8 @@
--- What protects any address of a range from being blocked, or NULL: a whitelist entry, a
--- honeypot address, a sensor's or a device's management address. The same set as the
--- ProtectedRange view, but as indexed look-ups in one statement: a UNION view is materialised
--- on every use, and every statement in a routine has a fixed cost, which a 100k-entry
--- blacklist import pays 100k times.
+-- What protects any address of a range from being blocked, or NULL: a whitelist entry, an
+-- approved honeypot address (see SensorNet), a sensor's or a device's management address. The
+-- same set as the ProtectedRange view, but as indexed look-ups in one statement: a UNION view
+-- is materialised on every use, and every statement in a routine has a fixed cost, which a
+-- 100k-entry blacklist import pays 100k times.
 -- A whitelist entry overlaps the range when it holds p_first or starts inside the range. The
 -- first kind: one look-up of p_first cut to each prefix length the whitelist uses (see
 -- WhitelistPrefix and PrefixLength), since an entry starts at its network address; the second
@@ -26,7 +26,7 @@ BEGIN
        (SELECT CONCAT('whitelist ', w.cidr) FROM Whitelist w
         WHERE w.first_ip > p_first AND w.first_ip <= p_last AND LENGTH(w.first_ip) = LENGTH(p_first) LIMIT 1)),
     (SELECT CONCAT('honeypot ', s.name, ' ', INET6_NTOA(v.address)) FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id
-     WHERE v.address BETWEEN p_first AND p_last AND LENGTH(v.address) = LENGTH(p_first) LIMIT 1),
+     WHERE v.address BETWEEN p_first AND p_last AND LENGTH(v.address) = LENGTH(p_first) AND v.approved = 1 LIMIT 1),
     (SELECT CONCAT('sensor ', s.name) FROM Sensor s
      WHERE s.address BETWEEN p_first AND p_last AND LENGTH(s.address) = LENGTH(p_first) LIMIT 1),
     (SELECT CONCAT('device ', d.name) FROM Device d

@@ -87,6 +87,9 @@ export function registerObserve(program: Command, ctx: Context): void {
       } else ctx.io.out('devices: none configured (rules are decided but applied nowhere)');
       for (const f of st.failed) ctx.io.out(`failing: ${f.device}: ${f.failed} rule(s), last error: ${f.last_error ?? '-'}`);
       ctx.io.out(`sensors: ${st.sensors}, silent: ${st.silent_sensors.length ? st.silent_sensors.join(', ') : 'none'}`);
+      for (const u of st.unapproved_honeypots) {
+        ctx.io.out(`honeypots waiting for approval: ${u.sensor}: ${u.honeypots} (not protected from blocking; ipms sensors show ${u.sensor})`);
+      }
     });
 
   program.command('check')

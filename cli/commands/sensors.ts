@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../lib/duration.ts';
 import { InputError, NotFoundError } from '../../lib/errors.ts';
+import type { Cidr } from '../../lib/ip.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
-import { addSensor, addThreshold, listSensors, listThresholds, removeSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
+import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
+import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, revokeSensorNets, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
 import { RULE_PROTOCOLS } from '../../lib/types.ts';
-import { actionArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
+import { actionArg, cidrArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
@@ -58,18 +60,66 @@ function printThresholds(ctx: Context, rows: ThresholdOut[]): void {
   ));
 }
 
+/** Ranges for a sensor's honeypots: canonical, and no wider than a rule may be. */
+function honeypotNets(texts: readonly string[], what: string): Cidr[] {
+  return texts.map((t) => {
+    const c = cidrArg(t, what);
+    const floor = c.family === 4 ? 8 : 16;
+    if (c.prefix < floor) throw new InputError(`${what} ${c.text}: wider than /${floor} is not a honeypot range`);
+    return c;
+  });
+}
+
 export function registerSensors(program: Command, ctx: Context): void {
   const sensors = program.command('sensors').description('the honeyd sensors that feed the database');
   sensors.command('add <name>')
     .description('register a sensor (ingest also registers one on first use)')
     .option('--address <ip>', 'management address of the sensor host (never blocked)')
     .option('--description <text>', 'where it is, what it watches')
-    .action(async (name: string, o: { address?: string; description?: string }) => {
+    .option('--honeypot-net <cidr>', 'approve a range for its honeypots (see sensors approve); repeatable', (v: string, all: string[]) => [...all, v], [])
+    .action(async (name: string, o: { address?: string; description?: string; honeypotNet: string[] }) => {
       const address = o.address ? ipArg(o.address, '--address') : undefined;
+      const nets = honeypotNets(o.honeypotNet, '--honeypot-net');
       const covering = address ? await openRulesOver(ctx.db(), address.text) : [];
       const id = await addSensor(ctx.db(), nameArg(name), address ? address.bytes : null, o.description);
       ctx.io.out(`sensor ${name}: added (id ${id})`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${address!.text} is sensor ${name}'s address`);
+      if (nets.length) {
+        const a = await approveSensorNets(ctx.db(), name, nets, cliUser());
+        await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.approve', target: name, detail: a });
+        ctx.io.out(`sensor ${name}: honeypot ranges approved: ${a.approved.join(', ')}`);
+      }
+    });
+  sensors.command('approve <name> <cidr...>')
+    .description("approve ranges for a sensor's honeypots: honeypot addresses protect themselves from blocking only inside one")
+    .option('--comment <text>', 'why (kept with the range)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+A sensor registers its honeypot addresses itself (honeyd.conf bind lines, ingest --honeypot-net),
+and a honeypot is never blocked. So that a stolen sensor password cannot shield any address,
+only honeypots inside a range approved here protect their address; an ingest run with an
+admin's account approves what it registers. Approving drops the open rules over the
+honeypots it covers; \`sensors show\` lists the approved ranges and counts those waiting.`)
+    .action(async (name: string, cidrs: string[], o: { comment?: string; json?: boolean }) => {
+      const nets = honeypotNets(cidrs, 'range');
+      if (o.comment !== undefined && o.comment.length > 255) throw new InputError('--comment: at most 255 characters');
+      const a = await approveSensorNets(ctx.db(), nameArg(name), nets, cliUser(), o.comment);
+      await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.approve', target: name, detail: a });
+      if (o.json) return ctx.json(a);
+      for (const c of a.approved) ctx.io.out(`sensor ${name}: honeypot range ${c} approved`);
+      for (const c of a.already) ctx.io.out(`sensor ${name}: honeypot range ${c} was approved already`);
+      ctx.io.out(`sensor ${name}: ${a.honeypots} honeypot address(es) protected from now on`);
+    });
+  sensors.command('revoke <name> <cidr...>')
+    .description('revoke approved honeypot ranges of a sensor: its honeypots in them may be blocked again')
+    .option('--json', 'print JSON')
+    .action(async (name: string, cidrs: string[], o: { json?: boolean }) => {
+      const nets = cidrs.map((c) => cidrArg(c, 'range'));
+      const r = await revokeSensorNets(ctx.db(), nameArg(name), nets);
+      await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.revoke', target: name, detail: r });
+      if (o.json) return ctx.json(r);
+      for (const c of r.revoked) ctx.io.out(`sensor ${name}: honeypot range ${c} revoked`);
+      ctx.io.out(`sensor ${name}: ${r.honeypots} honeypot address(es) no longer protected`);
     });
   sensors.command('list')
     .description('sensors with their last event and events in the last 24 h; silent ones stand out')
@@ -79,8 +129,9 @@ export function registerSensors(program: Command, ctx: Context): void {
       const rows = await listSensors(ctx.db(), parseDuration(o.silentAfter, '--silent-after'));
       if (o.json) return ctx.json(rows);
       if (!rows.length) return ctx.io.out('no sensors');
-      ctx.io.out(renderTable(['name', 'address', 'last event', 'events 24h', 'honeypots', ''],
-        rows.map((s) => [s.name, s.address, s.last_event_at ?? 'never', s.events_24h, s.honeypots, s.silent ? 'SILENT' : ''])));
+      ctx.io.out(renderTable(['name', 'address', 'last event', 'events 24h', 'honeypots', 'not approved', ''],
+        rows.map((s) => [s.name, s.address, s.last_event_at ?? 'never', s.events_24h, s.honeypots, s.honeypots_unapproved || '',
+          s.silent ? 'SILENT' : ''])));
     });
   sensors.command('show <name>')
     .description('one sensor')
@@ -89,7 +140,7 @@ export function registerSensors(program: Command, ctx: Context): void {
       const [s] = await listSensors(ctx.db(), 86400, nameArg(name));
       if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
       if (o.json) return ctx.json(s);
-      ctx.io.out(Object.entries(s).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n'));
+      ctx.io.out(Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(', ') || '-' : v ?? '-'}`).join('\n'));
     });
   sensors.command('remove <name>')
     .description('remove a sensor (refused while it has logs, unless --purge)')

@@ -1,7 +1,7 @@
 /** Sensors and thresholds: the rows admins and DBAs tune. */
-import type { Queryable } from '../db.ts';
+import type { Db, Queryable } from '../db.ts';
 import { InputError, NotFoundError, RefusedError } from '../errors.ts';
-import { bytesToIp } from '../ip.ts';
+import { bytesToIp, type Cidr } from '../ip.ts';
 import type { ThresholdRow } from '../types.ts';
 
 export interface SensorOut {
@@ -13,20 +13,36 @@ export interface SensorOut {
   last_event_at: string | null;
   events_24h: number;
   honeypots: number;
+  /** honeypots outside every range approved for the sensor: they protect nothing (see SensorNet) */
+  honeypots_unapproved: number;
+  /** the ranges an admin approved for the sensor's honeypots */
+  honeypot_nets: string[];
   /** no event for longer than the silence limit */
   silent: boolean;
 }
 
 export async function listSensors(q: Queryable, silentAfterS = 86400, name?: string): Promise<SensorOut[]> {
-  const rows = await q.rows<{ id: number; name: string; address: Buffer | null; description: string | null; created_at: Date; last: Date | null; n24: number; hp: number }>(
+  const rows = await q.rows<{ id: number; name: string; address: Buffer | null; description: string | null; created_at: Date; last: Date | null; n24: number; hp: number; hpw: number }>(
     `SELECT s.id, s.name, s.address, s.description, s.created_at,
             -- ORDER BY ... LIMIT 1 reads one index entry; MAX() read them all (seen: 0.37 s at 2M rows)
             (SELECT l.ts FROM SensorLog l WHERE l.sensor_id = s.id ORDER BY l.ts DESC LIMIT 1) AS last,
             (SELECT COUNT(*) FROM SensorLog l WHERE l.sensor_id = s.id AND l.ts >= UTC_TIMESTAMP(3) - INTERVAL 1 DAY) AS n24,
-            (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id) AS hp
+            (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id) AS hp,
+            (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id AND v.approved = 0) AS hpw
      FROM Sensor s ${name !== undefined ? 'WHERE s.name = ?' : ''} ORDER BY s.name`,
     name !== undefined ? [name] : [],
   );
+  const nets = new Map<number, string[]>();
+  if (rows.length) {
+    for (const n of await q.rows<{ sensor_id: number; cidr: string }>(
+      `SELECT sensor_id, cidr FROM SensorNet WHERE sensor_id IN (${rows.map(() => '?').join(',')}) ORDER BY sensor_id, LENGTH(first_ip), first_ip, prefix`,
+      rows.map((r) => r.id),
+    )) {
+      const l = nets.get(n.sensor_id);
+      if (l) l.push(n.cidr);
+      else nets.set(n.sensor_id, [n.cidr]);
+    }
+  }
   const now = Date.now();
   return rows.map((r) => ({
     id: r.id,
@@ -37,6 +53,8 @@ export async function listSensors(q: Queryable, silentAfterS = 86400, name?: str
     last_event_at: r.last ? r.last.toISOString() : null,
     events_24h: Number(r.n24),
     honeypots: Number(r.hp),
+    honeypots_unapproved: Number(r.hpw),
+    honeypot_nets: nets.get(r.id) ?? [],
     silent: !r.last || now - r.last.getTime() > silentAfterS * 1000,
   }));
 }
@@ -46,6 +64,59 @@ export async function addSensor(q: Queryable, name: string, address: Buffer | nu
   if (dup) throw new RefusedError(`sensor ${name} already exists (id ${dup.id})`, 'E_DUPLICATE');
   const res = await q.exec('INSERT INTO Sensor (name, address, description) VALUES (?, ?, ?)', [name, address, description ?? null]);
   return res.insertId;
+}
+
+export interface ApproveOut {
+  /** ranges approved now (canonical) */
+  approved: string[];
+  /** ranges that were approved already */
+  already: string[];
+  /** the sensor's honeypots that protect their address from now on */
+  honeypots: number;
+}
+
+async function sensorId(q: Queryable, name: string): Promise<number> {
+  const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+  return Number(s.id);
+}
+
+const unapproved = async (q: Queryable, id: number) =>
+  Number((await q.rows<{ n: number }>('SELECT COUNT(*) AS n FROM VirtHost WHERE sensor_id = ? AND approved = 0', [id]))[0]!.n);
+
+/**
+ * Approve ranges for a sensor's honeypots (SensorNet): its honeypot addresses inside them are
+ * never blocked from now on, and the open rules over them are dropped (the triggers do both).
+ */
+export async function approveSensorNets(db: Db, name: string, nets: readonly Cidr[], by: string, comment?: string): Promise<ApproveOut> {
+  return db.transaction(async (tx) => {
+    const id = await sensorId(tx, name);
+    const before = await unapproved(tx, id);
+    const out: ApproveOut = { approved: [], already: [], honeypots: 0 };
+    for (const c of nets) {
+      const r = await tx.exec('INSERT IGNORE INTO SensorNet (sensor_id, cidr, comment, created_by) VALUES (?, ?, ?, ?)',
+        [id, c.text, comment ?? null, by]);
+      (r.affectedRows ? out.approved : out.already).push(c.text);
+    }
+    out.honeypots = before - (await unapproved(tx, id));
+    return out;
+  });
+}
+
+/** Revoke approved ranges of a sensor: its honeypots in them protect nothing any more. */
+export async function revokeSensorNets(db: Db, name: string, nets: readonly Cidr[]): Promise<{ revoked: string[]; honeypots: number }> {
+  return db.transaction(async (tx) => {
+    const id = await sensorId(tx, name);
+    const have = new Set((await tx.rows<{ cidr: string }>('SELECT cidr FROM SensorNet WHERE sensor_id = ?', [id])).map((r) => r.cidr));
+    const missing = nets.filter((c) => !have.has(c.text));
+    if (missing.length) {
+      throw new NotFoundError(`sensor ${name} has no approved range ${missing.map((c) => c.text).join(', ')}` +
+        ` (approved: ${[...have].join(', ') || 'none'})`);
+    }
+    const before = await unapproved(tx, id);
+    for (const c of nets) await tx.exec('DELETE FROM SensorNet WHERE sensor_id = ? AND cidr = ?', [id, c.text]);
+    return { revoked: nets.map((c) => c.text), honeypots: (await unapproved(tx, id)) - before };
+  });
 }
 
 /** Refuse a sensor name nobody registered (a filter by it would just find nothing). */

@@ -9,6 +9,8 @@ export interface StatusOut {
   failed: { device: string; failed: number; last_error: string | null }[];
   devices: { name: string; enabled: boolean; applied: number; pending: number; failed: number }[];
   silent_sensors: string[];
+  /** sensors with honeypots outside every approved range, and how many (they may be blocked) */
+  unapproved_honeypots: { sensor: string; honeypots: number }[];
   sensors: number;
 }
 
@@ -36,6 +38,7 @@ export async function getStatus(q: Queryable, silentAfterS = 86400, known?: Sens
     failed: devices.filter((d) => Number(d.failed) > 0).map((d) => ({ device: d.name, failed: Number(d.failed), last_error: d.last_error })),
     devices: devices.map((d) => ({ name: d.name, enabled: Boolean(d.enabled), applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0) })),
     silent_sensors: sensors.filter((s) => s.silent).map((s) => s.name),
+    unapproved_honeypots: sensors.filter((s) => s.honeypots_unapproved > 0).map((s) => ({ sensor: s.name, honeypots: s.honeypots_unapproved })),
     sensors: sensors.length,
   };
 }

@@ -35,6 +35,47 @@ describe('sensors and thresholds', () => {
     expect((await ipms(t.url, 'sensors', 'show', 'lab')).code).toBe(4);
   });
 
+  it("approves and revokes ranges for a sensor's honeypots, audited", async () => {
+    expect((await ipms(t.url, 'sensors', 'add', 'hp-1', '--honeypot-net', '198.18.40.0/29')).out)
+      .toBe('sensor hp-1: added (id ' + (await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name = 'hp-1'"))[0]!.id +
+        ')\nsensor hp-1: honeypot ranges approved: 198.18.40.0/29');
+    const id = (await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name = 'hp-1'"))[0]!.id;
+    // what the sensor registers itself: one honeypot inside the range, one outside
+    await t.db.exec("INSERT INTO VirtHost (sensor_id, address) VALUES (?, INET6_ATON('198.18.40.5')), (?, INET6_ATON('198.18.41.5'))", [id, id]);
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.18.41.5'), 'manual')");
+    let shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
+    expect(shown).toMatchObject({ honeypots: 2, honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'] });
+    expect((await ipms(t.url, 'sensors', 'list')).out).toMatch(/\nhp-1\s+-\s+never\s+0\s+2\s+1\s+SILENT/);
+    const ok = await ipms(t.url, 'sensors', 'approve', 'hp-1', '198.18.41.0/24', '198.18.40.0/29', '--comment', 'lab net');
+    expect([ok.code, ok.out]).toEqual([0, [
+      'sensor hp-1: honeypot range 198.18.41.0/24 approved',
+      'sensor hp-1: honeypot range 198.18.40.0/29 was approved already',
+      'sensor hp-1: 1 honeypot address(es) protected from now on',
+    ].join('\n')]);
+    // the rule over the honeypot that is protected now was dropped
+    expect((await t.db.rows<{ status: string }>("SELECT status FROM Rule WHERE src_ip = INET6_ATON('198.18.41.5')"))[0]!.status).toBe('dropped');
+    for (const [args, code, err] of [
+      [['sensors', 'approve', 'hp-1', '198.18.41.1/24'], 2, /host bits|not a network|198\.18\.41\.1\/24/],
+      [['sensors', 'approve', 'hp-1', '10.0.0.0/7'], 2, /^ipms: range 10\.0\.0\.0\/7: wider than \/8 is not a honeypot range$/],
+      [['sensors', 'approve', 'nobody', '10.0.0.0/24'], 4, /^ipms: sensor nobody does not exist$/],
+      [['sensors', 'revoke', 'hp-1', '10.0.0.0/24'], 4, /^ipms: sensor hp-1 has no approved range 10\.0\.0\.0\/24 \(approved: 198\.18\.40\.0\/29, 198\.18\.41\.0\/24\)$/],
+    ] as const) {
+      const r = await ipms(t.url, ...args);
+      expect([r.code, r.err], args.join(' ')).toEqual([code, expect.stringMatching(err)]);
+    }
+    const rv = await ipms(t.url, 'sensors', 'revoke', 'hp-1', '198.18.41.0/24', '--json');
+    expect(rv.json()).toEqual({ revoked: ['198.18.41.0/24'], honeypots: 1 });
+    shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
+    expect(shown).toMatchObject({ honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'] });
+    expect((await ipms(t.url, 'status')).out).toContain('honeypots waiting for approval: hp-1: 1 (not protected from blocking; ipms sensors show hp-1)');
+    const audit = await t.db.rows<{ action: string; target: string }>("SELECT action, target FROM AuditLog WHERE action LIKE 'sensor.%' ORDER BY id");
+    expect(audit).toEqual([
+      { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.revoke', target: 'hp-1' },
+    ]);
+    await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.41.5')");
+    expect((await ipms(t.url, 'sensors', 'remove', 'hp-1')).code).toBe(0);
+  });
+
   it('edits the same Threshold rows a DBA edits, with validation', async () => {
     const add = await ipms(t.url, 'thresholds', 'add', 'ssh', 'proto=tcp', 'dst_port=22', 'group_by=src_dport', 'window=1m', 'max_hits=5', 'duration=1h');
     expect(add.code).toBe(0);

@@ -57,6 +57,11 @@ describe('what counts as a hit', () => {
     // .0 and .15 are the net's own network and broadcast addresses
     expect(hosts).toEqual(['2001:db8:99::', '2001:db8:99::1', '2001:db8:99::2', '2001:db8:99::3', ...Array.from({ length: 14 }, (_, i) => `198.18.99.${i + 1}`)]);
     expect((await t.db.rows<{ status: string }>("SELECT status FROM Rule WHERE src_ip = INET6_ATON('198.18.99.7')"))[0]!.status).toBe('dropped');
+    // run with an account that may approve honeypot ranges (an admin's), it approves them
+    expect((await t.db.rows<{ cidr: string }>(
+      "SELECT n.cidr FROM SensorNet n JOIN Sensor s ON s.id = n.sensor_id WHERE s.name = 'netted' ORDER BY n.cidr")).map((x) => x.cidr))
+      .toEqual(['198.18.99.0/28', '2001:db8:99::/126']);
+    expect(r.err).not.toMatch(/approval/);
     const refused = await runCli(['--database-url', t.url, 'rules', 'add', '198.18.99.5']);
     expect([refused.code, refused.err]).toEqual([5, 'ipms: refused to block 198.18.99.5/32: protected by honeypot netted 198.18.99.5']);
     // a second run registers nothing new

@@ -33,7 +33,7 @@ describe('the ipms_sensor account', () => {
     expect(r.code).toBe(0);
     for (const g of [
       'GRANT SELECT, INSERT (name) ON `DB`.`Sensor`', 'GRANT INSERT ON `DB`.`SensorLog`', 'GRANT INSERT ON `DB`.`Data`',
-      'GRANT SELECT, INSERT ON `DB`.`Profile`', 'GRANT INSERT ON `DB`.`ProfilePort`', 'GRANT INSERT ON `DB`.`VirtHost`',
+      'GRANT SELECT, INSERT ON `DB`.`Profile`', 'GRANT INSERT ON `DB`.`ProfilePort`', 'GRANT SELECT (sensor_id, approved), INSERT (sensor_id, address, profile_id) ON `DB`.`VirtHost`',
       'GRANT SELECT, INSERT, UPDATE ON `DB`.`IngestCheckpoint`',
     ]) {
       expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
@@ -44,13 +44,27 @@ describe('the ipms_sensor account', () => {
     const st = mkdtempSync(join(tmpdir(), 'ipms-account-'));
     const args = ['--sensor', 'least', '--tz', 'UTC', '--honeyd-config', `${CONTACT}honeyd.conf`, '--state-dir', st];
     const files = [`${CONTACT}honeyd.log`, `${CONTACT}service.log`, `${CONTACT}mydoom.log`, `${CONTACT}honeyd-stderr.txt`];
-    const a = await ingestJson(sensorUrl, [...args, ...files]);
+    const first = await runCli(['--database-url', sensorUrl, 'ingest', '--json', ...args, ...files]);
+    expect(first.code).toBe(0);
+    const a = JSON.parse(first.out) as { counts: Record<string, number> };
     expect(a.counts.inserted).toBeGreaterThan(30);
     expect(a.counts.rejected).toBe(0);
+    // its honeypots are registered, not approved: it says so, and they protect nothing yet
+    expect(first.err).toMatch(/2 honeypot address\(es\) of sensor least wait for an admin's approval .*ipms sensors approve least CIDR/);
     const b = await ingestJson(sensorUrl, [...args, '--from-start', ...files]);
     expect(b.counts).toMatchObject({ inserted: 0, alreadyPresent: a.counts.inserted });
-    const [n] = await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM VirtHostView WHERE sensor = 'least'");
-    expect(Number(n!.n)).toBe(2);
+    const hp = await t.db.rows<{ address: string; approved: number }>("SELECT address, approved FROM VirtHostView WHERE sensor = 'least' ORDER BY address");
+    expect(hp.map((h) => h.approved)).toEqual([0, 0]);
+    // an admin approves their range: then they are protected, and the ingest is quiet about it
+    expect(hp.map((h) => h.address)).toEqual(['10.99.1.10', '10.99.1.11']);
+    const ok = await runCli(['--database-url', t.url, 'sensors', 'approve', 'least', '10.99.1.0/24', '--json']);
+    expect(ok.err).toBe('');
+    expect(JSON.parse(ok.out)).toEqual({ approved: ['10.99.1.0/24'], already: [], honeypots: 2 });
+    const again = await runCli(['--database-url', sensorUrl, 'ingest', '--json', ...args, ...files]);
+    expect(again.code).toBe(0);
+    expect(again.err).not.toMatch(/approval/);
+    const shown = await runCli(['--database-url', t.url, 'sensors', 'show', 'least', '--json']);
+    expect(JSON.parse(shown.out)).toMatchObject({ honeypots: 2, honeypots_unapproved: 0, honeypot_nets: ['10.99.1.0/24'] });
   });
 
   it('can read and change nothing else', async () => {
@@ -62,6 +76,9 @@ describe('the ipms_sensor account', () => {
         "INSERT INTO Whitelist (cidr) VALUES ('10.0.0.0/8')", 'UPDATE Threshold SET max_hits = 1',
         // a sensor's management address is never blocked: an admin gives it, not the sensor
         "INSERT INTO Sensor (name, address) VALUES ('mine', INET6_ATON('198.51.100.66'))",
+        // nor an approved honeypot: it may not approve ranges, nor read honeypot addresses
+        "INSERT INTO SensorNet (sensor_id, cidr) VALUES (1, '0.0.0.0/1')", 'DELETE FROM SensorNet', 'SELECT address FROM VirtHost',
+        "INSERT INTO VirtHost (sensor_id, address, approved) VALUES (1, INET6_ATON('198.51.100.67'), 1)", 'UPDATE VirtHost SET approved = 1',
       ]) {
         await expect(db.exec(sql), sql).rejects.toThrow(/denied/i);
       }

@@ -198,7 +198,10 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await reason(w)).toEqual({ status: 'dropped', reason: ' [dropped: whitelisted 198.51.100.64/26]' });
     await t.db.exec("UPDATE Sensor SET address = INET6_ATON('198.51.101.9') WHERE name = 's1'");
     expect(await reason(s)).toEqual({ status: 'dropped', reason: ' [dropped: sensor s1]' });
+    // a honeypot outside its sensor's approved ranges protects nothing; approving its range does
     await t.db.exec("INSERT INTO VirtHost (sensor_id, address) SELECT id, INET6_ATON('198.51.102.80') FROM Sensor WHERE name = 's1'");
+    expect(await status(h)).toBe('pending');
+    await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) SELECT id, '198.51.102.64/27' FROM Sensor WHERE name = 's1'");
     expect(await reason(h)).toEqual({ status: 'dropped', reason: ' [dropped: honeypot 198.51.102.80]' });
     await t.db.exec("UPDATE Device SET host = '2001:db8:5::1' WHERE name = 'border'");
     expect(await reason(d)).toEqual({ status: 'dropped', reason: ' [dropped: device border]' });
@@ -214,6 +217,42 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await reason(wide!.id)).toEqual({ status: 'dropped', reason: ' [dropped: device edge]' });
     await t.db.exec('DELETE FROM VirtHost');
     await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
+  });
+
+  it("protects a sensor's honeypots only inside the ranges approved for that sensor", async () => {
+    await t.db.exec("INSERT INTO Sensor (name) VALUES ('s2')");
+    const [s1, s2] = (await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name IN ('s1', 's2') ORDER BY name")).map((r) => r.id);
+    const approved = async () => (await t.db.rows<{ a: string; ok: number }>(
+      'SELECT INET6_NTOA(address) AS a, approved AS ok FROM VirtHost ORDER BY address')).map((r) => `${r.a}:${r.ok}`);
+    try {
+      // a writer's own `approved` is not taken: the triggers derive it
+      await t.db.exec("INSERT INTO VirtHost (sensor_id, address, approved) VALUES (?, INET6_ATON('203.0.113.10'), 1), (?, INET6_ATON('203.0.113.20'), 1)", [s1, s1]);
+      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:0']);
+      // hits from an unapproved honeypot's address make a rule like any other
+      await insertHits(t.db, burst(50, { ts: '2026-02-01 12:20:00', src: '203.0.113.10' }));
+      const [r] = await rules(t.db);
+      expect(r).toBeDefined();
+      // a range approved for another sensor approves nothing of s1
+      await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.0/24')", [s2]);
+      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:0']);
+      // s1's range: its honeypots in it are approved, and the rule over one is dropped
+      await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.0/28'), (?, '203.0.113.8/29')", [s1, s1]);
+      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0']);
+      expect(await status(r!.id)).toBe('dropped');
+      await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.10'), 'manual')"))
+        .rejects.toThrow(/protected by honeypot s1 203\.0\.113\.10/);
+      // revoking one of two ranges that hold it keeps it approved; revoking both does not
+      await t.db.exec("DELETE FROM SensorNet WHERE sensor_id = ? AND cidr = '203.0.113.0/28'", [s1]);
+      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0']);
+      // a range edited in place moves the approval
+      await t.db.exec("UPDATE SensorNet SET cidr = '203.0.113.16/28' WHERE sensor_id = ? AND cidr = '203.0.113.8/29'", [s1]);
+      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:1']);
+      await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.10'), 'manual')");
+    } finally {
+      await t.db.exec('DELETE FROM VirtHost');
+      await t.db.exec('DELETE FROM SensorNet');
+      await t.db.exec("DELETE FROM Sensor WHERE name = 's2'");
+    }
   });
 
   it('refuses to change the traffic of a rule a device has or may have, and allows it once it is off', async () => {

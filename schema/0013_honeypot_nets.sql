@@ -1,0 +1,54 @@
+-- Honeypot addresses an admin has approved. A honeypot is never blocked, and registering one
+-- drops the rules over it; a sensor's account registers its honeypots itself (from honeyd.conf
+-- and --honeypot-net), so until now whoever held a sensor's password (the host an attacker
+-- is most likely to take) could shield any address, and unblock it, network-wide. A honeypot
+-- protects its address only while it lies inside a range an admin approved for its sensor
+-- (SensorNet, which sensor accounts cannot write); VirtHost.approved says whether it does,
+-- kept by the triggers from SensorNet and never from what a writer puts in it.
+CREATE TABLE SensorNet (
+  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  sensor_id INT UNSIGNED NOT NULL,
+  -- canonical text form (network address and prefix); first_ip/last_ip are filled from it
+  cidr VARCHAR(43) NOT NULL,
+  first_ip VARBINARY(16) NULL,
+  last_ip VARBINARY(16) NULL,
+  prefix TINYINT UNSIGNED NULL,
+  comment VARCHAR(255) NULL,
+  created_at DATETIME(3) NOT NULL DEFAULT (UTC_TIMESTAMP(3)),
+  created_by VARCHAR(64) NULL,
+  UNIQUE KEY uq_sensornet (sensor_id, cidr),
+  KEY ix_sensornet_range (sensor_id, first_ip, last_ip),
+  CONSTRAINT fk_sensornet_sensor FOREIGN KEY (sensor_id) REFERENCES Sensor (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+ALTER TABLE VirtHost ADD COLUMN approved TINYINT(1) NOT NULL DEFAULT 0;
+
+-- Honeypots registered before this version keep protecting their address: each is approved as
+-- a range of its own (an admin may replace them with wider ranges and revoke these).
+INSERT INTO SensorNet (sensor_id, cidr, first_ip, last_ip, prefix, comment, created_by)
+SELECT v.sensor_id, CONCAT(INET6_NTOA(v.address), '/', LENGTH(v.address) * 8), v.address, v.address,
+       LENGTH(v.address) * 8, 'registered before honeypot approval', 'ipms-migration'
+FROM VirtHost v
+WHERE LENGTH(v.address) IN (4, 16);
+
+UPDATE VirtHost SET approved = 1 WHERE LENGTH(address) IN (4, 16);
+
+CREATE OR REPLACE VIEW VirtHostView AS
+SELECT v.id, v.sensor_id, s.name AS sensor, INET6_NTOA(v.address) AS address, p.name AS profile, v.approved
+FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id LEFT JOIN Profile p ON p.id = v.profile_id;
+
+CREATE VIEW SensorNetView AS
+SELECT n.id, n.sensor_id, s.name AS sensor, n.cidr, INET6_NTOA(n.first_ip) AS first, INET6_NTOA(n.last_ip) AS last,
+       n.comment, n.created_at, n.created_by
+FROM SensorNet n JOIN Sensor s ON s.id = n.sensor_id;
+
+-- Every address range that must never be blocked, with the reason.
+CREATE OR REPLACE VIEW ProtectedRange AS
+SELECT 'whitelist' AS reason, w.cidr AS what, w.first_ip, w.last_ip FROM Whitelist w
+UNION ALL
+SELECT 'sensor', s.name, s.address, s.address FROM Sensor s WHERE s.address IS NOT NULL
+UNION ALL
+SELECT 'honeypot', CONCAT(s.name, ' ', INET6_NTOA(v.address)), v.address, v.address
+FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id WHERE v.approved = 1
+UNION ALL
+SELECT 'device', d.name, INET6_ATON(d.host), INET6_ATON(d.host) FROM Device d WHERE INET6_ATON(d.host) IS NOT NULL;
