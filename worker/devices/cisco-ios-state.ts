@@ -9,13 +9,17 @@ import { sortedUnique } from './canonical.ts';
 import { protoFromText } from './protocols.ts';
 import type { StateEntry } from './types.ts';
 
-/** IOS port names (tcp and udp keywords as `show access-lists` prints them). */
+/**
+ * IOS port names (tcp and udp keywords as `show access-lists` prints them; IOS-XE 16 added
+ * msrpc, onep-plain, onep-tls and ripv6, after the port table of the cisco-acl library).
+ */
 const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
   bgp: 179, biff: 512, bootpc: 68, bootps: 67, chargen: 19, cmd: 514, daytime: 13, discard: 9, dnsix: 195,
   domain: 53, echo: 7, exec: 512, finger: 79, ftp: 21, 'ftp-data': 20, gopher: 70, hostname: 101, ident: 113,
-  irc: 194, isakmp: 500, klogin: 543, kshell: 544, login: 513, lpd: 515, 'mobile-ip': 434, nameserver: 42,
+  irc: 194, isakmp: 500, klogin: 543, kshell: 544, login: 513, lpd: 515, 'mobile-ip': 434, msrpc: 135, nameserver: 42,
   'netbios-dgm': 138, 'netbios-ns': 137, 'netbios-ss': 139, nntp: 119, 'non500-isakmp': 4500, ntp: 123,
-  'pim-auto-rp': 496, pop2: 109, pop3: 110, rip: 520, smtp: 25, snmp: 161, snmptrap: 162, sunrpc: 111,
+  'onep-plain': 15001, 'onep-tls': 15002, 'pim-auto-rp': 496, pop2: 109, pop3: 110, rip: 520, ripv6: 521,
+  smtp: 25, snmp: 161, snmptrap: 162, sunrpc: 111,
   syslog: 514, tacacs: 49, talk: 517, telnet: 23, tftp: 69, time: 37, uucp: 540, who: 513, whois: 43, www: 80,
   xdmcp: 177,
 });
@@ -85,11 +89,13 @@ function entry(body: string, family: Family, id: number, line: string): StateEnt
 
 export function iosParseState(outputs: readonly string[]): StateEntry[] {
   const out: StateEntry[] = [];
-  for (const line of (outputs[0] ?? '').split('\n')) {
+  // (an interactive IOS session ends its lines with CR LF)
+  const lines = (i: number) => (outputs[i] ?? '').split(/\r?\n/).map((l) => l.replace(/\r+$/, ''));
+  for (const line of lines(0)) {
     const m = /^\s*(\d+)\s+(deny|permit)\s+(.*)$/.exec(line);
     if (m && m[2] === 'deny') out.push(entry(m[3]!, 4, Number(m[1]), line));
   }
-  for (const line of (outputs[1] ?? '').split('\n')) {
+  for (const line of lines(1)) {
     const m = /^\s*(deny|permit)\s+(.*?)\s+sequence\s+(\d+)\s*$/.exec(line);
     if (m && m[1] === 'deny') out.push(entry(m[2]!, 6, Number(m[3]), line));
   }

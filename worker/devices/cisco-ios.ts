@@ -9,8 +9,10 @@
  * golden text only): an entry is removed by repeating it after `no`, which also works after a
  * reload renumbered the entries on releases that do not save sequence numbers; a sequence
  * number already present is refused ('% Duplicate sequence number'), so every add clears its
- * entry by text first. Such a renumbering can put new entries
- * after the final permit; parseState returns the sequence as `id`, so a reconcile can notice.
+ * entry by text first. Known limit: on releases that do not keep sequence numbers across a
+ * reload, the renumbered final permit comes before the entries of rules added afterwards, which
+ * then match nothing; reconcile compares entries by their text and does not see it (re-adding
+ * the permit at the end after a reload is the administrator's step, see the README).
  * IOS has no per-entry timeout (the worker removes expired rules) and `deny` is the only verdict
  * (REJECT becomes deny; IOS itself answers with ICMP unreachable when `ip unreachables` is on).
  */
@@ -75,7 +77,11 @@ function session(o: IosOptions, blocks: { 4: string[]; 6: string[] }): Plan {
 
 function setup(raw?: DeviceOptions): Plan {
   const o = iosOptions(raw);
-  const plan = session(o, { 4: [`${IOS_LAST_SEQ} permit ip any any`], 6: [`permit ipv6 any any sequence ${IOS_LAST_SEQ}`] });
+  const base = session(o, { 4: [`${IOS_LAST_SEQ} permit ip any any`], 6: [`permit ipv6 any any sequence ${IOS_LAST_SEQ}`] });
+  // Setup runs on every new connection: from the second on, IOS answers the final permit with
+  // '% Duplicate sequence number' (the entry is there: rules never take that number). Removing
+  // it first instead would leave the ACL without its permit, dropping all traffic, in between.
+  const plan = { steps: base.steps.map((st) => ({ ...st, okErrors: ['Duplicate sequence number'] })) };
   const manual = [
     '! ipms does not bind its ACLs to interfaces; on the outside interface(s):',
     'interface <outside-interface>',

@@ -55,6 +55,8 @@ export interface ExecStep {
  */
 export interface SessionStep {
   readonly session: readonly string[];
+  /** device error lines holding one of these texts mean "already so", not a failure */
+  readonly okErrors?: readonly string[];
 }
 
 export type Step = ExecStep | SessionStep;

@@ -62,7 +62,8 @@ export function failure(argv: readonly string[], r: { code: number; stderr: stri
 }
 
 /** Device CLIs report errors in their output (IOS '%', RouterOS 'failure:' / 'syntax error'). */
-export function sessionError(output: string): string | undefined {
-  const line = output.split('\n').find((l) => /^\s*%|failure:|syntax error|bad command|expected end of command/i.test(l));
+export function sessionError(output: string, okErrors: readonly string[] = []): string | undefined {
+  const line = output.split('\n').find((l) => /^\s*%|failure:|syntax error|bad command|expected end of command/i.test(l)
+    && !okErrors.some((ok) => l.includes(ok)));
   return line?.trim();
 }

@@ -15,6 +15,7 @@ import { ipToBytes } from '../../../lib/ip.ts';
 import { IpmsError } from '../../../lib/errors.ts';
 import { ADAPTERS, adapterFor, formatPlan, keyText, toDeviceRule, type DeviceRule } from '../../../worker/devices/index.ts';
 import { joinPlans } from '../../../worker/devices/types.ts';
+import { sessionError } from '../../../worker/transports/types.ts';
 
 interface FxRule { id: number; src: string; prefix: number; dst?: string; proto?: string; port?: number; action: string; expiresInS?: number }
 const fx = JSON.parse(readFileSync(new URL('../../fixtures/devices/rules.json', import.meta.url), 'utf8')) as { now: string; mixed: FxRule[]; remove: number[] };
@@ -123,6 +124,21 @@ describe('adapters that exist only as golden text parse sample device output', (
     const got = a.parseState([sample('cisco-ios', 'state-v4.txt'), sample('cisco-ios', 'state-v6.txt')]);
     expect(got.map(({ id: _id, ...k }) => keyText(k))).toEqual(a.expectedState(mixed).map(keyText));
     expect(got.map((e) => e.id)).toEqual(expect.arrayContaining([101, 105, 109]));
+    // an interactive session (a terminal) ends IOS lines with CR LF: the same entries
+    const crlf = a.parseState([sample('cisco-ios', 'state-v4.txt'), sample('cisco-ios', 'state-v6.txt')].map((t) => t.replace(/\n/g, '\r\n')));
+    expect(crlf).toEqual(got);
+    // port names IOS-XE 16 prints (msrpc is 135)
+    expect(a.parseState([' 110 deny tcp host 198.51.100.1 host 192.0.2.1 eq msrpc\r\n', ''])).toMatchObject([{ dstPort: 135, id: 110 }]);
+  });
+
+  it("cisco-ios: the setup of a later connection takes IOS's duplicate-sequence answer for its final permit as done", () => {
+    const steps = ADAPTERS['cisco-ios']!.setup().steps;
+    expect(steps.length).toBe(1);
+    const ok = 'okErrors' in steps[0]! ? steps[0].okErrors : undefined;
+    expect(sessionError('Router(config-ext-nacl)#2147483647 permit ip any any\r\n% Duplicate sequence number\r\n', ok)).toBeUndefined();
+    // any other complaint still fails the step, and without the exemption this one does too
+    expect(sessionError('% Invalid input detected at \'^\' marker.\r\n% Duplicate sequence number', ok)).toBe("% Invalid input detected at '^' marker.");
+    expect(sessionError('% Duplicate sequence number\r\n')).toBe('% Duplicate sequence number');
   });
 
   it('pf: pfctl -T show (hand-written sample)', () => {
