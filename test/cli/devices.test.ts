@@ -110,7 +110,10 @@ describe('ipms devices', () => {
     // every object counts: pf's second table is <table>_reject
     const pf = ['--adapter', 'pf', '--host', '192.0.2.9', '--user', 'ipms', '--key', '/etc/ipms/keys/k', '--host-key', FP];
     expect((await ipms(t.url, 'devices', 'add', 'pf-a', ...pf, '--option', 'table=ipmsx')).code).toBe(0);
-    expect((await ipms(t.url, 'devices', 'add', 'pf-b', ...pf, '--option', 'table=ipmsx_reject')).err).toMatch(/already keeps pf table ipmsx_reject there/);
+    expect((await ipms(t.url, 'devices', 'add', 'pf-b', ...pf, '--option', 'anchor=ipmsb', '--option', 'table=ipmsx_reject')).err)
+      .toMatch(/already keeps pf table ipmsx_reject there/);
+    // and its anchor: setup loads the anchor's rules whole
+    expect((await ipms(t.url, 'devices', 'add', 'pf-b', ...pf, '--option', 'table=ipmsy')).err).toMatch(/already keeps pf anchor ipms there/);
     expect((await ipms(t.url, 'devices', 'remove', 'pf-a')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'add', 'twin-b', ...base, '--option', 'table=ipms2')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'set', 'twin-b', '--option', 'table=ipms')).code).toBe(5);

@@ -1,9 +1,14 @@
 /**
- * pf (OpenBSD, FreeBSD): two tables, `<ipms>` (block drop) and `<ipms_reject>` (block return),
- * holding IPv4 and IPv6 networks side by side; the rules that use them are pf.conf lines the
- * administrator adds once (Plan.manual of setup): loading a ruleset from here would reset the
- * tables it declares. Addresses go to `pfctl -t <table> -T add|delete|replace -f -` on stdin,
- * any number per command. Deleting an address that is not there is not an error ("0/1 addresses
+ * pf (OpenBSD, FreeBSD): an anchor of its own (`ipms`) holding two tables, `<ipms>` (block
+ * drop) and `<ipms_reject>` (block return), with IPv4 and IPv6 networks side by side, and the
+ * two rules that use them. The administrator adds `anchor "ipms"` to pf.conf once (Plan.manual
+ * of setup); setup loads the anchor's rules (`pfctl -a ipms -f -`) on each new connection. The
+ * tables are never declared in a ruleset: a `table <x> persist` line in a ruleset that is
+ * loaded again (every `pfctl -f /etc/pf.conf`, a pfSense/OPNsense "apply") empties the table,
+ * which silently unblocked everything until the next reconcile; tables inside an anchor, made
+ * by `-T add`, are left alone when the main ruleset is reloaded (fail2ban's pf action works so).
+ * Addresses go to `pfctl -a ipms -t <table> -T add|delete|replace -f -` on stdin, any number per
+ * command. Deleting an address that is not there is not an error ("0/1 addresses
  * deleted"), adding one that is there neither. Nested networks are separate table entries.
  * Source addresses only (tables hold addresses); no per-entry timeout (the worker removes
  * expired rules). There is no pf here: the tests are golden text only.
@@ -16,12 +21,14 @@ import { OptionReader } from './options.ts';
 import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, ExecStep, Plan, RenderCall, StateEntry } from './types.ts';
 
 export interface PfOptions {
+  anchor: string;
   table: string;
 }
 
 export function pfOptions(raw?: DeviceOptions): PfOptions {
+  const r = new OptionReader('pf', raw, ['anchor', 'table']);
   // pf table names stop at 31 characters; `<table>_reject` must fit
-  return { table: new OptionReader('pf', raw, ['table']).name('table', 'ipms', 24) };
+  return { anchor: r.name('anchor', 'ipms', 64), table: r.name('table', 'ipms', 24) };
 }
 
 function tables(o: PfOptions): { action: Action; name: string }[] {
@@ -46,18 +53,16 @@ const entryOf = (k: DeviceKey) => `${k.action} ${address(k)}`;
 function setup(raw?: DeviceOptions): Plan {
   const o = pfOptions(raw);
   const [drop, reject] = tables(o);
+  const rules = [`block drop in quick from <${drop!.name}> to any`, `block return in quick from <${reject!.name}> to any`];
   const manual = [
-    '# pf.conf: ipms fills these tables with pfctl; add once, then reload pf (pfctl -f /etc/pf.conf)',
-    `table <${drop!.name}> persist`,
-    `table <${reject!.name}> persist`,
-    `block drop in quick from <${drop!.name}> to any`,
-    `block return in quick from <${reject!.name}> to any`,
+    '# pf.conf, once, in the filtering section before your pass rules; then pfctl -f /etc/pf.conf',
+    `anchor "${o.anchor}"`,
   ].join('\n');
-  return { steps: [], manual };
+  return { steps: [{ argv: ['pfctl', '-a', o.anchor, '-f', '-'], stdin: `${rules.join('\n')}\n` }], manual };
 }
 
-function pfctl(table: string, verb: 'add' | 'delete' | 'replace', addrs: readonly string[]): ExecStep {
-  return { argv: ['pfctl', '-t', table, '-T', verb, '-f', '-'], stdin: addrs.length ? `${addrs.join('\n')}\n` : '' };
+function pfctl(o: PfOptions, table: string, verb: 'add' | 'delete' | 'replace', addrs: readonly string[]): ExecStep {
+  return { argv: ['pfctl', '-a', o.anchor, '-t', table, '-T', verb, '-f', '-'], stdin: addrs.length ? `${addrs.join('\n')}\n` : '' };
 }
 
 function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
@@ -74,16 +79,16 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   if (mode === 'full') {
     if (batch.remove.length) throw new InputError('pf: a full render takes the whole desired state in add; remove must be empty', 'E_RENDER');
     // -T replace swaps the whole table content in one ioctl
-    for (const t of tables(o)) steps.push(pfctl(t.name, 'replace', of(batch.add, t.action)));
+    for (const t of tables(o)) steps.push(pfctl(o, t.name, 'replace', of(batch.add, t.action)));
   } else if (mode === 'delta') {
     const removable = notWanted(batch.remove, [...batch.add, ...keep], entryOf);
     for (const t of tables(o)) {
       const del = of(removable, t.action);
-      if (del.length) steps.push(pfctl(t.name, 'delete', del));
+      if (del.length) steps.push(pfctl(o, t.name, 'delete', del));
     }
     for (const t of tables(o)) {
       const add = of(batch.add, t.action);
-      if (add.length) steps.push(pfctl(t.name, 'add', add));
+      if (add.length) steps.push(pfctl(o, t.name, 'add', add));
     }
   } else {
     throw new InputError(`pf: unknown render mode ${String(mode)}`, 'E_RENDER');
@@ -92,7 +97,8 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
 }
 
 function readState(raw?: DeviceOptions): Plan {
-  return { steps: tables(pfOptions(raw)).map((t) => ({ argv: ['pfctl', '-t', t.name, '-T', 'show'] })) };
+  const o = pfOptions(raw);
+  return { steps: tables(o).map((t) => ({ argv: ['pfctl', '-a', o.anchor, '-t', t.name, '-T', 'show'] })) };
 }
 
 function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry[] {
@@ -112,7 +118,10 @@ function parseState(outputs: readonly string[], raw?: DeviceOptions): StateEntry
 export const pf: Adapter = Object.freeze<Adapter>({
   name: 'pf',
   kind: 'exec',
-  objects: (raw?: DeviceOptions) => tables(pfOptions(raw)).map((t) => `table ${t.name}`),
+  objects: (raw?: DeviceOptions) => {
+    const o = pfOptions(raw);
+    return [`anchor ${o.anchor}`, ...tables(o).map((t) => `table ${t.name}`)];
+  },
   modes: ['delta', 'full'],
   maxTimeoutS: 0,
   unsupported,

@@ -97,7 +97,7 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
   it('names the objects it owns on a device, from its options', () => {
     const objs = a.objects();
     expect(objs.length).toBeGreaterThan(0);
-    for (const o of objs) expect(o).toMatch(/^(table|chain|set|acl|list) [A-Za-z][A-Za-z0-9_-]*$/);
+    for (const o of objs) expect(o).toMatch(/^(table|chain|set|acl|list|anchor) [A-Za-z][A-Za-z0-9_-]*$/);
     const key = { nftables: 'table', iptables: 'chain', ipset: 'set', 'cisco-ios': 'acl', pf: 'table', routeros: 'list' }[name]!;
     expect(a.objects({ [key]: 'ipmsother' }).some((o) => o.includes('ipmsother'))).toBe(true);
     expect(a.objects({ [key]: 'ipmsother' })).not.toEqual(objs);
