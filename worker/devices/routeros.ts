@@ -1,8 +1,10 @@
 /**
  * MikroTik RouterOS: firewall address lists `ipms` (dropped in the raw table, before connection
  * tracking) and `ipms-reject` (rejected in filter input and forward), under `/ip` and `/ipv6`.
- * Output is CLI lines (SessionStep) meant for one SSH exec request; RouterOS stops a script at
- * the first failing command. An add is written as `remove [find ...]` then `add`: adding an
+ * Output is CLI lines (SessionStep), typed into an interactive SSH shell (the SSH transport's
+ * one way for session steps): a failing line does not stop the lines after it, and the step
+ * fails when the output holds an error line (see sessionError); a retry of the batch is
+ * harmless, every line being idempotent as written. An add is written as `remove [find ...]` then `add`: adding an
  * address that is on the list is an error ("already have such entry"), removing nothing is not,
  * and the pair refreshes the timeout. `find address=` compares the text RouterOS stores, which
  * drops the /32 of an IPv4 host, so hosts are written without it. Source addresses only.
