@@ -61,9 +61,9 @@ export function failure(argv: readonly string[], r: { code: number; stderr: stri
   return `${argv.join(' ')} exited ${r.code}${said ? `: ${said.slice(0, 300)}` : ''}`;
 }
 
-/** Device CLIs report errors in their output (IOS '%', RouterOS 'failure:' / 'syntax error'). */
+/** Device CLIs report errors in their output (IOS '%', RouterOS 'failure:', 'syntax error', 'no such item' ...). */
 export function sessionError(output: string, okErrors: readonly string[] = []): string | undefined {
-  const line = output.split('\n').find((l) => /^\s*%|failure:|syntax error|bad command|expected end of command/i.test(l)
+  const line = output.split('\n').find((l) => /^\s*%|failure:|syntax error|bad command|expected end of command|no such item|input does not match|invalid value for argument/i.test(l)
     && !okErrors.some((ok) => l.includes(ok)));
   return line?.trim();
 }

@@ -139,6 +139,10 @@ describe('adapters that exist only as golden text parse sample device output', (
     // any other complaint still fails the step, and without the exemption this one does too
     expect(sessionError('% Invalid input detected at \'^\' marker.\r\n% Duplicate sequence number', ok)).toBe("% Invalid input detected at '^' marker.");
     expect(sessionError('% Duplicate sequence number\r\n')).toBe('% Duplicate sequence number');
+    // RouterOS's own words for a failed line
+    for (const said of ['no such item', 'input does not match any value of list', 'invalid value for argument address']) {
+      expect(sessionError(`[admin@MikroTik] > /ip firewall address-list remove 7\r\n${said}\r\n`)).toBe(said);
+    }
   });
 
   it('pf: pfctl -T show (hand-written sample)', () => {
