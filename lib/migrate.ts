@@ -215,6 +215,16 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
             finished_at DATETIME(3) NOT NULL
           ) ENGINE=InnoDB`);
         await q.exec(`DELETE FROM ${DONE_TABLE}`);
+        // Character parameters and variables of routines take the database's collation when
+        // they are created: against the tables' utf8mb4_unicode_ci, MySQL 8's default
+        // (utf8mb4_0900_ai_ci) makes their CONCATs fail ("Illegal mix of collations"), where
+        // MariaDB falls back to binary. ipms's database gets its tables' collation, and its
+        // routines are created again under it.
+        const [dbc] = await q.rows<{ co: string }>('SELECT @@collation_database AS co');
+        const recollated = dbc?.co !== 'utf8mb4_unicode_ci';
+        if (recollated) {
+          await q.exec(`ALTER DATABASE \`${cfg.database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+        }
         const knex = knexFor(cfg);
         try {
           const [, applied] = (await knex.migrate.latest({
@@ -233,7 +243,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         const ordered = [...programs.filter((p) => p.kind === 'PROCEDURE'), ...programs.filter((p) => p.kind === 'TRIGGER')];
         for (const p of ordered) {
           const have = installed.get(p.name);
-          if (have && have.present && have.sha256 === p.sha256) {
+          if (have && have.present && have.sha256 === p.sha256 && !recollated) {
             report.unchanged.push(p.name);
             continue;
           }

@@ -7,9 +7,11 @@
 --    trigger turns each drop into removals on the devices.
 --  * No rule is wider than /8 (IPv4) or /16 (IPv6) any more, and look-ups rely on it: older
 --    open rules that are wider are dropped.
+-- (DISTINCT: a derived table MySQL merges into the subquery counts as reading the table being
+-- deleted from, error 1093; a materialised one does not)
 DELETE w FROM Whitelist w
 WHERE LENGTH(w.first_ip) = 16 AND LEFT(w.first_ip, 12) = UNHEX('00000000000000000000FFFF') AND w.prefix >= 96
-  AND EXISTS (SELECT 1 FROM (SELECT cidr FROM Whitelist) v
+  AND EXISTS (SELECT 1 FROM (SELECT DISTINCT cidr FROM Whitelist) v
               WHERE v.cidr = CONCAT(INET6_NTOA(SUBSTRING(w.first_ip, 13)), '/', w.prefix - 96));
 
 UPDATE Whitelist

@@ -8,8 +8,9 @@ BEGIN
   DECLARE v_msg VARCHAR(255);
   IF EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.rule_id = OLD.id AND rd.state <> 'removed'
                AND (rd.desired = 'present' OR rd.applied_at IS NOT NULL)) THEN
-    SET v_msg = CONCAT('ipms: refused to delete rule ', OLD.id, ': a device has it (or may have it); ',
-                       'drop it first (status dropped) and delete it once it is off every device');
+    -- (at most 128 characters: MySQL refuses a longer MESSAGE_TEXT with another error)
+    SET v_msg = LEFT(CONCAT('ipms: refused to delete rule ', OLD.id, ': a device has it (or may have it); ',
+                            'drop it first, delete it once off every device'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
 END

@@ -50,8 +50,8 @@ BEGIN
   IF NEW.status IN ('pending', 'active', 'disabled') THEN
     CALL ipms_protected(NEW.src_ip, NEW.src_last, v_what);
     IF v_what IS NOT NULL THEN
-      SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
-                         ': protected by ', v_what);
+      SET v_msg = LEFT(CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
+                         ': protected by ', v_what), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
     END IF;
   END IF;

@@ -57,8 +57,8 @@ body: BEGIN
        OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port)
        OR NOT (CAST(NEW.proto AS BINARY) <=> CAST(OLD.proto AS BINARY)) THEN
       IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = OLD.id AND x.state <> 'removed') THEN
-        SET v_msg = CONCAT('ipms: refused to change the traffic of rule ', OLD.id, ': it is on devices (or on its way); ',
-                           'drop it and add a new rule');
+        SET v_msg = LEFT(CONCAT('ipms: refused to change the traffic of rule ', OLD.id, ': it is on devices (or on its way); ',
+                                'drop it and add a new rule'), 128);
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
       -- the same checks as Rule_before_insert's, written out there too: a procedure CALL per
@@ -96,8 +96,8 @@ body: BEGIN
             OR NOT (NEW.src_prefix <=> OLD.src_prefix)) THEN
       CALL ipms_protected(NEW.src_ip, NEW.src_last, v_what);
       IF v_what IS NOT NULL THEN
-        SET v_msg = CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
-                           ': protected by ', v_what);
+        SET v_msg = LEFT(CONCAT('ipms: refused to block ', INET6_NTOA(NEW.src_ip), '/', NEW.src_prefix,
+                           ': protected by ', v_what), 128);
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
     END IF;

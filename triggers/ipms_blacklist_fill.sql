@@ -15,8 +15,8 @@ BEGIN
     IF(p_last = UNHEX('FFFFFFFF'), 'the limited broadcast 255.255.255.255', NULL),
     IF(p_first = UNHEX('00000000000000000000000000000000'), 'the unspecified address ::', NULL));
   IF v_what IS NOT NULL THEN
-    SET v_msg = CONCAT('ipms: refused to blacklist ', p_cidr, ': it overlaps ', v_what,
-                       ' (a blacklist does not block inside ranges; a rule does)');
+    -- (MySQL refuses a MESSAGE_TEXT over 128 characters with another error)
+    SET v_msg = LEFT(CONCAT('ipms: refused to blacklist ', p_cidr, ': it overlaps ', v_what, ' (inside: use a rule)'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
 END

@@ -12,7 +12,10 @@ BEGIN
   DECLARE v_rem INT;
   DECLARE v_byte INT;
   DECLARE v_msg VARCHAR(160);
-  SET v_addr = INET6_ATON(TRIM(SUBSTRING_INDEX(p_cidr, '/', 1)));
+  -- (INET6_ATON of text that is no address warns on MySQL, an error in a stored program under
+  -- strict mode: only an address reaches it, the rest is our own message below)
+  SET v_addr = IF(IS_IPV4(TRIM(SUBSTRING_INDEX(p_cidr, '/', 1))) OR IS_IPV6(TRIM(SUBSTRING_INDEX(p_cidr, '/', 1))),
+                  INET6_ATON(TRIM(SUBSTRING_INDEX(p_cidr, '/', 1))), NULL);
   IF v_addr IS NULL THEN
     SET v_msg = CONCAT('ipms: not an IP address or CIDR: ', LEFT(IFNULL(p_cidr, 'NULL'), 64));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;

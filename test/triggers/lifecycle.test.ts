@@ -331,7 +331,7 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await addDevices();
     await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.44'), 'manual')");
     const [r] = await rules(t.db);
-    await expect(t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id])).rejects.toThrow(/refused to delete rule \d+: a device has it \(or may have it\); drop it first/);
+    await expect(t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id])).rejects.toThrow(/refused to delete rule \d+: a device has it \(or may have it\); drop it first, delete it once off every device$/);
     await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [r!.id]);
     await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
     await expect(t.db.exec('DELETE FROM Rule WHERE id = ?', [r!.id])).rejects.toThrow(/refused to delete rule/);
