@@ -96,7 +96,9 @@ start() {
   fi
   local userarg=()
   [ "$(id -u)" = 0 ] && userarg=(--user=root)
-  # Durability settings are the servers' defaults; the binary log is on like MySQL 8's default.
+  # Durability settings are the servers' defaults; the binary log is on like MySQL 8's default,
+  # and so is the SQL mode (stricter than MariaDB's: ONLY_FULL_GROUP_BY, NO_ZERO_DATE ...), so
+  # that the tests hold the SQL to what both servers take.
   # A tmpdir of its own: a server starting up deletes every #sql* file in its tmpdir, so
   # another server sharing /tmp would pull the temporary tables from under running queries.
   mkdir -p "$home/tmp"
@@ -106,6 +108,7 @@ start() {
     --default-time-zone=+00:00 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --log-bin="$home/binlog" --server-id=1 --binlog-format=ROW --log-bin-trust-function-creators=1 \
     --max-connections=300 --innodb-buffer-pool-size=512M \
+    --sql-mode=ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION \
     >/dev/null 2>&1 &
   local server_pid=$! i
   for i in $(seq 1 150); do

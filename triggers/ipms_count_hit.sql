@@ -27,14 +27,18 @@ BEGIN
     -- One statement in the usual case; one statement per threshold when GROUP_CONCAT was cut
     -- short by group_concat_max_len (1024 bytes by default on MySQL: some 25 thresholds), which
     -- the length of the whole list tells (a count of items would not: the cut can fall inside one)
-    -- (the setting inside MAX(): a bare subquery next to aggregates breaks ONLY_FULL_GROUP_BY
-    -- on MariaDB; with no enabled threshold there is nothing to purge)
-    SELECT GROUP_CONCAT(x.item ORDER BY x.id SEPARATOR ';'), COUNT(*), SUM(LENGTH(x.item)) + COUNT(*) - 1,
-           MAX((SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_purge_every'))
+    -- (no derived table and no subquery next to the aggregates: under ONLY_FULL_GROUP_BY,
+    -- MariaDB refuses either from the second run of the statement in a session on; with no
+    -- enabled threshold there is nothing to purge)
+    SELECT GROUP_CONCAT(CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                                  t.group_by, t.window_s, t.max_hits) ORDER BY t.id SEPARATOR ';'),
+           COUNT(*),
+           SUM(LENGTH(CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
+                                t.group_by, t.window_s, t.max_hits))) + COUNT(*) - 1,
+           MAX(CAST(s.value AS UNSIGNED))
       INTO @ipms_thr, @ipms_thr_n, v_len, v_horizon
-      FROM (SELECT t.id, CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
-                                   t.group_by, t.window_s, t.max_hits) AS item
-            FROM Threshold t WHERE t.enabled = 1) x;
+      FROM Threshold t LEFT JOIN Setting s ON s.name = 'counter_purge_every'
+      WHERE t.enabled = 1;
     SET @ipms_thr = IFNULL(@ipms_thr, '');
     IF @ipms_thr_n > 0 AND NOT (LENGTH(@ipms_thr) <=> v_len) THEN
       SET @ipms_thr = '', @ipms_thr_n = 0;
