@@ -181,8 +181,8 @@ async function replaceProgram(q: Queryable, p: ProgramFile): Promise<void> {
   }
   await q.exec(
     `INSERT INTO ipms_object (name, kind, sha256, installed_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))
-     ON DUPLICATE KEY UPDATE kind = VALUES(kind), sha256 = VALUES(sha256), installed_at = VALUES(installed_at)`,
-    [p.name, p.kind, p.sha256],
+     ON DUPLICATE KEY UPDATE kind = ?, sha256 = ?, installed_at = UTC_TIMESTAMP(3)`,
+    [p.name, p.kind, p.sha256, p.kind, p.sha256],
   );
 }
 

@@ -34,16 +34,17 @@ BEGIN
     -- `fired` is assigned before `hits`, so `hits` there is the old value under both
     -- left-to-right (MySQL, MariaDB) and simultaneous (MariaDB SIMULTANEOUS_ASSIGNMENT) rules.
     -- Key columns a grouping does not use hold '' or 0, never NULL, so that they collide.
+    -- (The new values are named, not VALUES(col): MySQL 8.0.20 deprecated that.)
     INSERT INTO ThresholdCounter (threshold_id, src_ip, window_no, dst_ip, dst_port, src_port, proto,
                                   hits, max_hits, fired, sensor_id, window_end)
     VALUES (@ipms_t1_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win, '', 0, 0, '',
             1, @ipms_t1_max, LAST_INSERT_ID(@ipms_t1_max <= 1), NEW.sensor_id,
             ((TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win + 1) * @ipms_t1_win)
     ON DUPLICATE KEY UPDATE
-      fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= VALUES(max_hits)),
+      fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= @ipms_t1_max),
       hits = hits + 1,
-      max_hits = VALUES(max_hits),
-      sensor_id = VALUES(sensor_id);
+      max_hits = @ipms_t1_max,
+      sensor_id = NEW.sensor_id;
     -- LAST_INSERT_ID() is 1 when this hit crossed the threshold: set by the row values when the
     -- upsert inserted (a first hit crosses max_hits <= 1), else by the UPDATE clause.
     -- (ROW_COUNT() would tell insert from update, but is not maintained inside triggers.)

@@ -12,5 +12,5 @@ BEGIN
           LEFT(CONCAT('blacklist', IF(p_source IS NULL, '', CONCAT(' ', p_source)),
                       IF(p_comment IS NULL, '', CONCAT(': ', p_comment))), 255),
           'pending', p_expires)
-  ON DUPLICATE KEY UPDATE Rule.blacklist_id = IFNULL(Rule.blacklist_id, VALUES(blacklist_id));
+  ON DUPLICATE KEY UPDATE Rule.blacklist_id = IFNULL(Rule.blacklist_id, p_id);
 END

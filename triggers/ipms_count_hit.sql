@@ -97,10 +97,10 @@ BEGIN
               1, v_max, LAST_INSERT_ID(v_max <= 1), p_sensor_id,
               ((TO_SECONDS(p_ts) - 62167219200) DIV v_win + 1) * v_win)
       ON DUPLICATE KEY UPDATE
-        fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= VALUES(max_hits)),
+        fired = fired | LAST_INSERT_ID(fired = 0 AND hits + 1 >= v_max),
         hits = hits + 1,
-        max_hits = VALUES(max_hits),
-        sensor_id = VALUES(sensor_id);
+        max_hits = v_max,
+        sensor_id = p_sensor_id;
       IF LAST_INSERT_ID() = 1 THEN
         CALL ipms_threshold_crossed(v_id, p_src_ip, v_dst, v_dport, v_kproto, v_max, p_sensor_id);
       END IF;
