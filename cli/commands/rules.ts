@@ -101,14 +101,23 @@ export function registerRules(program: Command, ctx: Context): void {
       .option('--json', 'print the outcome as JSON')
       .action(async (values: string[], o: { json?: boolean }) => {
         const res = await changeRuleStatus(ctx.db(), ids(values), name);
+        // a rule already where it was asked to go is fine (running a command twice, as
+        // `thresholds disable` does); one that cannot go there (enable a dropped rule) is refused
+        const there = (status: string) => (name === 'drop' ? status === 'dropped' : name === 'disable' ? status === 'disabled'
+          : status === 'pending' || status === 'active');
+        const refused = res.unchanged.filter((u) => !there(u.status));
         if (o.json) ctx.json(res);
         else {
-          for (const id of res.changed) ctx.io.out(`rule ${id}: ${name === 'drop' ? 'dropped' : name === 'disable' ? 'disabled' : 'enabled'}`);
-          for (const u of res.unchanged) ctx.io.err(`ipms: rule ${u.id} is ${u.status}: nothing to ${name}`);
+          const done = name === 'drop' ? 'dropped' : name === 'disable' ? 'disabled' : 'enabled';
+          for (const id of res.changed) ctx.io.out(`rule ${id}: ${done}`);
+          for (const u of res.unchanged) {
+            if (there(u.status)) ctx.io.out(`rule ${u.id}: already ${u.status}`);
+            else ctx.io.err(`ipms: rule ${u.id} is ${u.status}: nothing to ${name}`);
+          }
           for (const id of res.missing) ctx.io.err(`ipms: rule ${id} does not exist`);
         }
         if (res.missing.length) ctx.exitCode = EXIT.NOT_FOUND;
-        else if (res.unchanged.length) ctx.exitCode = EXIT.REFUSED;
+        else if (refused.length) ctx.exitCode = EXIT.REFUSED;
       });
   change('drop', 'take rules off every device for good (status dropped)');
   change('disable', 'red light: take rules off the devices but keep them (status disabled)');

@@ -133,10 +133,12 @@ describe('adding and changing rules', () => {
     const [rule] = (await ipms(t.url, 'rules', 'list', '--origin', 'threshold', '--json')).json<RuleJson[]>();
     const id = String(rule!.id);
     expect((await ipms(t.url, 'rules', 'disable', id)).out).toBe(`rule ${id}: disabled`);
+    // twice is fine (a script run again); what cannot be done is refused
     const again = await ipms(t.url, 'rules', 'disable', id);
-    expect(again.code).toBe(5);
-    expect(again.err).toBe(`ipms: rule ${id} is disabled: nothing to disable`);
+    expect([again.code, again.out, again.err]).toEqual([0, `rule ${id}: already disabled`, '']);
     expect((await ipms(t.url, 'rules', 'enable', id)).code).toBe(0);
+    const twice = await ipms(t.url, 'rules', 'enable', id);
+    expect([twice.code, twice.out]).toEqual([0, `rule ${id}: already pending`]);
     expect((await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>().status).toBe('pending');
     const edit = await ipms(t.url, 'rules', 'edit', id, '--duration', '2h', '--action', 'reject');
     expect(edit.code).toBe(0);
@@ -147,6 +149,8 @@ describe('adding and changing rules', () => {
     expect(drop.code).toBe(4);
     expect(drop.out).toBe(`rule ${id}: dropped`);
     expect(drop.err).toBe('ipms: rule 999999 does not exist');
+    const back = await ipms(t.url, 'rules', 'enable', id);
+    expect([back.code, back.err]).toEqual([5, `ipms: rule ${id} is dropped: nothing to enable`]);
     const devs = await t.db.rows<{ desired: string }>('SELECT desired FROM RuleDevice WHERE rule_id = ?', [rule!.id]);
     expect(devs.map((d) => d.desired)).toEqual(['absent', 'absent']);
     expect((await ipms(t.url, 'rules', 'show', '0')).code).toBe(2);
