@@ -9,6 +9,9 @@ import { sortedUnique } from './canonical.ts';
 import { protoFromText } from './protocols.ts';
 import type { StateEntry } from './types.ts';
 
+/** The sequence number of the final permit (cisco-ios.ts renders it): the largest IOS takes. */
+export const IOS_LAST_SEQ = 2147483647;
+
 /**
  * IOS port names (tcp and udp keywords as `show access-lists` prints them; IOS-XE 16 added
  * msrpc, onep-plain, onep-tls and ripv6, after the port table of the cisco-acl library).
@@ -87,6 +90,18 @@ function entry(body: string, family: Family, id: number, line: string): StateEnt
   };
 }
 
+/**
+ * The final permit must be the last entry (sequence 2147483647). A release that does not keep
+ * sequence numbers across a reload renumbers the list, and entries added after that land behind
+ * the permit and match nothing: the state read says so, rather than report no drift.
+ */
+function finalPermit(seq: number, line: string): void {
+  if (seq !== IOS_LAST_SEQ) {
+    bad(line, `the final permit is entry ${seq}, not ${IOS_LAST_SEQ} (a reload renumbered the list?): entries added since may sit ` +
+      `behind it; in the ACL enter 'no permit ... any any' and the permit again with sequence ${IOS_LAST_SEQ}`);
+  }
+}
+
 export function iosParseState(outputs: readonly string[]): StateEntry[] {
   const out: StateEntry[] = [];
   // (an interactive IOS session ends its lines with CR LF)
@@ -94,10 +109,12 @@ export function iosParseState(outputs: readonly string[]): StateEntry[] {
   for (const line of lines(0)) {
     const m = /^\s*(\d+)\s+(deny|permit)\s+(.*)$/.exec(line);
     if (m && m[2] === 'deny') out.push(entry(m[3]!, 4, Number(m[1]), line));
+    else if (m && /^ip any any\b/.test(m[3]!)) finalPermit(Number(m[1]), line);
   }
   for (const line of lines(1)) {
     const m = /^\s*(deny|permit)\s+(.*?)\s+sequence\s+(\d+)\s*$/.exec(line);
     if (m && m[1] === 'deny') out.push(entry(m[2]!, 6, Number(m[3]), line));
+    else if (m && /^ipv6 any any\b/.test(m[2]!)) finalPermit(Number(m[3]), line);
   }
   return sortedUnique(out);
 }

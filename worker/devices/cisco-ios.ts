@@ -11,8 +11,8 @@
  * number already present is refused ('% Duplicate sequence number'), so every add clears its
  * entry by text first. Known limit: on releases that do not keep sequence numbers across a
  * reload, the renumbered final permit comes before the entries of rules added afterwards, which
- * then match nothing; reconcile compares entries by their text and does not see it (re-adding
- * the permit at the end after a reload is the administrator's step, see the README).
+ * then match nothing; the state read refuses such a list (reconcile fails, saying so), and
+ * moving the permit back to the end is the administrator's step (see the README).
  * IOS has no per-entry timeout (the worker removes expired rules) and `deny` is the only verdict
  * (REJECT becomes deny; IOS itself answers with ICMP unreachable when `ip unreachables` is on).
  */
@@ -20,10 +20,10 @@ import { InputError, RefusedError } from '../../lib/errors.ts';
 import { assertDeviceRules, familyBits, notWanted, sortedUnique } from './canonical.ts';
 import { OptionReader } from './options.ts';
 import { PROTO_NUMBER } from './protocols.ts';
-import { iosParseState } from './cisco-ios-state.ts';
+import { IOS_LAST_SEQ, iosParseState } from './cisco-ios-state.ts';
 import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, Plan, RenderCall } from './types.ts';
 
-export const IOS_LAST_SEQ = 2147483647;
+export { IOS_LAST_SEQ };
 
 export interface IosOptions {
   acl: string;

@@ -127,6 +127,12 @@ describe('adapters that exist only as golden text parse sample device output', (
     // an interactive session (a terminal) ends IOS lines with CR LF: the same entries
     const crlf = a.parseState([sample('cisco-ios', 'state-v4.txt'), sample('cisco-ios', 'state-v6.txt')].map((t) => t.replace(/\n/g, '\r\n')));
     expect(crlf).toEqual(got);
+    // a reload renumbered the list (releases that do not keep sequence numbers): the final
+    // permit is no longer last, which the state read says instead of reporting no drift
+    const renumbered = sample('cisco-ios', 'state-v4.txt').replace('2147483647 permit ip any any', '70 permit ip any any');
+    expect(() => a.parseState([renumbered, ''])).toThrow(/the final permit is entry 70, not 2147483647/);
+    const renumbered6 = sample('cisco-ios', 'state-v6.txt').replace(/sequence 2147483647/, 'sequence 40');
+    expect(() => a.parseState(['', renumbered6])).toThrow(/the final permit is entry 40/);
     // port names IOS-XE 16 prints (msrpc is 135)
     expect(a.parseState([' 110 deny tcp host 198.51.100.1 host 192.0.2.1 eq msrpc\r\n', ''])).toMatchObject([{ dstPort: 135, id: 110 }]);
   });
