@@ -1,10 +1,12 @@
--- Honeypot addresses an admin has approved. A honeypot is never blocked, and registering one
--- drops the rules over it; a sensor's account registers its honeypots itself (from honeyd.conf
--- and --honeypot-net), so until now whoever held a sensor's password (the host an attacker
--- is most likely to take) could shield any address, and unblock it, network-wide. A honeypot
--- protects its address only while it lies inside a range an admin approved for its sensor
--- (SensorNet, which sensor accounts cannot write); VirtHost.approved says whether it does,
--- kept by the triggers from SensorNet and never from what a writer puts in it.
+-- Honeypot ranges an admin has approved. A honeypot is never blocked; a sensor's account
+-- registers its honeypots itself (from honeyd.conf and --honeypot-net), and registering one
+-- dropped the rules over it, so until now whoever held a sensor's password (the host an
+-- attacker is most likely to take) could shield any address, and unblock it, network-wide.
+-- Now an admin approves ranges for a sensor's honeypots (SensorNet, which sensor accounts
+-- cannot write), and an approved range is whitelisted (an entry created_by 'ipms-honeypots',
+-- kept by the SensorNet triggers): approving it drops the rules over it, and no rule may cover
+-- it. A honeypot protects its address only inside such a range (VirtHost.approved, kept by the
+-- triggers from SensorNet, never from what a writer puts in it); registering one drops nothing.
 CREATE TABLE SensorNet (
   id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   sensor_id INT UNSIGNED NOT NULL,
@@ -25,13 +27,22 @@ ALTER TABLE VirtHost ADD COLUMN approved TINYINT(1) NOT NULL DEFAULT 0;
 
 -- Honeypots registered before this version keep protecting their address: each is approved as
 -- a range of its own (an admin may replace them with wider ranges and revoke these).
+-- (An IPv4-mapped address, which earlier versions could store, protected nothing: left out.)
 INSERT INTO SensorNet (sensor_id, cidr, first_ip, last_ip, prefix, comment, created_by)
 SELECT v.sensor_id, CONCAT(INET6_NTOA(v.address), '/', LENGTH(v.address) * 8), v.address, v.address,
        LENGTH(v.address) * 8, 'registered before honeypot approval', 'ipms-migration'
 FROM VirtHost v
-WHERE LENGTH(v.address) IN (4, 16);
+WHERE LENGTH(v.address) = 4
+   OR (LENGTH(v.address) = 16 AND LEFT(v.address, 12) <> UNHEX('00000000000000000000FFFF'));
 
-UPDATE VirtHost SET approved = 1 WHERE LENGTH(address) IN (4, 16);
+UPDATE VirtHost v SET v.approved = 1
+WHERE EXISTS (SELECT 1 FROM SensorNet n WHERE n.sensor_id = v.sensor_id AND n.first_ip = v.address);
+
+-- and whitelisted, as an approval does (the SensorNet triggers come after this file)
+INSERT INTO Whitelist (cidr, comment, created_by)
+SELECT DISTINCT n.cidr, 'honeypot range (approved before this version)', 'ipms-honeypots'
+FROM SensorNet n
+WHERE NOT EXISTS (SELECT 1 FROM Whitelist w WHERE w.cidr = n.cidr);
 
 CREATE OR REPLACE VIEW VirtHostView AS
 SELECT v.id, v.sensor_id, s.name AS sensor, INET6_NTOA(v.address) AS address, p.name AS profile, v.approved
@@ -44,7 +55,8 @@ FROM SensorNet n JOIN Sensor s ON s.id = n.sensor_id;
 
 -- Every address range that must never be blocked, with the reason.
 CREATE OR REPLACE VIEW ProtectedRange AS
-SELECT 'whitelist' AS reason, w.cidr AS what, w.first_ip, w.last_ip FROM Whitelist w
+SELECT IF(w.created_by = 'ipms-honeypots', 'honeypot range', 'whitelist') AS reason, w.cidr AS what, w.first_ip, w.last_ip
+FROM Whitelist w
 UNION ALL
 SELECT 'sensor', s.name, s.address, s.address FROM Sensor s WHERE s.address IS NOT NULL
 UNION ALL

@@ -13,7 +13,7 @@
 CREATE PROCEDURE ipms_protected(IN p_first VARBINARY(16), IN p_last VARBINARY(16), OUT p_what VARCHAR(200))
 BEGIN
   SET p_what = COALESCE(
-    (SELECT CONCAT('whitelist ', w.cidr)
+    (SELECT CONCAT(IF(w.created_by = 'ipms-honeypots', 'honeypot range ', 'whitelist '), w.cidr)
      FROM WhitelistPrefix wp
      STRAIGHT_JOIN PrefixLength pl ON pl.n = wp.prefix
      STRAIGHT_JOIN Whitelist w
@@ -25,7 +25,7 @@ BEGIN
      WHERE wp.len = LENGTH(p_first) AND w.last_ip >= p_first LIMIT 1),
     -- (a point, the usual question, has no inside)
     IF(p_last = p_first, NULL,
-       (SELECT CONCAT('whitelist ', w.cidr) FROM Whitelist w
+       (SELECT CONCAT(IF(w.created_by = 'ipms-honeypots', 'honeypot range ', 'whitelist '), w.cidr) FROM Whitelist w
         WHERE w.first_ip > p_first AND w.first_ip <= p_last AND LENGTH(w.first_ip) = LENGTH(p_first) LIMIT 1)),
     (SELECT CONCAT('honeypot ', s.name, ' ', INET6_NTOA(v.address)) FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id
      WHERE v.address BETWEEN p_first AND p_last AND LENGTH(v.address) = LENGTH(p_first) AND v.approved = 1 LIMIT 1),

@@ -63,7 +63,7 @@ describe('what counts as a hit', () => {
       .toEqual(['198.18.99.0/28', '2001:db8:99::/126']);
     expect(r.err).not.toMatch(/approval/);
     const refused = await runCli(['--database-url', t.url, 'rules', 'add', '198.18.99.5']);
-    expect([refused.code, refused.err]).toEqual([5, 'ipms: refused to block 198.18.99.5/32: protected by honeypot netted 198.18.99.5']);
+    expect([refused.code, refused.err]).toEqual([5, 'ipms: refused to block 198.18.99.5/32: protected by honeypot range 198.18.99.0/28']);
     // a second run registers nothing new
     const again = await runCli(['--database-url', t.url, 'ingest', '--sensor', 'netted', '--tz', 'UTC', '--honeypot-net', '198.18.99.0/28',
       '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);

@@ -202,7 +202,7 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("INSERT INTO VirtHost (sensor_id, address) SELECT id, INET6_ATON('198.51.102.80') FROM Sensor WHERE name = 's1'");
     expect(await status(h)).toBe('pending');
     await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) SELECT id, '198.51.102.64/27' FROM Sensor WHERE name = 's1'");
-    expect(await reason(h)).toEqual({ status: 'dropped', reason: ' [dropped: honeypot 198.51.102.80]' });
+    expect(await reason(h)).toEqual({ status: 'dropped', reason: ' [dropped: whitelisted 198.51.102.64/27]' });
     await t.db.exec("UPDATE Device SET host = '2001:db8:5::1' WHERE name = 'border'");
     expect(await reason(d)).toEqual({ status: 'dropped', reason: ' [dropped: device border]' });
     // the drops became removals on the devices; the rule nothing protects stays
@@ -219,38 +219,57 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
   });
 
-  it("protects a sensor's honeypots only inside the ranges approved for that sensor", async () => {
+  it("protects a sensor's honeypots only inside the ranges approved for that sensor, and whitelists those ranges", async () => {
     await t.db.exec("INSERT INTO Sensor (name) VALUES ('s2')");
     const [s1, s2] = (await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name IN ('s1', 's2') ORDER BY name")).map((r) => r.id);
     const approved = async () => (await t.db.rows<{ a: string; ok: number }>(
-      'SELECT INET6_NTOA(address) AS a, approved AS ok FROM VirtHost ORDER BY address')).map((r) => `${r.a}:${r.ok}`);
+      "SELECT INET6_NTOA(address) AS a, approved AS ok FROM VirtHost WHERE address BETWEEN INET6_ATON('203.0.113.0') AND INET6_ATON('203.0.113.255') ORDER BY address",
+    )).map((r) => `${r.a}:${r.ok}`);
+    const whitelisted = async () => (await t.db.rows<{ cidr: string }>(
+      "SELECT cidr FROM Whitelist WHERE created_by = 'ipms-honeypots' AND cidr LIKE '203.0.113.%' ORDER BY first_ip")).map((r) => r.cidr);
     try {
       // a writer's own `approved` is not taken: the triggers derive it
       await t.db.exec("INSERT INTO VirtHost (sensor_id, address, approved) VALUES (?, INET6_ATON('203.0.113.10'), 1), (?, INET6_ATON('203.0.113.20'), 1)", [s1, s1]);
       expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:0']);
-      // hits from an unapproved honeypot's address make a rule like any other
+      // hits from an unapproved honeypot's address make a rule like any other, and a wide rule
+      // over it stays: registering a honeypot drops nothing (a sensor's account registers them)
       await insertHits(t.db, burst(50, { ts: '2026-02-01 12:20:00', src: '203.0.113.10' }));
       const [r] = await rules(t.db);
       expect(r).toBeDefined();
-      // a range approved for another sensor approves nothing of s1
-      await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.0/24')", [s2]);
-      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:0']);
-      // s1's range: its honeypots in it are approved, and the rule over one is dropped
+      await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('203.0.112.0'), 23, 'manual')");
+      const [wide] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_prefix = 23");
+      await t.db.exec("INSERT INTO VirtHost (sensor_id, address) VALUES (?, INET6_ATON('203.0.113.30'))", [s1]);
+      expect(await status(wide!.id)).toBe('pending');
+      // a range approved for another sensor approves nothing of s1 (it is protected, though:
+      // an approved range is whitelisted, and the rules over it are dropped)
+      await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.128/25')", [s2]);
+      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:0', '203.0.113.30:0']);
+      expect(await status(wide!.id)).toBe('dropped');
+      // s1's ranges: its honeypots in them are approved, the rule over one is dropped, and no
+      // rule may cover them any more
       await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.0/28'), (?, '203.0.113.8/29')", [s1, s1]);
-      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0']);
+      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0', '203.0.113.30:0']);
+      expect(await whitelisted()).toEqual(['203.0.113.0/28', '203.0.113.8/29', '203.0.113.128/25']);
       expect(await status(r!.id)).toBe('dropped');
       await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.10'), 'manual')"))
-        .rejects.toThrow(/protected by honeypot s1 203\.0\.113\.10/);
+        .rejects.toThrow(/protected by honeypot range 203\.0\.113\.0\/28/);
       // revoking one of two ranges that hold it keeps it approved; revoking both does not
       await t.db.exec("DELETE FROM SensorNet WHERE sensor_id = ? AND cidr = '203.0.113.0/28'", [s1]);
-      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0']);
-      // a range edited in place moves the approval
+      expect(await approved()).toEqual(['203.0.113.10:1', '203.0.113.20:0', '203.0.113.30:0']);
+      // a range edited in place moves the approval and the whitelist entry
       await t.db.exec("UPDATE SensorNet SET cidr = '203.0.113.16/28' WHERE sensor_id = ? AND cidr = '203.0.113.8/29'", [s1]);
-      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:1']);
+      expect(await approved()).toEqual(['203.0.113.10:0', '203.0.113.20:1', '203.0.113.30:1']);
+      expect(await whitelisted()).toEqual(['203.0.113.16/28', '203.0.113.128/25']);
       await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.10'), 'manual')");
+      // an admin's own whitelist entry of the same range is not ipms's to remove
+      await t.db.exec("INSERT INTO Whitelist (cidr, comment) VALUES ('203.0.113.64/26', 'ours')");
+      await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (?, '203.0.113.64/26')", [s1]);
+      await t.db.exec("DELETE FROM SensorNet WHERE cidr = '203.0.113.64/26'");
+      expect((await t.db.rows("SELECT comment FROM Whitelist WHERE cidr = '203.0.113.64/26'"))).toEqual([{ comment: 'ours' }]);
     } finally {
-      await t.db.exec('DELETE FROM VirtHost');
-      await t.db.exec('DELETE FROM SensorNet');
+      await t.db.exec("DELETE FROM VirtHost WHERE address BETWEEN INET6_ATON('203.0.113.0') AND INET6_ATON('203.0.113.255')");
+      await t.db.exec("DELETE FROM SensorNet WHERE cidr LIKE '203.0.113.%'");
+      await t.db.exec("DELETE FROM Whitelist WHERE cidr LIKE '203.0.113.%'");
       await t.db.exec("DELETE FROM Sensor WHERE name = 's2'");
     }
   });

@@ -332,7 +332,7 @@ describe('whitelists', () => {
   it('never blocks sensors, honeypots or device management addresses', async () => {
     await t.db.exec("UPDATE Sensor SET address = INET6_ATON('198.51.100.201') WHERE id = 1");
     // (a honeypot protects its address inside a range an admin approved for its sensor)
-    await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (1, '198.51.100.200/30')");
+    await t.db.exec("INSERT INTO SensorNet (sensor_id, cidr) VALUES (1, '198.51.100.202/32')");
     await t.db.exec("INSERT INTO VirtHost (sensor_id, address) VALUES (1, INET6_ATON('198.51.100.202'))");
     await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw-prot', '198.51.100.203', 'nftables', 'dry-run')");
     for (const src of ['198.51.100.201', '198.51.100.202', '198.51.100.203']) {
