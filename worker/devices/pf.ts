@@ -58,7 +58,16 @@ function setup(raw?: DeviceOptions): Plan {
     '# pf.conf, once, in the filtering section before your pass rules; then pfctl -f /etc/pf.conf',
     `anchor "${o.anchor}"`,
   ].join('\n');
-  return { steps: [{ argv: ['pfctl', '-a', o.anchor, '-f', '-'], stdin: `${rules.join('\n')}\n` }], manual };
+  // The tables are made first (an add of nothing makes a missing table, persistent, and
+  // leaves a present one as it is): a table only named by rules does not exist for pfctl, whose
+  // -T show and -T delete then fail ("Table does not exist"), after every reboot too.
+  return {
+    steps: [
+      ...tables(o).map((t) => pfctl(o, t.name, 'add', [])),
+      { argv: ['pfctl', '-a', o.anchor, '-f', '-'], stdin: `${rules.join('\n')}\n` },
+    ],
+    manual,
+  };
 }
 
 function pfctl(o: PfOptions, table: string, verb: 'add' | 'delete' | 'replace', addrs: readonly string[]): ExecStep {
