@@ -23,6 +23,8 @@ export const TRIGGERS_DIR = join(ROOT, 'triggers');
 const LOCK_NAME = 'ipms_migrate';
 const LOCK_WAIT_S = 120;
 const MIGRATIONS_TABLE = 'ipms_migrations';
+/** The collation of every table, given to the database itself and so to routine parameters. */
+const DB_COLLATION = 'utf8mb4_unicode_ci';
 /** One row once the last `ipms db migrate` finished (every schema version and program in place). */
 const DONE_TABLE = 'ipms_migrated';
 
@@ -145,16 +147,19 @@ async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<st
   const [has] = await q.rows<{ n: number }>(
     "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ipms_object'");
   if (Number(has?.n)) recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
-  const triggers = await q.rows<{ name: string }>(
-    'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
+  // (a program made under another database collation counts as missing: see migrate)
+  const triggers = await q.rows<{ name: string; co: string }>(
+    'SELECT TRIGGER_NAME AS name, DATABASE_COLLATION AS co FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
   );
-  const routines = await q.rows<{ name: string }>(
-    "SELECT ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
+  const routines = await q.rows<{ name: string; co: string }>(
+    "SELECT ROUTINE_NAME AS name, DATABASE_COLLATION AS co FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
   );
-  const present = new Set([...triggers, ...routines].map((r) => r.name));
+  const present = new Set([...triggers, ...routines].filter((r) => r.co === DB_COLLATION).map((r) => r.name));
+  const stale = [...triggers, ...routines].filter((r) => r.co !== DB_COLLATION).map((r) => r.name);
   const out = new Map<string, Installed & { present: boolean }>();
   for (const r of recorded) out.set(r.name, { ...r, present: present.has(r.name) });
   for (const name of present) if (!out.has(name)) out.set(name, { name, kind: '?', sha256: '', present: true });
+  for (const name of stale) if (!out.has(name)) out.set(name, { name, kind: '?', sha256: '', present: false });
   return out;
 }
 
@@ -220,10 +225,10 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         // (utf8mb4_0900_ai_ci) makes their CONCATs fail ("Illegal mix of collations"), where
         // MariaDB falls back to binary. ipms's database gets its tables' collation, and its
         // routines are created again under it.
+        // (a program made before, under another collation, counts as missing: installedPrograms)
         const [dbc] = await q.rows<{ co: string }>('SELECT @@collation_database AS co');
-        const recollated = dbc?.co !== 'utf8mb4_unicode_ci';
-        if (recollated) {
-          await q.exec(`ALTER DATABASE \`${cfg.database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+        if (dbc?.co !== DB_COLLATION) {
+          await q.exec(`ALTER DATABASE \`${cfg.database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE ${DB_COLLATION}`);
         }
         const knex = knexFor(cfg);
         try {
@@ -243,7 +248,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         const ordered = [...programs.filter((p) => p.kind === 'PROCEDURE'), ...programs.filter((p) => p.kind === 'TRIGGER')];
         for (const p of ordered) {
           const have = installed.get(p.name);
-          if (have && have.present && have.sha256 === p.sha256 && !recollated) {
+          if (have && have.present && have.sha256 === p.sha256) {
             report.unchanged.push(p.name);
             continue;
           }

@@ -68,6 +68,15 @@ describe('ipms db migrate', () => {
       const routines = await fresh.db.rows<{ c: string }>(
         'SELECT DISTINCT DATABASE_COLLATION AS c FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?', [fresh.cfg.database]);
       expect(routines).toEqual([{ c: 'utf8mb4_unicode_ci' }]);
+      // a run that stopped after changing the collation left programs made under the old one:
+      // the next run re-creates them (it does not go by the database's collation alone)
+      await fresh.db.exec(`ALTER DATABASE \`${fresh.cfg.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
+      const text = readFileSync(join(TRIGGERS_DIR, 'ipms_cidr_fill.sql'), 'utf8');
+      await fresh.db.exec('DROP PROCEDURE ipms_cidr_fill');
+      await fresh.db.exec(text.slice(text.indexOf('CREATE PROCEDURE')));
+      await fresh.db.exec(`ALTER DATABASE \`${fresh.cfg.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      const again = await migrate(fresh.cfg);
+      expect(again.created).toEqual(['ipms_cidr_fill']);
       // a device given by host name: its name is no address (INET6_ATON warns on MySQL, an
       // error in a stored program under strict mode), and rules are still written
       await fresh.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('named', 'fw.example.net', 'nftables', 'dry-run')");
