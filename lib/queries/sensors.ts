@@ -107,14 +107,18 @@ export async function approveSensorNets(db: Db, name: string, nets: readonly Cid
 export async function revokeSensorNets(db: Db, name: string, nets: readonly Cidr[]): Promise<{ revoked: string[]; honeypots: number }> {
   return db.transaction(async (tx) => {
     const id = await sensorId(tx, name);
-    const have = new Set((await tx.rows<{ cidr: string }>('SELECT cidr FROM SensorNet WHERE sensor_id = ?', [id])).map((r) => r.cidr));
-    const missing = nets.filter((c) => !have.has(c.text));
+    // by the range, not its text: the database writes some addresses in other words than the
+    // CLI (INET6_NTOA: ::1.2.3.0 for ::102:300)
+    const have = await tx.rows<{ id: number; cidr: string; first_ip: Buffer; prefix: number }>(
+      'SELECT id, cidr, first_ip, prefix FROM SensorNet WHERE sensor_id = ?', [id]);
+    const find = (c: Cidr) => have.find((h) => h.prefix === c.prefix && Buffer.compare(h.first_ip, c.first) === 0);
+    const missing = nets.filter((c) => !find(c));
     if (missing.length) {
       throw new NotFoundError(`sensor ${name} has no approved range ${missing.map((c) => c.text).join(', ')}` +
-        ` (approved: ${[...have].join(', ') || 'none'})`);
+        ` (approved: ${have.map((h) => h.cidr).join(', ') || 'none'})`);
     }
     const before = await unapproved(tx, id);
-    for (const c of nets) await tx.exec('DELETE FROM SensorNet WHERE sensor_id = ? AND cidr = ?', [id, c.text]);
+    for (const c of nets) await tx.exec('DELETE FROM SensorNet WHERE id = ?', [find(c)!.id]);
     return { revoked: nets.map((c) => c.text), honeypots: (await unapproved(tx, id)) - before };
   });
 }

@@ -63,6 +63,9 @@ describe('sensors and thresholds', () => {
       const r = await ipms(t.url, ...args);
       expect([r.code, r.err], args.join(' ')).toEqual([code, expect.stringMatching(err)]);
     }
+    // a range the database writes in other words than the CLI is revoked by its range
+    expect((await ipms(t.url, 'sensors', 'approve', 'hp-1', '::102:300/120')).code).toBe(0);
+    expect((await ipms(t.url, 'sensors', 'revoke', 'hp-1', '::102:300/120')).code).toBe(0);
     const rv = await ipms(t.url, 'sensors', 'revoke', 'hp-1', '198.18.41.0/24', '--json');
     expect(rv.json()).toEqual({ revoked: ['198.18.41.0/24'], honeypots: 1 });
     shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
@@ -70,7 +73,8 @@ describe('sensors and thresholds', () => {
     expect((await ipms(t.url, 'status')).out).toContain('honeypots waiting for approval: hp-1: 1 (not protected from blocking; ipms sensors show hp-1)');
     const audit = await t.db.rows<{ action: string; target: string }>("SELECT action, target FROM AuditLog WHERE action LIKE 'sensor.%' ORDER BY id");
     expect(audit).toEqual([
-      { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.revoke', target: 'hp-1' },
+      { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.approve', target: 'hp-1' },
+      { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.revoke', target: 'hp-1' }, { action: 'sensor.revoke', target: 'hp-1' },
     ]);
     await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.41.5')");
     expect((await ipms(t.url, 'sensors', 'remove', 'hp-1')).code).toBe(0);
