@@ -77,6 +77,16 @@ export async function removeEntry(q: Queryable, table: ListName, key: { id?: num
     ? await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE id = ?`, [key.id])
     : await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE cidr = ?`, [key.cidr!.text]);
   if (!row) throw new NotFoundError(`no ${table.toLowerCase()} entry ${key.id ?? key.cidr!.text}`);
+  if (table === 'Whitelist') {
+    // an approved honeypot range's entry goes with its approval (the SensorNet triggers)
+    const [net] = await q.rows<{ sensor: string }>(
+      "SELECT s.name AS sensor FROM SensorNet n JOIN Sensor s ON s.id = n.sensor_id JOIN Whitelist w ON w.cidr = n.cidr WHERE w.id = ? AND w.created_by = 'ipms-honeypots' LIMIT 1",
+      [row.id]);
+    if (net) {
+      throw new RefusedError(`whitelist entry ${row.cidr} is sensor ${net.sensor}'s approved honeypot range: ipms sensors revoke ${net.sensor} ${row.cidr}`,
+        'E_HONEYPOT_RANGE');
+    }
+  }
   await q.exec(`DELETE FROM ${table} WHERE id = ?`, [row.id]);
   return row.cidr;
 }

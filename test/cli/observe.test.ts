@@ -71,6 +71,9 @@ describe('sensors and thresholds', () => {
     shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
     expect(shown).toMatchObject({ honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'] });
     expect((await ipms(t.url, 'status')).out).toContain('honeypots waiting for approval: hp-1: 1 (not protected from blocking; ipms sensors show hp-1)');
+    // an approved range is whitelisted with it, and goes with its approval only
+    const wl = await ipms(t.url, 'whitelist', 'remove', '198.18.40.0/29');
+    expect([wl.code, wl.err]).toEqual([5, "ipms: whitelist entry 198.18.40.0/29 is sensor hp-1's approved honeypot range: ipms sensors revoke hp-1 198.18.40.0/29"]);
     const audit = await t.db.rows<{ action: string; target: string }>("SELECT action, target FROM AuditLog WHERE action LIKE 'sensor.%' ORDER BY id");
     expect(audit).toEqual([
       { action: 'sensor.approve', target: 'hp-1' }, { action: 'sensor.approve', target: 'hp-1' },
