@@ -8,7 +8,8 @@
  * which silently unblocked everything until the next reconcile; tables inside an anchor, made
  * by `-T add`, are left alone when the main ruleset is reloaded (fail2ban's pf action works so).
  * Addresses go to `pfctl -a ipms -t <table> -T add|delete|replace -f -` on stdin, any number per
- * command. Deleting an address that is not there is not an error ("0/1 addresses
+ * command. A small batch's new sources also lose their states (`pfctl -k`, see render): pf lets
+ * the packets of a state through without looking at rules. Deleting an address that is not there is not an error ("0/1 addresses
  * deleted"), adding one that is there neither. Nested networks are separate table entries.
  * Source addresses only (tables hold addresses); no per-entry timeout (the worker removes
  * expired rules). There is no pf here: the tests are golden text only.
@@ -23,12 +24,14 @@ import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, ExecStep, Pl
 export interface PfOptions {
   anchor: string;
   table: string;
+  /** kill the states of sources added by a batch of at most this many adds (0: never) */
+  killStates: number;
 }
 
 export function pfOptions(raw?: DeviceOptions): PfOptions {
-  const r = new OptionReader('pf', raw, ['anchor', 'table']);
+  const r = new OptionReader('pf', raw, ['anchor', 'table', 'killStates']);
   // pf table names stop at 31 characters; `<table>_reject` must fit
-  return { anchor: r.name('anchor', 'ipms', 64), table: r.name('table', 'ipms', 24) };
+  return { anchor: r.name('anchor', 'ipms', 64), table: r.name('table', 'ipms', 24), killStates: r.int('killStates', 256, 0, 100_000) };
 }
 
 function tables(o: PfOptions): { action: Action; name: string }[] {
@@ -99,6 +102,12 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
       const add = of(batch.add, t.action);
       if (add.length) steps.push(pfctl(o, t.name, 'add', add));
     }
+    // pf passes the packets of an existing state without looking at its rules: a source just
+    // blocked would keep its open connections. `pfctl -k` kills its states, one command per
+    // source (none takes a list), so only for batches of up to killStates adds: the daemon's
+    // small batches, not a 100k-entry import (its sources' states then live on until they end).
+    const added = sortedUnique(batch.add.filter((r) => !unsupported(r))).map(address);
+    if (added.length && added.length <= o.killStates) steps.push(...added.map((a) => ({ argv: ['pfctl', '-k', a] })));
   } else {
     throw new InputError(`pf: unknown render mode ${String(mode)}`, 'E_RENDER');
   }

@@ -151,6 +151,17 @@ describe('adapters that exist only as golden text parse sample device output', (
     }
   });
 
+  it('pf: kills the states of a small batch\'s new sources only (option killStates)', () => {
+    const a = ADAPTERS.pf!;
+    const sup = mixed.filter((r) => !a.unsupported(r));
+    const kills = (opts?: Record<string, unknown>) => a.render({ add: sup, remove: [] }, opts).steps
+      .filter((st) => 'argv' in st && st.argv[1] === '-k').length;
+    expect(kills()).toBe(new Set(sup.map((r) => keyText({ ...r, action: 'DROP' }))).size);
+    expect(kills({ killStates: 0 })).toBe(0);
+    expect(kills({ killStates: sup.length - 1 })).toBe(0);
+    expect(code(() => a.render({ add: sup, remove: [] }, { killStates: -1 }))).toBe('E_DEVICE_OPTION');
+  });
+
   it('pf: pfctl -T show (hand-written sample)', () => {
     const a = ADAPTERS.pf!;
     const sup = mixed.filter((r) => !a.unsupported(r));
