@@ -66,10 +66,10 @@ export async function recordHoneydConfig(db: Db, sensorId: number, cfg: HoneydCo
 export const MAX_NET_HOSTS = 4096;
 
 /**
- * The addresses of --honeypot-net ranges as honeypots of the sensor (VirtHost rows): what
- * protects honeypots from being blocked (and drops a rule that came first) then protects them
- * too, once their range is approved (see approveHoneypots). Returns the ranges registered. The network and broadcast addresses of an IPv4 net of /30 or wider are not honeypots,
- * as in Honeypots. A wider net is left out with a warning: whitelist it instead.
+ * The addresses of --honeypot-net ranges as honeypots of the sensor (VirtHost rows); what keeps
+ * them from being blocked is the range's approval (see approveHoneypots). The network and
+ * broadcast addresses of an IPv4 net of /30 or wider are not honeypots, as in Honeypots. A
+ * wider net is left out with a warning: whitelist it instead. Returns the ranges registered.
  */
 export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonly Cidr[], warn: (m: string) => void): Promise<string[]> {
   const registered: string[] = [];
@@ -107,8 +107,8 @@ function privilegeDenied(err: unknown): boolean {
 
 /**
  * Approve the sensor's honeypot ranges (--honeypot-net, and each honeyd.conf bind address),
- * when the account may: a honeypot protects its address only inside a range approved for its
- * sensor (SensorNet). An admin's account running the ingest approves what it registers; a
+ * when the account may: an approved range (SensorNet) is whitelisted, and a honeypot protects
+ * its address only inside one. An admin's account running the ingest approves what it registers; a
  * sensor's own account may not (whoever holds its password could otherwise shield any address
  * from blocking), and its honeypots wait for an admin: `ipms sensors approve`.
  * Returns how many of the sensor's honeypots are not approved (null: the account may not ask).

@@ -91,15 +91,16 @@ export function registerSensors(program: Command, ctx: Context): void {
       }
     });
   sensors.command('approve <name> <cidr...>')
-    .description("approve ranges for a sensor's honeypots: honeypot addresses protect themselves from blocking only inside one")
+    .description("approve ranges for a sensor's honeypots: whitelisted, never blocked (its honeypots protect nothing outside them)")
     .option('--comment <text>', 'why (kept with the range)')
     .option('--json', 'print JSON')
     .addHelpText('after', `
-A sensor registers its honeypot addresses itself (honeyd.conf bind lines, ingest --honeypot-net),
-and a honeypot is never blocked. So that a stolen sensor password cannot shield any address,
-only honeypots inside a range approved here protect their address; an ingest run with an
-admin's account approves what it registers. Approving drops the open rules over the
-honeypots it covers; \`sensors show\` lists the approved ranges and counts those waiting.`)
+A sensor registers its honeypot addresses itself (honeyd.conf bind lines, ingest --honeypot-net).
+So that a stolen sensor password cannot shield any address, what keeps honeypots from being
+blocked is a range approved here: it is whitelisted (created_by ipms-honeypots, removed by
+revoke), approving drops the open rules over it, and none may cover it afterwards. An ingest run
+with an admin's account approves what it registers; \`sensors show\` lists the approved ranges
+and counts the honeypots waiting.`)
     .action(async (name: string, cidrs: string[], o: { comment?: string; json?: boolean }) => {
       const nets = honeypotNets(cidrs, 'range');
       if (o.comment !== undefined && o.comment.length > 255) throw new InputError('--comment: at most 255 characters');
