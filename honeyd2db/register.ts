@@ -101,8 +101,7 @@ export async function recordHoneypotNets(db: Db, sensorId: number, nets: readonl
 
 /** The driver's error for a statement the account may not run (table or column privilege). */
 function privilegeDenied(err: unknown): boolean {
-  const e = err as { errno?: number };
-  return e.errno === 1142 || e.errno === 1143;
+  return (err as { code?: string }).code === 'E_DB_PRIVILEGE';
 }
 
 /**

@@ -113,6 +113,13 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       const col = /column '([^']+)'/.exec(e.sqlMessage ?? '')?.[1];
       return new InputError(`${col ? `the ${col}` : 'a value'} is too long for the database column`, 'E_TOO_LONG');
     }
+    case 'ER_TABLEACCESS_DENIED_ERROR':
+    case 'ER_COLUMNACCESS_DENIED_ERROR':
+    case 'ER_PROCACCESS_DENIED_ERROR':
+    case 'ER_SPECIFIC_ACCESS_DENIED_ERROR':
+      // an account used for what another one is for (a worker's account for `ipms check`)
+      return new DatabaseError(`the database refused this to account '${cfg.user}': ${e.sqlMessage ?? e.message} ` +
+        '(each component has its own account: see `ipms db grants`)', 'E_DB_PRIVILEGE', { cause: err });
     case 'HANDSHAKE_NO_SSL_SUPPORT':
       return new DatabaseError(`the database at ${where} does not offer TLS, which this configuration requires`, 'E_DB_TLS', { cause: err });
     default:

@@ -328,7 +328,7 @@ export async function assertMigrated(q: Queryable, database: string): Promise<vo
   try {
     rows = await q.rows<{ finished_at: Date }>(`SELECT finished_at FROM ${DONE_TABLE} WHERE id = 1`);
   } catch (err) {
-    if ((err as { code?: string }).code === 'ER_TABLEACCESS_DENIED_ERROR') return;
+    if ((err as { code?: string }).code === 'E_DB_PRIVILEGE') return;
     throw err;
   }
   if (!rows.length) {

@@ -186,6 +186,23 @@ describe('ipms db migrate', () => {
   });
 });
 
+describe('the accounts of `ipms db grants`', () => {
+  it('lets the admin account see every trigger and procedure in `db status`', async () => {
+    const url = await roleAccount(t, 'ipms_admin', 'ipms_t_admin', 'admin-test-pw');
+    const st = await ipms(url, 'db', 'status');
+    expect([st.code, st.out]).toEqual([0, expect.stringMatching(/triggers and procedures: \d+ ok, 0 missing or outdated/)]);
+  });
+
+  it('says which account was refused what, as a database error (exit 3; UNKNOWN to a monitor)', async () => {
+    // the worker's account reads rules and devices, not the hits a status counts
+    const url = await roleAccount(t, 'ipms_worker', 'ipms_t_worker2', 'worker-test-pw');
+    const st = await ipms(url, 'status');
+    expect([st.code, st.err]).toEqual([3, expect.stringMatching(/^ipms: the database refused this to account 'ipms_t_worker2': .*denied.* \(each component has its own account: see `ipms db grants`\)$/)]);
+    const check = await ipms(url, 'check');
+    expect([check.code, check.out]).toEqual([3, expect.stringMatching(/^IPMS UNKNOWN - the database refused this to account 'ipms_t_worker2'/)]);
+  });
+});
+
 describe('privileges with the binary log on', () => {
   const pw = 'migrator-test-pw';
   const admin = () => openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
