@@ -50,7 +50,9 @@ export function registerDb(program: Command, ctx: Context): void {
       const name = opts.database ?? ctx.dbConfig().database;
       ctx.io.out(
         [
-          '-- Run as a privileged account; replace CHANGE-ME with real passwords.',
+          '-- Run as a privileged account; replace CHANGE-ME with real passwords. In this order:',
+          `-- CREATE DATABASE ${name}, the ipms_migrator statements, \`ipms db migrate\` as ipms_migrator,`,
+          '-- then the other accounts (their grants name tables, which must exist by then).',
           '-- With the binary log on (MySQL 8 default), creating triggers also needs SUPER, or the server',
           '-- option log_bin_trust_function_creators=1 (safe with binlog_format=ROW, the default).',
           ...grantStatements(name, opts.host),
