@@ -32,11 +32,13 @@ function registerListing(group: Command, ctx: Context, table: ListName): void {
         ? renderTable(['id', 'cidr', 'action', 'source', 'expires', 'comment'], rows.map((r) => [r.id, r.cidr, r.action, r.source, r.expires_at ?? 'never', r.comment]))
         : renderTable(['id', 'cidr', 'comment', 'added'], rows.map((r) => [r.id, r.cidr, r.comment, r.created_at])));
     });
-  group
+  const remove = group
     .command('remove <cidr-or-id>')
-    .description(`remove an entry from the ${table.toLowerCase()}${table === 'Blacklist' ? ' (its rule is dropped)' : ''}`)
-    .action(async (key: string) => {
-      const cidr = await removeEntry(ctx.db(), table, entryKey(key));
+    .description(`remove an entry from the ${table.toLowerCase()}${table === 'Blacklist' ? ' (its rule is dropped)' : ''}`);
+  if (table === 'Whitelist') remove.option('--force', "also the worker's own address (an entry created_by ipms-worker)");
+  remove
+    .action(async (key: string, o: { force?: boolean }) => {
+      const cidr = await removeEntry(ctx.db(), table, entryKey(key), { force: Boolean(o.force) });
       ctx.io.out(`${table.toLowerCase()}: removed ${cidr}`);
     });
 }

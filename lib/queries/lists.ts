@@ -72,10 +72,12 @@ export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: strin
 }
 
 /** Remove by id or by CIDR text. */
-export async function removeEntry(q: Queryable, table: ListName, key: { id?: number; cidr?: Cidr }): Promise<string> {
+export async function removeEntry(q: Queryable, table: ListName, key: { id?: number; cidr?: Cidr }, o: { force?: boolean } = {}): Promise<string> {
   const [row] = key.id !== undefined
-    ? await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE id = ?`, [key.id])
-    : await q.rows<{ id: number; cidr: string }>(`SELECT id, cidr FROM ${table} WHERE cidr = ?`, [key.cidr!.text]);
+    ? await q.rows<{ id: number; cidr: string; by: string | null }>(
+      `SELECT id, cidr, ${table === 'Whitelist' ? 'created_by' : 'NULL'} AS \`by\` FROM ${table} WHERE id = ?`, [key.id])
+    : await q.rows<{ id: number; cidr: string; by: string | null }>(
+      `SELECT id, cidr, ${table === 'Whitelist' ? 'created_by' : 'NULL'} AS \`by\` FROM ${table} WHERE cidr = ?`, [key.cidr!.text]);
   if (!row) throw new NotFoundError(`no ${table.toLowerCase()} entry ${key.id ?? key.cidr!.text}`);
   if (table === 'Whitelist') {
     // an approved honeypot range's entry goes with its approval (the SensorNet triggers)
@@ -85,6 +87,13 @@ export async function removeEntry(q: Queryable, table: ListName, key: { id?: num
     if (net) {
       throw new RefusedError(`whitelist entry ${row.cidr} is sensor ${net.sensor}'s approved honeypot range: ipms sensors revoke ${net.sensor} ${row.cidr}`,
         'E_HONEYPOT_RANGE');
+    }
+    // the worker's own address as a device sees it: without it, 50 spoofed hits "from" the
+    // worker make a rule that cuts it off its devices, which it then cannot take off; the worker
+    // writes it again only on a new connection
+    if (row.by === 'ipms-worker' && !o.force) {
+      throw new RefusedError(`whitelist entry ${row.cidr} is the worker's own address as a device sees it: without it, spoofed hits can ` +
+        'cut the worker off its devices; if the worker no longer connects from there: ipms whitelist remove --force', 'E_WORKER_ADDRESS');
     }
   }
   await q.exec(`DELETE FROM ${table} WHERE id = ?`, [row.id]);

@@ -35,6 +35,11 @@ describe('ipms whitelist', () => {
     expect((await ipms(t.url, 'whitelist', 'check', 'fish')).code).toBe(2);
     expect((await ipms(t.url, 'whitelist', 'remove', '198.51.100.0/24')).out).toBe('whitelist: removed 198.51.100.0/24');
     expect((await ipms(t.url, 'whitelist', 'remove', '198.51.100.0/24')).code).toBe(4);
+    // the worker's own address (it writes it from a new connection only) goes with --force only
+    await t.db.exec("INSERT INTO Whitelist (cidr, comment, created_by) VALUES ('198.18.9.1/32', 'the ipms worker', 'ipms-worker')");
+    const kept = await ipms(t.url, 'whitelist', 'remove', '198.18.9.1/32');
+    expect([kept.code, kept.err]).toEqual([5, expect.stringMatching(/^ipms: whitelist entry 198\.18\.9\.1\/32 is the worker's own address as a device sees it: .*ipms whitelist remove --force$/)]);
+    expect((await ipms(t.url, 'whitelist', 'remove', '198.18.9.1/32', '--force')).out).toBe('whitelist: removed 198.18.9.1/32');
   });
 });
 
