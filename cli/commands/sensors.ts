@@ -136,10 +136,15 @@ and counts the honeypots waiting.`)
     });
   sensors.command('show <name>')
     .description('one sensor')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (honeypots_waiting: up to 100 addresses outside every approved range)')
     .action(async (name: string, o: { json?: boolean }) => {
-      const [s] = await listSensors(ctx.db(), 86400, nameArg(name));
-      if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+      const [row] = await listSensors(ctx.db(), 86400, nameArg(name));
+      if (!row) throw new NotFoundError(`sensor ${name} does not exist`);
+      // which honeypots wait for an approved range (the ingest sends the admin here)
+      const waiting = (await ctx.db().rows<{ a: string }>(
+        'SELECT INET6_NTOA(address) AS a FROM VirtHost WHERE sensor_id = ? AND approved = 0 ORDER BY LENGTH(address), address LIMIT 100',
+        [row.id])).map((r) => r.a);
+      const s = { ...row, honeypots_waiting: waiting };
       if (o.json) return ctx.json(s);
       ctx.io.out(Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(', ') || '-' : v ?? '-'}`).join('\n'));
     });

@@ -69,7 +69,7 @@ describe('sensors and thresholds', () => {
     const rv = await ipms(t.url, 'sensors', 'revoke', 'hp-1', '198.18.41.0/24', '--json');
     expect(rv.json()).toEqual({ revoked: ['198.18.41.0/24'], honeypots: 1 });
     shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
-    expect(shown).toMatchObject({ honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'] });
+    expect(shown).toMatchObject({ honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'], honeypots_waiting: ['198.18.41.5'] });
     expect((await ipms(t.url, 'status')).out).toContain('honeypots waiting for approval: hp-1: 1 (not protected from blocking; ipms sensors show hp-1)');
     // an approved range is whitelisted with it, and goes with its approval only
     const wl = await ipms(t.url, 'whitelist', 'remove', '198.18.40.0/29');
