@@ -5,7 +5,7 @@ import { InputError, NotFoundError } from '../../lib/errors.ts';
 import type { Cidr } from '../../lib/ip.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
 import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
-import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, revokeSensorNets, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
+import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, revokeSensorNets, setSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
 import { RULE_PROTOCOLS } from '../../lib/types.ts';
 import { actionArg, cidrArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
@@ -89,6 +89,20 @@ export function registerSensors(program: Command, ctx: Context): void {
         await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.approve', target: name, detail: a });
         ctx.io.out(`sensor ${name}: honeypot ranges approved: ${a.approved.join(', ')}`);
       }
+    });
+  sensors.command('set <name>')
+    .description("change a sensor's management address or description (a sensor the ingest registered has neither)")
+    .option('--address <ip>', "management address of the sensor host (never blocked); 'none' to clear")
+    .option('--description <text>', "where it is, what it watches; '' to clear")
+    .action(async (name: string, o: { address?: string; description?: string }) => {
+      const address = o.address === undefined ? undefined : /^none$/i.test(o.address) ? null : ipArg(o.address, '--address');
+      const covering = address ? await openRulesOver(ctx.db(), address.text) : [];
+      await setSensor(ctx.db(), nameArg(name), {
+        ...(address !== undefined ? { address: address ? address.bytes : null } : {}),
+        ...(o.description !== undefined ? { description: o.description || null } : {}),
+      });
+      ctx.io.out(`sensor ${name}: changed`);
+      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${address!.text} is sensor ${name}'s address`);
     });
   sensors.command('approve <name> <cidr...>')
     .description("approve ranges for a sensor's honeypots: whitelisted, never blocked (its honeypots protect nothing outside them)")

@@ -66,6 +66,14 @@ export async function addSensor(q: Queryable, name: string, address: Buffer | nu
   return res.insertId;
 }
 
+/** Change a sensor's management address or description (one registered by the ingest has neither). */
+export async function setSensor(q: Queryable, name: string, set: { address?: Buffer | null; description?: string | null }): Promise<void> {
+  const id = await sensorId(q, name);
+  const cols = Object.entries({ address: set.address, description: set.description }).filter(([, v]) => v !== undefined);
+  if (!cols.length) throw new InputError('say what to change: --address and/or --description');
+  await q.exec(`UPDATE Sensor SET ${cols.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`, [...cols.map(([, v]) => v), id]);
+}
+
 export interface ApproveOut {
   /** ranges approved now (canonical) */
   approved: string[];

@@ -23,7 +23,17 @@ describe('sensors and thresholds', () => {
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.18.7.0'), 24, 'manual')");
     const mgmt = await ipms(t.url, 'sensors', 'add', 'edge-1', '--address', '198.18.7.7');
     expect(mgmt.out.split('\n')[1]).toMatch(/^rule \d+ \(198\.18\.7\.0\/24\): dropped, 198\.18\.7\.7 is sensor edge-1's address$/);
+    // a sensor the ingest registered has no address: it is given one later, the same way
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.18.7.8'), 'manual')");
+    const later = await ipms(t.url, 'sensors', 'set', 'edge-1', '--address', '198.18.7.8', '--description', 'rack 4');
+    expect(later.out).toMatch(/^sensor edge-1: changed\nrule \d+ \(198\.18\.7\.8\): dropped, 198\.18\.7\.8 is sensor edge-1's address$/);
+    expect((await ipms(t.url, 'sensors', 'show', 'edge-1', '--json')).json<Record<string, unknown>>())
+      .toMatchObject({ address: '198.18.7.8', description: 'rack 4' });
+    expect((await ipms(t.url, 'sensors', 'set', 'edge-1')).code).toBe(2);
+    expect((await ipms(t.url, 'sensors', 'set', 'nobody', '--address', 'none')).code).toBe(4);
+    expect((await ipms(t.url, 'sensors', 'set', 'edge-1', '--address', 'none')).code).toBe(0);
     expect((await ipms(t.url, 'sensors', 'remove', 'edge-1')).code).toBe(0);
+    await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.7.8')");
     await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.7.0')");
     await insertHits(t.db, burst(3, { sensor: 1, ts: recent(5), src: '203.0.113.9' }));
     const list = (await ipms(t.url, 'sensors', 'list', '--json')).json<{ name: string; events_24h: number; silent: boolean; address: string | null }[]>();
