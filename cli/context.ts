@@ -5,6 +5,7 @@
 import { resolveConfig, requireDb, type Config, type DbConfig } from '../lib/config.ts';
 import { gated, openDb, type Db } from '../lib/db.ts';
 import { assertMigrated } from '../lib/migrate.ts';
+import { cliUser, recordAudit } from '../lib/queries/audit.ts';
 
 export interface GlobalFlags {
   databaseUrl?: string;
@@ -70,5 +71,17 @@ export class Context {
 
   json(value: unknown): void {
     this.io.out(JSON.stringify(value, null, 2));
+  }
+
+  /**
+   * Record a change this command made in the audit log, as the console does for its own (the
+   * command's outcome stands even if the record fails: it is said on stderr).
+   */
+  async audit(action: string, target: string, detail?: unknown): Promise<void> {
+    try {
+      await recordAudit(this.db(), { who: cliUser(), via: 'cli', action, target, ...(detail === undefined ? {} : { detail }) });
+    } catch (err) {
+      this.io.err(`ipms: warning: the change was made, but not recorded in the audit log: ${(err as Error).message}`);
+    }
   }
 }

@@ -168,6 +168,8 @@ export function registerDevices(program: Command, ctx: Context): void {
         [name, host, port, adapter, transport, o.user ?? null, o.key ?? null, o.hostKey ?? null,
           options, o.disabled ? 0 : 1, appliesTo, o.sudo ? 1 : 0],
       );
+      await ctx.audit('device.add', `device ${name}`, { host, port, adapter, transport, user: o.user ?? null, key: o.key ?? null,
+        host_key: o.hostKey ?? null, options, applies_to: appliesTo, enabled: !o.disabled, sudo: Boolean(o.sudo) });
       ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${host} is device ${name}'s management address`);
     });
@@ -207,6 +209,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
       const cols = Object.keys(set);
       await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
+      await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
       if ((set.host !== undefined && set.host !== d.host) || (set.port !== undefined && set.port !== d.port)) {
@@ -272,6 +275,7 @@ export function registerDevices(program: Command, ctx: Context): void {
         const d = await deviceByName(ctx, name);
         if (on) await refuseSameObject(ctx, { ...d, enabled: 1 });
         await ctx.db().exec('UPDATE Device SET enabled = ? WHERE id = ?', [on, d.id]);
+        await ctx.audit(`device.${cmd}`, `device ${name}`);
         ctx.io.out(`device ${name}: ${cmd}d`);
       });
   }
@@ -311,6 +315,7 @@ export function registerDevices(program: Command, ctx: Context): void {
         });
       }
       await ctx.db().exec('DELETE FROM Device WHERE id = ?', [d.id]);
+      await ctx.audit('device.remove', `device ${name}`, { took_off: Boolean(o.takeOff) });
       ctx.io.out(`device ${name}: removed`);
     });
 
@@ -326,6 +331,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       const r = await withDeviceLease(ctx.db(), d, newWorkerId(), () => reconcile(ctx.db(), d, deps(ctx), Boolean(o.dryRun)));
       // a dry run that finds drift exits 1, so cron and monitoring can act on it
       if (o.dryRun && (r.missing.length || r.unexpected.length)) ctx.exitCode = EXIT.FAILURE;
+      if (r.fixed) await ctx.audit('device.reconcile', `device ${name}`, { missing: r.missing, unexpected: r.unexpected });
       if (o.json) return ctx.json(r);
       ctx.io.out(`device ${name}: ${r.expected} expected, ${r.found} found; ${r.missing.length} missing, ${r.unexpected.length} unexpected${r.fixed ? ': fixed' : o.dryRun ? ' (dry run: nothing changed)' : ''}`);
       for (const m of r.missing) ctx.io.out(`  missing    ${m}`);

@@ -1,4 +1,5 @@
 /** `ipms whitelist ...` and `ipms blacklist ...`. */
+import { cliUser } from '../../lib/queries/audit.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../../lib/duration.ts';
@@ -39,6 +40,7 @@ function registerListing(group: Command, ctx: Context, table: ListName): void {
   remove
     .action(async (key: string, o: { force?: boolean }) => {
       const cidr = await removeEntry(ctx.db(), table, entryKey(key), { force: Boolean(o.force) });
+      await ctx.audit(`${table.toLowerCase()}.remove`, cidr, o.force ? { force: true } : undefined);
       ctx.io.out(`${table.toLowerCase()}: removed ${cidr}`);
     });
 }
@@ -51,7 +53,8 @@ export function registerLists(program: Command, ctx: Context): void {
     .option('--json', 'print the outcome as JSON')
     .action(async (text: string, o: { comment?: string; json?: boolean }) => {
       const c = cidrArg(text);
-      const res = await addWhitelist(ctx.db(), c, comment(o.comment), process.env.USER);
+      const res = await addWhitelist(ctx.db(), c, comment(o.comment), cliUser());
+      await ctx.audit('whitelist.add', c.text, { comment: comment(o.comment) ?? null, dropped: res.dropped.map((r) => r.id) });
       if (o.json) return ctx.json({ id: res.id, cidr: c.text, dropped: res.dropped });
       ctx.io.out(`whitelist: added ${c.text}`);
       for (const r of res.dropped) ctx.io.out(`rule ${r.id} (${r.src}): dropped, now whitelisted`);
@@ -84,6 +87,7 @@ export function registerLists(program: Command, ctx: Context): void {
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
         action: actionArg(o.action),
       });
+      if (res.added || res.renewed) await ctx.audit('blacklist.add', c.text, { action: o.action.toUpperCase(), expire: o.expire ?? null, comment: o.comment ?? null });
       if (o.json) {
         ctx.json(res);
         if (res.refused.length) ctx.exitCode = EXIT.REFUSED;
@@ -113,6 +117,7 @@ export function registerLists(program: Command, ctx: Context): void {
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
       });
       const summary = { entries: feed.entries.length, added: res.added, renewed: res.renewed, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length };
+      await ctx.audit('blacklist.import', o.source, { file, format, added: res.added, renewed: res.renewed, refused: res.refused.length });
       // a file of which nothing reads (the wrong --format, say) is bad input, not an empty feed
       const unreadable = feed.entries.length === 0 && feed.rejects.length > 0;
       if (unreadable) ctx.exitCode = EXIT.USAGE;

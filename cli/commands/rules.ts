@@ -1,4 +1,5 @@
 /** `ipms rules list | show | drop | disable | enable | add | edit`. */
+import { cliUser } from '../../lib/queries/audit.ts';
 import type { Command } from 'commander';
 import { parseDuration, parseId, parseSince, formatDuration } from '../../lib/duration.ts';
 import { EXIT, InputError } from '../../lib/errors.ts';
@@ -106,6 +107,7 @@ export function registerRules(program: Command, ctx: Context): void {
         const there = (status: string) => (name === 'drop' ? status === 'dropped' : name === 'disable' ? status === 'disabled'
           : status === 'pending' || status === 'active');
         const refused = res.unchanged.filter((u) => !there(u.status));
+        if (res.changed.length) await ctx.audit(`rule.${name}`, res.changed.map((id) => `rule ${id}`).join(', '), { rules: res.changed });
         if (o.json) ctx.json(res);
         else {
           const done = name === 'drop' ? 'dropped' : name === 'disable' ? 'disabled' : 'enabled';
@@ -148,9 +150,11 @@ export function registerRules(program: Command, ctx: Context): void {
         ...(o.duration ? { durationS: parseDuration(o.duration, '--duration') } : {}),
         ...(o.reason !== undefined ? { reason: o.reason } : {}),
         ...(o.device?.length ? { devices: o.device.map((d) => nameArg(d, '--device')) } : {}),
-        ...(process.env.USER ? { createdBy: process.env.USER } : {}),
+        createdBy: cliUser(),
       });
       const r = await getRule(ctx.db(), id);
+      await ctx.audit('rule.add', `rule ${id}`, { src: r.src, dst: r.dst, dst_port: r.dst_port, proto: r.proto, action: r.action,
+        expires_at: r.expires_at, reason: r.reason, devices: o.device ?? null });
       if (o.json) return ctx.json(r);
       ctx.io.out(`rule ${id}: ${r.action} ${r.src} -> ${traffic(r)} (${deviceSummary(r)})`);
     });
@@ -163,11 +167,13 @@ export function registerRules(program: Command, ctx: Context): void {
     .option('--reason <text>', 'why')
     .action(async (idText: string, o: { duration?: string; action?: string; reason?: string }) => {
       const id = parseId(idText, 'rule ID');
-      await editRule(ctx.db(), id, {
+      const set = {
         ...(o.duration !== undefined ? { durationS: /^(never|permanent)$/i.test(o.duration) ? null : parseDuration(o.duration, '--duration') } : {}),
         ...(o.action !== undefined ? { action: actionArg(o.action) } : {}),
         ...(o.reason !== undefined ? { reason: o.reason } : {}),
-      });
+      };
+      await editRule(ctx.db(), id, set);
+      await ctx.audit('rule.edit', `rule ${id}`, set);
       ctx.io.out(`rule ${id}: updated`);
     });
 }

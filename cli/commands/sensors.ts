@@ -1,10 +1,10 @@
 /** `ipms sensors ...` and `ipms thresholds ...`. */
+import { cliUser } from '../../lib/queries/audit.ts';
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../lib/duration.ts';
 import { InputError, NotFoundError } from '../../lib/errors.ts';
 import type { Cidr } from '../../lib/ip.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
-import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, revokeSensorNets, setSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
 import { RULE_PROTOCOLS } from '../../lib/types.ts';
 import { actionArg, cidrArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
@@ -82,11 +82,12 @@ export function registerSensors(program: Command, ctx: Context): void {
       const nets = honeypotNets(o.honeypotNet, '--honeypot-net');
       const covering = address ? await openRulesOver(ctx.db(), address.text) : [];
       const id = await addSensor(ctx.db(), nameArg(name), address ? address.bytes : null, o.description);
+      await ctx.audit('sensor.add', `sensor ${name}`, { address: address?.text ?? null, description: o.description ?? null });
       ctx.io.out(`sensor ${name}: added (id ${id})`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${address!.text} is sensor ${name}'s address`);
       if (nets.length) {
         const a = await approveSensorNets(ctx.db(), name, nets, cliUser());
-        await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.approve', target: name, detail: a });
+        await ctx.audit('sensor.approve', `sensor ${name}`, a);
         ctx.io.out(`sensor ${name}: honeypot ranges approved: ${a.approved.join(', ')}`);
       }
     });
@@ -101,6 +102,8 @@ export function registerSensors(program: Command, ctx: Context): void {
         ...(address !== undefined ? { address: address ? address.bytes : null } : {}),
         ...(o.description !== undefined ? { description: o.description || null } : {}),
       });
+      await ctx.audit('sensor.set', `sensor ${name}`, { ...(address !== undefined ? { address: address?.text ?? null } : {}),
+        ...(o.description !== undefined ? { description: o.description } : {}) });
       ctx.io.out(`sensor ${name}: changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${address!.text} is sensor ${name}'s address`);
     });
@@ -119,7 +122,7 @@ and counts the honeypots waiting.`)
       const nets = honeypotNets(cidrs, 'range');
       if (o.comment !== undefined && o.comment.length > 255) throw new InputError('--comment: at most 255 characters');
       const a = await approveSensorNets(ctx.db(), nameArg(name), nets, cliUser(), o.comment);
-      await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.approve', target: name, detail: a });
+      await ctx.audit('sensor.approve', `sensor ${name}`, a);
       if (o.json) return ctx.json(a);
       for (const c of a.approved) ctx.io.out(`sensor ${name}: honeypot range ${c} approved`);
       for (const c of a.already) ctx.io.out(`sensor ${name}: honeypot range ${c} was approved already`);
@@ -131,7 +134,7 @@ and counts the honeypots waiting.`)
     .action(async (name: string, cidrs: string[], o: { json?: boolean }) => {
       const nets = cidrs.map((c) => cidrArg(c, 'range'));
       const r = await revokeSensorNets(ctx.db(), nameArg(name), nets);
-      await recordAudit(ctx.db(), { who: cliUser(), via: 'cli', action: 'sensor.revoke', target: name, detail: r });
+      await ctx.audit('sensor.revoke', `sensor ${name}`, r);
       if (o.json) return ctx.json(r);
       for (const c of r.revoked) ctx.io.out(`sensor ${name}: honeypot range ${c} revoked`);
       ctx.io.out(`sensor ${name}: ${r.honeypots} honeypot address(es) no longer protected`);
@@ -167,6 +170,7 @@ and counts the honeypots waiting.`)
     .option('--purge', 'also delete its log rows and payloads')
     .action(async (name: string, o: { purge?: boolean }) => {
       const r = await removeSensor(ctx.db(), nameArg(name), Boolean(o.purge));
+      await ctx.audit('sensor.remove', `sensor ${name}`, { purged_logs: r.logs });
       ctx.io.out(`sensor ${name}: removed${r.logs ? ` with ${r.logs} log rows` : ''}`);
     });
 
@@ -180,18 +184,23 @@ and counts the honeypots waiting.`)
   th.command('add <name> [pairs...]')
     .description('add a threshold: key=value (max_hits=20 window=1m group_by=src_dport proto=tcp dst_port=22 action=DROP duration=1h sensor=NAME)')
     .action(async (name: string, pairs: string[]) => {
-      await addThreshold(ctx.db(), nameArg(name), parseThresholdPairs(pairs));
+      const set = parseThresholdPairs(pairs);
+      await addThreshold(ctx.db(), nameArg(name), set);
+      await ctx.audit('threshold.add', `threshold ${name}`, set);
       ctx.io.out(`threshold ${name}: added`);
     });
   th.command('set <name> <pairs...>')
     .description('change a threshold: key=value ...; takes effect on the next insert')
     .action(async (name: string, pairs: string[]) => {
-      await setThreshold(ctx.db(), nameArg(name), parseThresholdPairs(pairs));
+      const set = parseThresholdPairs(pairs);
+      await setThreshold(ctx.db(), nameArg(name), set);
+      await ctx.audit('threshold.set', `threshold ${name}`, set);
       ctx.io.out(`threshold ${name}: updated`);
     });
   for (const [cmd, on] of [['enable', true], ['disable', false]] as const) {
     th.command(`${cmd} <name>`).description(`${cmd} a threshold`).action(async (name: string) => {
       await setThreshold(ctx.db(), nameArg(name), { enabled: on });
+      await ctx.audit(`threshold.${cmd}`, `threshold ${name}`);
       ctx.io.out(`threshold ${name}: ${cmd}d`);
     });
   }

@@ -2,6 +2,7 @@
  * The audit log: who changed what, and when. The web console writes a row in the same
  * transaction as each change; `ipms users` writes one for each account change.
  */
+import { userInfo } from 'node:os';
 import type { Queryable } from '../db.ts';
 import { ipToBytes } from '../ip.ts';
 
@@ -35,7 +36,13 @@ function clip(s: string, n: number): string {
 
 /** Who runs a CLI command, for the audit log: the system user. */
 export function cliUser(): string {
-  return process.env.USER ?? process.env.LOGNAME ?? 'unknown';
+  if (process.env.USER || process.env.LOGNAME) return (process.env.USER || process.env.LOGNAME)!;
+  // (cron and systemd units often set neither)
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 /** AuditLog.detail is a TEXT column: 65,535 bytes. */

@@ -139,6 +139,10 @@ describe('adding and changing rules', () => {
     expect((await ipms(t.url, 'rules', 'enable', id)).code).toBe(0);
     const twice = await ipms(t.url, 'rules', 'enable', id);
     expect([twice.code, twice.out]).toEqual([0, `rule ${id}: already pending`]);
+    // each change is in the audit log, as the console's are (a repeat changed nothing: none)
+    const audit = await t.db.rows<{ action: string; who: string; via: string }>('SELECT action, who, via FROM AuditLog WHERE target = ? ORDER BY id', [`rule ${id}`]);
+    expect(audit.map((a) => [a.action, a.via])).toEqual([['rule.disable', 'cli'], ['rule.enable', 'cli']]);
+    expect(audit[0]!.who).not.toMatch(/^(unknown|)$/);
     expect((await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>().status).toBe('pending');
     const edit = await ipms(t.url, 'rules', 'edit', id, '--duration', '2h', '--action', 'reject');
     expect(edit.code).toBe(0);
