@@ -81,7 +81,7 @@ export function registerDb(program: Command, ctx: Context): void {
       if (opts.json) return ctx.json(r);
       const verb = r.dryRun ? 'would delete' : 'deleted';
       const parts = [
-        ...(r.before.logs ? [`${r.sensorlog} hits and ${r.data} payload lines before ${r.before.logs}`] : []),
+        ...(r.before.logs ? [`${r.sensorlog} log rows (hits, connection ends, markers) and ${r.data} payload lines before ${r.before.logs}`] : []),
         ...(r.before.rules ? [`${r.rules} rules closed before ${r.before.rules}`] : []),
         ...(r.before.audit ? [`${r.audit} audit entries before ${r.before.audit}`] : []),
       ];

@@ -74,14 +74,15 @@ export function registerObserve(program: Command, ctx: Context): void {
     });
 
   program.command('status')
-    .description('rules by status, the oldest pending age, failures by device, silent sensors')
+    .description('rules by status, the oldest device change waiting, failures by device, silent sensors')
     .option('--silent-after <duration>', 'a sensor is silent after this long without events', '24h')
     .option('--json', 'print JSON')
     .action(async (o: { silentAfter: string; json?: boolean }) => {
       const st = await getStatus(ctx.db(), parseDuration(o.silentAfter, '--silent-after'));
       if (o.json) return ctx.json(st);
       ctx.io.out(`rules: ${Object.entries(st.rules).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-      ctx.io.out(`oldest pending: ${st.oldest_pending_s ? formatDuration(st.oldest_pending_s) : 'none'}`);
+      // (a device change: a rule to put on, or one to take off, such as a dropped rule's removal)
+      ctx.io.out(`oldest device change waiting: ${st.oldest_pending_s ? formatDuration(st.oldest_pending_s) : 'none'}`);
       if (st.devices.length) {
         ctx.io.out(renderTable(['device', 'enabled', 'applied', 'pending', 'failed'], st.devices.map((d) => [d.name, d.enabled ? 'yes' : 'no', d.applied, d.pending, d.failed])));
       } else ctx.io.out('devices: none configured (rules are decided but applied nowhere)');

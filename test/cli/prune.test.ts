@@ -63,7 +63,7 @@ describe('ipms db prune', () => {
     expect(await count('SELECT COUNT(*) AS n FROM SensorLog')).toBe(74);
 
     const logsOnly = await ipms(t.url, 'db', 'prune', '--logs', '90d');
-    expect(logsOnly.out).toMatch(/^prune: deleted 60 hits and 2 payload lines before \d{4}-\d\d-\d\dT/);
+    expect(logsOnly.out).toMatch(/^prune: deleted 60 log rows \(hits, connection ends, markers\) and 2 payload lines before \d{4}-\d\d-\d\dT/);
     expect(await count('SELECT COUNT(*) AS n FROM SensorLog')).toBe(14);
     expect(await count('SELECT COUNT(*) AS n FROM Data')).toBe(2);
     expect(await count('SELECT COUNT(*) AS n FROM Rule')).toBe(6);
