@@ -145,11 +145,17 @@ export async function markFailed(db: Db, rows: Claimed[], workerId: string, erro
   if (recorded < rows.length) await release(db, rows, workerId);
 }
 
+/**
+ * Run again when picked as a deadlock victim, like every other write of a batch: a DBA's
+ * `UPDATE Rule ...` share-locks this Device row (the foreign key check of each RuleDevice row it
+ * changes). (Two full test runs saw a batch fail with a deadlock while a DBA edited rules; this
+ * was the batch's one write without a retry. The statement was not caught in the act.)
+ */
 export async function deviceHealth(db: Db, deviceId: number, error: string | null): Promise<void> {
-  await db.exec(
+  await withRetry(() => db.exec(
     error === null
       ? 'UPDATE Device SET last_ok_at = UTC_TIMESTAMP(3), last_error = NULL WHERE id = ?'
       : 'UPDATE Device SET last_error = ? WHERE id = ?',
     error === null ? [deviceId] : [error.slice(0, 1000), deviceId],
-  );
+  ));
 }
