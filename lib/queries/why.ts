@@ -8,6 +8,8 @@ export interface WhyOut {
   ip: string;
   events: { sensor: string; kind: string; count: number; first: string; last: string }[];
   protected_by: ProtectedOut[];
+  /** the sensors that registered it as a honeypot, and whether a range approved for them holds it */
+  honeypot_of: { sensor: string; approved: boolean }[];
   /** the highest count per threshold over the windows still kept (counter horizon) */
   thresholds: { name: string; enabled: boolean; max_hits: number; window_s: number; best_count: number; crossed: boolean }[];
   rules: RuleOut[];
@@ -21,6 +23,9 @@ export async function why(q: Queryable, ip: Buffer): Promise<WhyOut> {
     [ip],
   );
   const protectedBy = await protectionOf(q, ip);
+  const honeypotOf = (await q.rows<{ sensor: string; approved: number }>(
+    'SELECT s.name AS sensor, v.approved FROM VirtHost v JOIN Sensor s ON s.id = v.sensor_id WHERE v.address = ? ORDER BY s.name', [ip],
+  )).map((h) => ({ sensor: h.sensor, approved: Boolean(h.approved) }));
   const th = await q.rows<{ name: string; enabled: number; max_hits: number; window_s: number; best: number | null; fired: number | null }>(
     `SELECT t.name, t.enabled, t.max_hits, t.window_s, MAX(c.hits) AS best, MAX(c.fired) AS fired
      FROM Threshold t LEFT JOIN ThresholdCounter c ON c.threshold_id = t.id AND c.src_ip = ?
@@ -62,10 +67,16 @@ export async function why(q: Queryable, ip: Buffer): Promise<WhyOut> {
     const best = thresholds.filter((t) => t.enabled).map((t) => `${t.best_count}/${t.max_hits} for ${t.name}`).join(', ');
     verdict = `not blocked: under threshold (${best || 'no enabled threshold'})`;
   }
+  // a honeypot its sensor registered outside the ranges approved for it protects nothing: say so
+  const waiting = honeypotOf.filter((h) => !h.approved).map((h) => h.sensor);
+  if (waiting.length && !protectedBy.length) {
+    verdict += `; it is a honeypot of ${waiting.join(', ')} outside the approved ranges (ipms sensors approve ${waiting[0]} CIDR)`;
+  }
   return {
     ip: bytesToIp(ip),
     events: events.map((e) => ({ ...e, count: Number(e.count), first: e.first.toISOString(), last: e.last.toISOString() })),
     protected_by: protectedBy,
+    honeypot_of: honeypotOf,
     thresholds,
     rules,
     verdict,

@@ -81,6 +81,9 @@ describe('sensors and thresholds', () => {
     shown = (await ipms(t.url, 'sensors', 'show', 'hp-1', '--json')).json<Record<string, unknown>>();
     expect(shown).toMatchObject({ honeypots_unapproved: 1, honeypot_nets: ['198.18.40.0/29'], honeypots_waiting: ['198.18.41.5'] });
     expect((await ipms(t.url, 'status')).out).toContain('honeypots waiting for approval: hp-1: 1 (not protected from blocking; ipms sensors show hp-1)');
+    const w = (await ipms(t.url, 'why', '198.18.41.5', '--json')).json<{ verdict: string; honeypot_of: unknown[] }>();
+    expect(w.honeypot_of).toEqual([{ sensor: 'hp-1', approved: false }]);
+    expect(w.verdict).toMatch(/; it is a honeypot of hp-1 outside the approved ranges \(ipms sensors approve hp-1 CIDR\)$/);
     // an approved range is whitelisted with it, and goes with its approval only
     const wl = await ipms(t.url, 'whitelist', 'remove', '198.18.40.0/29');
     expect([wl.code, wl.err]).toEqual([5, "ipms: whitelist entry 198.18.40.0/29 is sensor hp-1's approved honeypot range: ipms sensors revoke hp-1 198.18.40.0/29"]);
