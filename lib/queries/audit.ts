@@ -36,7 +36,8 @@ function clip(s: string, n: number): string {
 
 /** Who runs a CLI command, for the audit log: the system user. */
 export function cliUser(): string {
-  if (process.env.USER || process.env.LOGNAME) return (process.env.USER || process.env.LOGNAME)!;
+  const named = process.env.USER || process.env.LOGNAME;
+  if (named) return named;
   // (cron and systemd units often set neither)
   try {
     return userInfo().username;

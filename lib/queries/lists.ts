@@ -73,11 +73,9 @@ export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: strin
 
 /** Remove by id or by CIDR text. */
 export async function removeEntry(q: Queryable, table: ListName, key: { id?: number; cidr?: Cidr }, o: { force?: boolean } = {}): Promise<string> {
-  const [row] = key.id !== undefined
-    ? await q.rows<{ id: number; cidr: string; by: string | null }>(
-      `SELECT id, cidr, ${table === 'Whitelist' ? 'created_by' : 'NULL'} AS \`by\` FROM ${table} WHERE id = ?`, [key.id])
-    : await q.rows<{ id: number; cidr: string; by: string | null }>(
-      `SELECT id, cidr, ${table === 'Whitelist' ? 'created_by' : 'NULL'} AS \`by\` FROM ${table} WHERE cidr = ?`, [key.cidr!.text]);
+  const [row] = await q.rows<{ id: number; cidr: string; by: string | null }>(
+    `SELECT id, cidr, ${table === 'Whitelist' ? 'created_by' : 'NULL'} AS \`by\` FROM ${table} WHERE ${key.id !== undefined ? 'id' : 'cidr'} = ?`,
+    [key.id ?? key.cidr!.text]);
   if (!row) throw new NotFoundError(`no ${table.toLowerCase()} entry ${key.id ?? key.cidr!.text}`);
   if (table === 'Whitelist') {
     // an approved honeypot range's entry goes with its approval (the SensorNet triggers)

@@ -83,6 +83,7 @@ export interface ApproveOut {
   honeypots: number;
 }
 
+/** A sensor's id by its name, or NotFound. */
 async function sensorId(q: Queryable, name: string): Promise<number> {
   const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
   if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
@@ -133,13 +134,11 @@ export async function revokeSensorNets(db: Db, name: string, nets: readonly Cidr
 
 /** Refuse a sensor name nobody registered (a filter by it would just find nothing). */
 export async function requireSensor(q: Queryable, name: string): Promise<void> {
-  const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
-  if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+  await sensorId(q, name);
 }
 
 export async function removeSensor(q: Queryable, name: string, purge: boolean): Promise<{ logs: number }> {
-  const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
-  if (!s) throw new NotFoundError(`sensor ${name} does not exist`);
+  const s = { id: await sensorId(q, name) };
   const [{ n } = { n: 0 }] = await q.rows<{ n: number }>('SELECT COUNT(*) AS n FROM SensorLog WHERE sensor_id = ?', [s.id]);
   if (n && !purge) throw new RefusedError(`sensor ${name} has ${n} log rows: remove it with --purge to delete them too`, 'E_HAS_LOGS');
   // in chunks: a sensor can have millions of rows, and one huge DELETE holds locks for long
@@ -194,11 +193,7 @@ async function columns(q: Queryable, set: ThresholdSet): Promise<[string, unknow
     if (v === undefined) continue;
     if (k === 'sensor') {
       if (v === null) out.push(['sensor_id', null]);
-      else {
-        const [s] = await q.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [v]);
-        if (!s) throw new NotFoundError(`sensor ${v} does not exist`);
-        out.push(['sensor_id', s.id]);
-      }
+      else out.push(['sensor_id', await sensorId(q, String(v))]);
     } else out.push([k, k === 'enabled' ? (v ? 1 : 0) : v]);
   }
   return out;
