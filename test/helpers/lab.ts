@@ -5,7 +5,7 @@
  * All addresses live inside namespaces the test creates. Everything is torn down by close().
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,10 +49,47 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs = 10_000): Pro
   throw new Error(`${what} did not happen within ${timeoutMs} ms`);
 }
 
+const NET_LOCKS = join(tmpdir(), 'ipms-lab-nets');
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Reserves a number n for the lab's 10.231.n.0/30 and 10.232.n.0/30 links. The management link's
+ * route lives in this (shared) namespace, so two labs at once (test files run in parallel) must
+ * not pick the same n: the route of the first would take the second's SSH connections to the
+ * first lab's sshd (a host key mismatch, seen once in CI). A lock file per n, created
+ * exclusively, holds the owner's pid; one left by a dead process is taken over. A subnet some
+ * interface here already has (a lab killed before close) is skipped.
+ */
+function reserveNet(): { n: number; release(): void } {
+  mkdirSync(NET_LOCKS, { recursive: true });
+  const used = sh(['ip', '-4', '-o', 'addr', 'show']);
+  for (let tries = 0; tries < 500; tries++) {
+    const n = randomInt(1, 250);
+    if (used.includes(` 10.231.${n}.`) || used.includes(` 10.232.${n}.`)) continue;
+    const file = join(NET_LOCKS, String(n));
+    try {
+      const fd = openSync(file, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return { n, release: () => { try { unlinkSync(file); } catch { /* already gone */ } } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(file, 'utf8') || '0');
+      // a lock being written this very moment reads empty: leave it to its writer
+      if (owner > 0 && !alive(owner)) { try { unlinkSync(file); } catch { /* raced: another took it over */ } }
+    }
+  }
+  throw new Error(`no free lab subnet: ${NET_LOCKS} holds locks of live processes for all of them`);
+}
+
 export async function createLab(): Promise<Lab> {
   for (const t of ['ip', 'nft', 'sshd', 'ssh-keygen']) requireTool(t);
+  const net = reserveNet();
+  const n = net.n;
   const dir = mkdtempSync(join(tmpdir(), 'ipms-lab-'));
-  const n = randomInt(1, 250);
   const tag = randomBytes(2).toString('hex');
   const mgmtNet = `10.231.${n}`;
   const atkNet = `10.232.${n}`;
@@ -66,6 +103,7 @@ export async function createLab(): Promise<Lab> {
     dev.destroy();
     atk.destroy();
     rmSync(dir, { recursive: true, force: true });
+    net.release();
   };
   try {
     // management link: this namespace <-> device
