@@ -21,6 +21,12 @@ export function userNameArg(text: string, what = 'NAME'): string {
   return text;
 }
 
+/** A new account's name: ipms writes entries as ipms-worker and ipms-honeypots, which other code trusts by that name. */
+export function newUserNameArg(text: string, what = 'NAME'): string {
+  if (/^ipms-/i.test(userNameArg(text, what))) throw new InputError(`${what}: '${text}': names starting with 'ipms-' are ipms's own`);
+  return text;
+}
+
 export async function listUsers(q: Queryable): Promise<WebUserOut[]> {
   const rows = await q.rows<{ id: number; name: string; role: WebRole; created_at: Date; last_login_at: Date | null }>(
     'SELECT id, name, role, created_at, last_login_at FROM WebUser ORDER BY name',

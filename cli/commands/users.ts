@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../lib/errors.ts';
 import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { checkPasswordPolicy, hashPassword } from '../../web/password.ts';
-import { WEB_ROLES, addUser, listUsers, removeUser, setPassword, setRole, userNameArg } from '../../web/users.ts';
+import { WEB_ROLES, addUser, listUsers, removeUser, setPassword, setRole, newUserNameArg, userNameArg } from '../../web/users.ts';
 import { oneOf } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -42,7 +42,7 @@ export function registerUsers(program: Command, ctx: Context): void {
     .option('--role <role>', `${WEB_ROLES.join('|')}: viewers read everything, admins may also change`, 'viewer')
     .option('--password-stdin', 'read the password from standard input (required)')
     .action(async (nameText: string, o: { role: string; passwordStdin?: boolean }) => {
-      const name = userNameArg(nameText);
+      const name = newUserNameArg(nameText);
       const role = oneOf(o.role, WEB_ROLES, '--role');
       if (!o.passwordStdin) throw new InputError('give the password on standard input with --password-stdin');
       const hash = await hashPassword(await readPassword(process.stdin));

@@ -36,6 +36,13 @@ function clip(s: string, n: number): string {
 
 /** Who runs a CLI command, for the audit log: the system user. */
 export function cliUser(): string {
+  const who = osUser();
+  // ipms writes entries as ipms-worker and ipms-honeypots, which other code trusts by that
+  // name: an OS account of such a name (a service account) is told apart
+  return /^ipms-/i.test(who) ? `os:${who}` : who;
+}
+
+function osUser(): string {
   const named = process.env.USER || process.env.LOGNAME;
   if (named) return named;
   // (cron and systemd units often set neither)

@@ -19,8 +19,10 @@ export interface LogOut {
   bytes_out: number | null;
   /** the first `payloadLines` payload lines (attacker-written: any number of them) */
   payload: { ts: string; source: string; script: string | null; text: string; file_path: string | null; clipped?: true }[];
-  /** how many payload lines the record has in all */
+  /** how many payload lines the record has in all (at most `payloadCountCap`, if given) */
   payload_total: number;
+  /** set when the count stopped at `payloadCountCap`: the record has at least that many */
+  payload_total_capped?: true;
 }
 
 export interface LogFilter {
@@ -35,6 +37,8 @@ export interface LogFilter {
   limit?: number;
   /** payload lines returned per record (default 200; 0: none, only the count) */
   payloadLines?: number;
+  /** stop counting a record's payload lines here (pages: a count, not an exact figure) */
+  payloadCountCap?: number;
   /** characters kept of each payload line (default 4096); a longer line is cut and marked `clipped` */
   payloadChars?: number;
 }
@@ -81,6 +85,7 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
   );
   const payload = new Map<number, LogOut['payload']>();
   const totals = new Map<number, number>();
+  const capped = new Set<number>();
   const maxLines = Math.max(0, Math.floor(f.payloadLines ?? 200));
   const maxChars = Math.max(1, Math.floor(f.payloadChars ?? 4096));
   if (rows.length) {
@@ -89,30 +94,60 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
     // to the honeypot, so each record brings back its count and its first lines only, cut short.
     const ids = rows.map((r) => r.id);
     const byEvent = new Map(rows.filter((r) => r.event_id).map((r) => [r.event_id!.toString('hex'), r.id]));
-    type D = { id: number; owner: number | Buffer; total: number; ts: Date; source: string; script: string | null; text: string; len: number; file_path: string | null };
-    const pick = (col: string, extra: string, n: number) =>
-      `SELECT id, owner, total, ts, source, script, text, len, file_path FROM (
-         SELECT id, ${col} AS owner, COUNT(*) OVER (PARTITION BY ${col}) AS total,
-                ROW_NUMBER() OVER (PARTITION BY ${col} ORDER BY id) AS rn,
-                ts, source, script, SUBSTRING(payload, 1, ${maxChars}) AS text, CHAR_LENGTH(payload) AS len, file_path
-         FROM Data WHERE ${col} IN (${Array.from({ length: n }, () => '?').join(',')}) ${extra}) x
-       WHERE rn <= ${Math.max(maxLines, 1)} ORDER BY id`;
-    const ds: D[] = await q.rows<D>(pick('sensorlog_id', '', ids.length), ids);
-    if (byEvent.size) {
-      const evs = rows.filter((r) => r.event_id).map((r) => r.event_id!);
-      ds.push(...(await q.rows<D>(pick('sensorlog_event_id', 'AND sensorlog_id IS NULL', evs.length), evs)));
-    }
-    const counted = new Set<string>();
-    for (const d of ds.sort((a, b) => a.id - b.id)) {
-      const byEv = Buffer.isBuffer(d.owner);
-      const owner = byEv ? byEvent.get((d.owner as Buffer).toString('hex')) : Number(d.owner);
-      if (owner === undefined) continue;
-      // each record's count comes once from each of its two kinds of link
-      if (!counted.has(`${owner}/${byEv}`)) {
-        counted.add(`${owner}/${byEv}`);
-        totals.set(owner, (totals.get(owner) ?? 0) + Number(d.total));
+    type D = { id: number; owner: number | Buffer; ts: Date; source: string; script: string | null; text: string; len: number; file_path: string | null };
+    type T = { owner: number | Buffer; total: number };
+    type K = { k: number; total: number };
+    const cap = f.payloadCountCap !== undefined ? Math.max(1, Math.floor(f.payloadCountCap)) : undefined;
+    // Each record's lines and count are read per record from the index on its link, never more
+    // than asked for: a record with 300k lines costs no more than one with 3 (a window over all
+    // of a record's rows, with their text, took seconds). Records in groups of 100 a statement.
+    const perOwner = async (col: string, extra: string, owners: (number | Buffer)[]) => {
+      const lines: D[] = [];
+      const counts: T[] = [];
+      for (let i = 0; i < owners.length; i += 100) {
+        const part = owners.slice(i, i + 100);
+        if (maxLines > 0) {
+          lines.push(...(await q.rows<D>(part.map(() =>
+            `(SELECT id, ${col} AS owner, ts, source, script, SUBSTRING(payload, 1, ${maxChars}) AS text, CHAR_LENGTH(payload) AS len, file_path
+              FROM Data WHERE ${col} = ? ${extra} ORDER BY id LIMIT ${maxLines})`).join(' UNION ALL '), part)));
+        }
+        if (cap === undefined) {
+          counts.push(...(await q.rows<T>(
+            `SELECT ${col} AS owner, COUNT(*) AS total FROM Data WHERE ${col} IN (${part.map(() => '?').join(',')}) ${extra} GROUP BY ${col}`, part)));
+        } else {
+          // (k: the record's place in `part`, a number of ours)
+          const ks = await q.rows<K>(part.map((_, k) =>
+            `SELECT ${k} AS k, COUNT(*) AS total FROM (SELECT 1 FROM Data WHERE ${col} = ? ${extra} LIMIT ${cap + 1}) c${k}`).join(' UNION ALL '), part);
+          counts.push(...ks.map((r) => ({ owner: part[Number(r.k)]!, total: r.total })));
+        }
       }
-      if (maxLines === 0) continue;
+      return { lines, counts };
+    };
+    const byId = await perOwner('sensorlog_id', '', ids);
+    const ds = byId.lines;
+    const cs = byId.counts;
+    if (byEvent.size) {
+      const byEv = await perOwner('sensorlog_event_id', 'AND sensorlog_id IS NULL', rows.filter((r) => r.event_id).map((r) => r.event_id!));
+      ds.push(...byEv.lines);
+      cs.push(...byEv.counts);
+    }
+    const ownerOf = (o: number | Buffer) => (Buffer.isBuffer(o) ? byEvent.get(o.toString('hex')) : Number(o));
+    // each record's count comes from each of its two kinds of link
+    for (const c of cs) {
+      const owner = ownerOf(c.owner);
+      if (owner !== undefined && Number(c.total) > 0) totals.set(owner, (totals.get(owner) ?? 0) + Number(c.total));
+    }
+    if (cap !== undefined) {
+      for (const [owner, n] of totals) {
+        if (n > cap) {
+          totals.set(owner, cap);
+          capped.add(owner);
+        }
+      }
+    }
+    for (const d of ds.sort((a, b) => a.id - b.id)) {
+      const owner = ownerOf(d.owner);
+      if (owner === undefined) continue;
       const list = payload.get(owner) ?? [];
       if (list.length >= maxLines) continue;
       list.push({
@@ -139,5 +174,6 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
     bytes_out: r.bytes_out,
     payload: payload.get(r.id) ?? [],
     payload_total: totals.get(r.id) ?? 0,
+    ...(capped.has(r.id) ? { payload_total_capped: true as const } : {}),
   }));
 }

@@ -41,6 +41,19 @@ describe('ipms whitelist', () => {
     expect([kept.code, kept.err]).toEqual([5, expect.stringMatching(/^ipms: whitelist entry 198\.18\.9\.1\/32 is the worker's own address as a device sees it: .*ipms whitelist remove --force$/)]);
     expect((await ipms(t.url, 'whitelist', 'remove', '198.18.9.1/32', '--force')).out).toBe('whitelist: removed 198.18.9.1/32');
   });
+
+  it("tells an OS account named like ipms's own (a service account ipms-worker) apart from them", async () => {
+    const saved = process.env.USER;
+    process.env.USER = 'ipms-worker';
+    try {
+      expect((await ipms(t.url, 'whitelist', 'add', '198.18.9.2', '--comment', 'from cron')).code).toBe(0);
+    } finally {
+      process.env.USER = saved;
+    }
+    expect(await t.db.rows("SELECT created_by FROM Whitelist WHERE cidr = '198.18.9.2/32'")).toEqual([{ created_by: 'os:ipms-worker' }]);
+    // so it is no worker's entry: removed without --force
+    expect((await ipms(t.url, 'whitelist', 'remove', '198.18.9.2/32')).out).toBe('whitelist: removed 198.18.9.2/32');
+  });
 });
 
 describe('ipms blacklist', () => {

@@ -90,7 +90,8 @@ export async function createLab(): Promise<Lab> {
   const net = reserveNet();
   const n = net.n;
   const dir = mkdtempSync(join(tmpdir(), 'ipms-lab-'));
-  const tag = randomBytes(2).toString('hex');
+  // (unique among live labs with n: the management veth is named in this namespace)
+  const tag = `${n.toString(36)}${randomBytes(2).toString('hex')}`;
   const mgmtNet = `10.231.${n}`;
   const atkNet = `10.232.${n}`;
   const dev = createNetns('ipms-dev');

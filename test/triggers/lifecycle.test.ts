@@ -386,6 +386,20 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
   });
 });
 
+describe('sensors', () => {
+  it('takes only names the CLI accepts, in SQL too (a sensor account registers its sensor; pages and links show the name)', async () => {
+    await t.db.exec("INSERT INTO Sensor (name) VALUES ('dmz-1.hp_2')");
+    for (const bad of ['dmz-1\u202elanif', 'x"><b>', 'with space', '-dash', '', 'a'.repeat(63) + '\u00e9']) {
+      await expect(t.db.exec('INSERT INTO Sensor (name) VALUES (?)', [bad])).rejects.toThrow(/sensor name is 1-64 letters, digits/);
+    }
+    await expect(t.db.exec("UPDATE Sensor SET name = 'caf\u00e9' WHERE name = 'dmz-1.hp_2'")).rejects.toThrow(/sensor name is 1-64/);
+    // other changes of a sensor are not held to it
+    await t.db.exec("UPDATE Sensor SET description = 'dmz' WHERE name = 'dmz-1.hp_2'");
+    await t.db.exec("UPDATE Sensor SET name = 'DMZ-2' WHERE name = 'dmz-1.hp_2'");
+    expect(await t.db.rows("SELECT name, description FROM Sensor WHERE name = 'DMZ-2'")).toEqual([{ name: 'DMZ-2', description: 'dmz' }]);
+  });
+});
+
 describe('whitelist and blacklist', () => {
   it('derives ranges from the cidr text a DBA writes, and rejects bad text', async () => {
     await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('10.1.2.3/8'), ('2001:DB8::1/33'), ('192.0.2.7')");

@@ -49,6 +49,9 @@ describe('ipms users', () => {
     expect(noStdin.err).toMatch(/--password-stdin/);
     expect((await ipms(t.url, 'users', 'add', '<bob>', '--password-stdin')).code).toBe(2);
     expect((await ipms(t.url, 'users', 'add', 'bob', '--role', 'root', '--password-stdin')).code).toBe(2);
+    // ipms writes list entries as ipms-worker and ipms-honeypots: no console account takes such a name
+    const own = run(['users', 'add', 'IPMS-worker', '--password-stdin'], 'another long password\n');
+    expect(own).toMatchObject({ code: 2, err: "ipms: NAME: 'IPMS-worker': names starting with 'ipms-' are ipms's own\n" });
     const dup = run(['users', 'add', 'alice', '--password-stdin'], 'another long password\n');
     expect(dup.code).toBe(5);
     expect(await t.db.rows("SELECT * FROM WebUser WHERE name = 'bob'")).toEqual([]);

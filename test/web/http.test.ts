@@ -85,6 +85,9 @@ describe('login', () => {
     expect(bad.body).toContain('wrong name or password');
     const unknown = await c.login('nobody', 'not the password');
     expect(unknown.status).toBe(401);
+    // what was typed as the name of no account (often a password) is not kept: all such count as one
+    expect(await t.db.rows("SELECT who, target FROM AuditLog WHERE action = 'login.failed' AND target <> 'alice'")).toEqual([{ who: '-', target: '(unknown name)' }]);
+    expect(await t.db.rows("SELECT 1 FROM AuditLog WHERE who LIKE '%nobody%' OR target LIKE '%nobody%' OR detail LIKE '%nobody%'")).toEqual([]);
     const [fail] = await t.db.rows<{ who: string; ip: string; target: string }>(
       "SELECT who, ip, target FROM AuditLog WHERE action = 'login.failed' AND target = 'alice'",
     );
@@ -162,6 +165,7 @@ describe('login', () => {
   });
 
   it('throttles logins sent all at once too: no more password checks than the limit allows', async () => {
+    const [{ since }] = await t.db.rows<{ since: Date }>('SELECT UTC_TIMESTAMP(3) AS since') as [{ since: Date }];
     const c = new Client(srv.url);
     const csrf = await c.token('/');
     const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => c.post('/login', { csrf, name: 'mallory', password: `burst ${i}` })));
@@ -169,8 +173,25 @@ describe('login', () => {
     expect(checked).toBeGreaterThan(0);
     expect(checked).toBeLessThanOrEqual(5);
     expect(answers.filter((a) => a.status === 429).length).toBe(16 - checked);
-    const [n] = await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM AuditLog WHERE action = 'login.failed' AND target = 'mallory'");
+    // (mallory has no account: failures of unknown names are audited as one name)
+    const [n] = await t.db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM AuditLog WHERE action = 'login.failed' AND target = '(unknown name)' AND at >= ?", [since]);
     expect(Number(n!.n)).toBe(checked);
+  });
+
+  it('counts every spelling of a name the database finds as that name, sent at once too', async () => {
+    await makeUser(t.db, 'rita', 'viewer', 'rita password 1');
+    const c = new Client(srv.url);
+    const csrf = await c.token('/');
+    const spellings = ['rita', 'Rita', 'RITA', 'rIta', 'riTa', 'ritA', 'RIta', 'rITA'];
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => c.post('/login', { csrf, name: spellings[i % 8]!, password: `burst ${i}` })));
+    // and then one after the other, till refused
+    for (let i = 0; i < 8; i++) answers.push(await c.post('/login', { csrf, name: spellings[i]!, password: `one ${i}` }));
+    const checked = answers.filter((a) => a.status === 401).length;
+    expect(checked).toBe(5);
+    const [n] = await t.db.rows<{ n: number; who: string }>("SELECT COUNT(*) AS n, MIN(who) AS who FROM AuditLog WHERE action = 'login.failed' AND target = 'rita'");
+    expect(Number(n!.n)).toBe(5);
+    expect(n!.who).toBe('rita');
+    expect((await c.login('RITA', 'rita password 1')).status).toBe(429);
   });
 
   it('answers a token of non-ASCII characters with 403, not an error', async () => {

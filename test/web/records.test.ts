@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
 import { insertHits, type Hit } from '../helpers/hits.ts';
 import { HOURS, hitsPerHour, lastDay, topSources } from '../../web/charts.ts';
+import { listLogs } from '../../lib/queries/logs.ts';
 import type { WebServer } from '../../web/server.ts';
 import { Client, makeUser, startConsole } from './helpers.ts';
 
@@ -128,6 +129,21 @@ describe('records', () => {
     expect(d.body).toContain(`${'x'.repeat(4096)} <small>[cut: longer than 4096 characters]</small>`);
     expect(d.body).not.toContain('x'.repeat(4097));
     expect(d.body.length).toBeLessThan(200_000);
+    // past 10000 lines the pages stop counting (each record's count reads at most that many index entries)
+    await t.db.exec(
+      `INSERT INTO Data (sensorlog_id, sensor_id, ts, source, payload)
+       SELECT ?, 1, UTC_TIMESTAMP(3), 'service', CONCAT('more ', seq) FROM seq_1_to_7001`,
+      [l!.id],
+    );
+    expect((await c.get('/records')).body).toMatch(new RegExp(`<td class="num">more than 10000</td><td><a href="/records/${l!.id}">detail</a>`));
+    const d2 = await c.get(`/records/${l!.id}`);
+    expect(d2.body).toContain('The first 500 of more than 10000 payload lines are shown');
+    expect(d2.body).toContain('<pre class="payload-text">line 1</pre>');
+    // the CLI's JSON counts them all
+    const [full] = await listLogs(t.db, { before: l!.id + 1, limit: 1, payloadLines: 2 });
+    expect(full).toMatchObject({ id: l!.id, payload_total: 10001 });
+    expect(full!.payload.map((p) => p.text)).toEqual(['line 1', 'x'.repeat(4096)]);
+    expect(full).not.toHaveProperty('payload_total_capped');
   });
 });
 
@@ -146,5 +162,16 @@ describe('overview numbers', () => {
     const page = await c.get('/');
     expect(page.body.match(/<svg class="chart"/g)).toHaveLength(2);
     expect(page.body).toContain('aria-label="s2: 15 hits in 24 h, at most 15 in an hour"');
+  });
+
+  it('shows the 40 busiest sensors: a sensor account may register sensors, the page stays bounded', async () => {
+    await t.db.exec("INSERT INTO Sensor (name) SELECT CONCAT('quiet-', seq) FROM seq_1_to_45");
+    const page = await c.get('/');
+    expect(page.body.match(/<svg class="chart"/g)).toHaveLength(40);
+    expect(page.body).toContain('7 more sensors, with fewer hits: <code>ipms sensors list</code>.');
+    // the busiest first
+    expect(page.body.indexOf('aria-label="s1: 100 hits')).toBeLessThan(page.body.indexOf('aria-label="s2: 15 hits'));
+    expect(page.body.indexOf('aria-label="s2: 15 hits')).toBeLessThan(page.body.indexOf('aria-label="quiet-'));
+    expect(page.body).toContain('Top sources, last 24 h (at the sensors above)');
   });
 });

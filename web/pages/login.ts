@@ -14,6 +14,8 @@ import { layout } from './layout.ts';
 export const FAIL_PAIR = 5;
 export const FAIL_IP = 20;
 export const FAIL_WINDOW_S = 900;
+/** the audit's target of a failed login with a name no account has (see postLogin) */
+export const UNKNOWN_NAME = '(unknown name)';
 const PRE_COOKIE_S = 3600;
 /** password checks running at once (scrypt: ~100 ms and 32 MiB each); more wait their turn as 429 */
 const MAX_CHECKS = 4;
@@ -53,9 +55,15 @@ export async function postLogin(req: Req, app: App): Promise<Res> {
   const client = req.ip;
   // in-flight checks are counted by the same client key as the failures (an IPv6 /64)
   const net = throttleKey(client);
-  const pairKey = `${net}\u0000${name}`;
   if (checks >= MAX_CHECKS) return loginPage(req, app, 'too many logins at once: try again in a moment', 429);
-  const fails = await recentLoginFailures(app.db, name, client, FAIL_WINDOW_S);
+  // Failures are counted, and audited, by the account the name finds (under the table's
+  // collation 'ALICE' and 'Alice' find alice), and all names that find none count as one: the
+  // in-flight count is keyed the same way, so no spelling of a name gets past the limit, and
+  // what was typed in the name field (often a password) is not shown to every viewer of the audit.
+  const user = name ? await userForLogin(app.db, name) : undefined;
+  const target = user?.name ?? UNKNOWN_NAME;
+  const pairKey = `${net}\u0000${user ? user.id : '?'}`;
+  const fails = await recentLoginFailures(app.db, target, client, FAIL_WINDOW_S);
   if (fails.pair + (inflight.get(pairKey) ?? 0) >= FAIL_PAIR || fails.ip + (inflight.get(net) ?? 0) >= FAIL_IP) {
     return loginPage(req, app, `too many failed logins: try again in ${FAIL_WINDOW_S / 60} minutes`, 429);
   }
@@ -63,12 +71,10 @@ export async function postLogin(req: Req, app: App): Promise<Res> {
   checks++;
   bump(pairKey, 1);
   bump(net, 1);
-  let user;
   try {
-    user = name ? await userForLogin(app.db, name) : undefined;
     const ok = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
     if (!user || !ok) {
-      await recordAudit(app.db, { who: name || '-', via: 'web', ip: client, action: 'login.failed', target: name });
+      await recordAudit(app.db, { who: user?.name ?? '-', via: 'web', ip: client, action: 'login.failed', target });
       return loginPage(req, app, 'wrong name or password', 401);
     }
   } finally {

@@ -69,6 +69,11 @@ function filterForm(raw: Filters, sensors: string[]): SafeHtml {
 </form>`;
 }
 
+/** payload lines are counted up to this (their number is the attacker's choice) */
+const COUNT_CAP = 10_000;
+const lineCount = (l: { payload_total: number; payload_total_capped?: true }) =>
+  (l.payload_total_capped ? `more than ${l.payload_total}` : l.payload_total || '');
+
 export async function recordsPage(req: Req, app: App): Promise<Res> {
   const { raw, filter, error } = parseFilters(req.query);
   const sensors = await sensorNames(app.db);
@@ -79,7 +84,7 @@ export async function recordsPage(req: Req, app: App): Promise<Res> {
   // the list shows how many payload lines a record has, not the lines
   const bounded = filter.dstPort !== undefined && filter.src === undefined;
   const after = bounded ? Math.max(1, before - SCAN_WINDOW) : undefined;
-  const rows = await listLogs(app.db, { ...filter, before, ...(after !== undefined ? { after } : {}), limit: PAGE_SIZE + 1, payloadLines: 0 });
+  const rows = await listLogs(app.db, { ...filter, before, ...(after !== undefined ? { after } : {}), limit: PAGE_SIZE + 1, payloadLines: 0, payloadCountCap: COUNT_CAP });
   const shown = rows.slice(0, PAGE_SIZE);
   // a bounded search that found less than a page and did not reach the first record goes on
   const searchOn = after !== undefined && rows.length <= PAGE_SIZE && after > 1;
@@ -88,9 +93,9 @@ export async function recordsPage(req: Req, app: App): Promise<Res> {
 ${shown.length ? html`<table class="records">
 <thead><tr><th>id</th><th>time (UTC)</th><th>sensor</th><th>kind</th><th>proto</th><th>source</th><th>destination</th><th>details</th><th>payload</th><th></th></tr></thead>
 <tbody>
-${shown.map((l) => html`<tr><td class="num">${l.id}</td><td>${when(l.ts)}</td><td>${l.sensor}</td><td>${l.kind}</td><td>${l.proto}</td>
+${shown.map((l) => html`<tr><td class="num">${l.id}</td><td>${when(l.ts)}</td><td>${visible(l.sensor)}</td><td>${l.kind}</td><td>${l.proto}</td>
 <td>${endpoint(l.src, l.src_port)}</td><td>${endpoint(l.dst, l.dst_port)}</td><td>${visible(flags(l))}</td>
-<td class="num">${l.payload_total || ''}</td><td><a href="/records/${l.id}">detail</a></td></tr>`)}
+<td class="num">${lineCount(l)}</td><td><a href="/records/${l.id}">detail</a></td></tr>`)}
 </tbody></table>` : html`<p>No records${raw.before ? ' older than these' : ''}${searchOn ? html` among records ${after} to ${before - 1}` : ''}.</p>`}
 ${searchOn ? html`<p>Searched records ${after} to ${before - 1} (a port filter reads ${SCAN_WINDOW} records a page at most).</p>` : ''}
 <nav class="pager">
@@ -104,10 +109,10 @@ ${searchOn ? html`<a href="${href('/records', { ...keep, before: after })}" rel=
 export async function recordPage(req: Req, app: App): Promise<Res> {
   const id = Number(req.params[0]);
   // the shared query pages by id: the first row below id + 1 is the record itself, if it exists
-  const [l] = await listLogs(app.db, { before: id + 1, limit: 1, payloadLines: DETAIL_LINES });
+  const [l] = await listLogs(app.db, { before: id + 1, limit: 1, payloadLines: DETAIL_LINES, payloadCountCap: COUNT_CAP });
   if (!l || l.id !== id) throw new HttpError(404, `record ${id} does not exist`);
   const facts: [string, string][] = [
-    ['time (UTC)', when(l.ts)], ['sensor', l.sensor], ['kind', l.kind], ['protocol', l.proto],
+    ['time (UTC)', when(l.ts)], ['sensor', visible(l.sensor)], ['kind', l.kind], ['protocol', l.proto],
     ['source', endpoint(l.src, l.src_port)], ['destination', endpoint(l.dst, l.dst_port)],
   ];
   if (flags(l)) facts.push(['details', visible(flags(l))]);
@@ -118,6 +123,6 @@ ${l.payload.length ? html`<table class="payload">
 <thead><tr><th>time (UTC)</th><th>from</th><th>line</th><th>uploaded file</th></tr></thead>
 <tbody>${l.payload.map((p) => html`<tr><td>${when(p.ts)}</td><td>${p.source}${p.script ? html` <small>${visible(p.script)}</small>` : ''}</td>
 <td><pre class="payload-text">${visible(p.text)}${p.clipped ? html` <small>[cut: longer than 4096 characters]</small>` : ''}</pre></td><td>${p.file_path ? html`<code>${visible(p.file_path)}</code>` : '-'}</td></tr>`)}</tbody>
-</table>${l.payload_total > l.payload.length ? html`<p>The first ${l.payload.length} of ${l.payload_total} payload lines are shown; the rest are in the database (<code>SELECT * FROM DataView WHERE sensorlog_id = ${l.id}</code>).</p>` : ''}` : html`<p>No payload lines for this record.</p>`}`;
+</table>${l.payload_total > l.payload.length ? html`<p>The first ${l.payload.length} of ${lineCount(l)} payload lines are shown; the rest are in the database (<code>SELECT * FROM DataView WHERE sensorlog_id = ${l.id}</code>).</p>` : ''}` : html`<p>No payload lines for this record.</p>`}`;
   return page(layout(req, `Record ${l.id}`, body));
 }

@@ -75,7 +75,7 @@ export async function thresholdsPage(req: Req, app: App): Promise<Res> {
   const body = html`<table class="thresholds">
 <thead><tr><th></th><th>name</th><th>protocol</th><th>port</th><th>sensor</th><th>grouped by</th><th>window</th><th class="num">hits</th><th>action</th><th>rule lives</th><th>description</th><th></th></tr></thead>
 <tbody>${rows.map((t) => html`<tr><td>${t.enabled ? light('green', 'enabled') : light('red', 'disabled')}</td><td>${t.name}</td><td>${t.proto ?? 'any'}</td>
-<td>${t.dst_port ?? 'any'}</td><td>${t.sensor ?? 'any'}</td><td>${t.group_by}</td><td>${formatDuration(t.window_s)}</td><td class="num">${t.max_hits}</td>
+<td>${t.dst_port ?? 'any'}</td><td>${visible(t.sensor ?? 'any')}</td><td>${t.group_by}</td><td>${formatDuration(t.window_s)}</td><td class="num">${t.max_hits}</td>
 <td>${t.action}</td><td>${t.duration_s === null ? 'until dropped' : formatDuration(t.duration_s)}</td><td>${visible(t.description ?? '')}</td>
 <td>${isAdmin(req) ? html`<a href="/thresholds/${seg(t.name)}">edit</a>` : ''}</td></tr>`)}</tbody>
 </table>
