@@ -142,9 +142,11 @@ async function dispatch(app: App, routes: readonly Route[], hosts: Set<string> |
   return route.handler(req, app);
 }
 
-function send(res: ServerResponse, out: Res): void {
+function send(res: ServerResponse, out: Res, hsts: boolean): void {
   const headers: Record<string, string | string[]> = {
     ...SECURITY_HEADERS,
+    // behind TLS (an https --origin): browsers keep to https for this host from then on
+    ...(hsts ? { 'Strict-Transport-Security': 'max-age=31536000' } : {}),
     'Cache-Control': 'no-store',
     'Content-Type': out.type ?? 'text/html; charset=utf-8',
     ...out.headers,
@@ -170,6 +172,7 @@ export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebSe
     ...(o.origin ? { origin: new URL(o.origin).origin } : {}),
     log: o.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
+  const hsts = app.origin?.startsWith('https://') ?? false;
   let hosts: Set<string> | null = null;
   const proxies = new Set(o.trustProxy ?? []);
   const handle = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -195,7 +198,7 @@ export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebSe
       // a body left unread (too large, wrong type) is not worth reading: close after answering
       if (status === 413 || status === 415) out.headers = { ...out.headers, Connection: 'close' };
     }
-    if (!res.headersSent && !res.destroyed) send(res, out);
+    if (!res.headersSent && !res.destroyed) send(res, out, hsts);
   };
   const server = createServer((raw, res) => {
     handle(raw, res).catch((err) => {

@@ -48,6 +48,8 @@ describe('before login', () => {
     expect(a.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect(a.headers['content-security-policy']).not.toMatch(/script-src/);
     expect(a.headers['x-frame-options']).toBe('DENY');
+    // plain HTTP on loopback: no HSTS (it would hold for every port of the host name)
+    expect(a.headers['strict-transport-security']).toBeUndefined();
     expect(a.headers['x-content-type-options']).toBe('nosniff');
     expect(a.headers['cache-control']).toBe('no-store');
     const set = ([] as string[]).concat(a.headers['set-cookie'] ?? []);
@@ -442,6 +444,7 @@ describe('the secret and the cookies', () => {
       const c = new Client(proxied.url);
       const a = await c.get('/', { Host: 'ipms.example.net' });
       expect(a.status).toBe(200);
+      expect(a.headers['strict-transport-security']).toBe('max-age=31536000');
       expect(([] as string[]).concat(a.headers['set-cookie'] ?? []).join()).toMatch(/^__Host-ipms_login=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure; Max-Age=3600$/);
       const csrf = /name="csrf" value="([^"]+)"/.exec(a.body)![1]!;
       const wrong = await c.post('/login', { csrf, name: 'alice', password: PW.alice }, { Host: 'ipms.example.net', Origin: proxied.url });
