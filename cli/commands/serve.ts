@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../lib/errors.ts';
 import { canonicalIp } from '../../lib/ip.ts';
-import { isLoopback, startWebServer } from '../../web/server.ts';
 import { listUsers } from '../../web/users.ts';
 import { collect } from '../args.ts';
 import type { Context } from '../context.ts';
@@ -44,6 +43,8 @@ export function registerServe(program: Command, ctx: Context): void {
       const listen = parseListen(o.listen);
       const origin = o.origin !== undefined ? originArg(o.origin) : undefined;
       const trustProxy = (o.trustProxy ?? []).map((a) => canonicalIp(a, '--trust-proxy'));
+      // (the console's modules are loaded by this command only: the others start sooner)
+      const { isLoopback, startWebServer } = await import('../../web/server.ts');
       if (!isLoopback(listen.host)) {
         if (!o.allowRemote) {
           throw new InputError(`--listen ${o.listen} is not a loopback address: add --allow-remote, and put a reverse proxy that terminates TLS in front`);

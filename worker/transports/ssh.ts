@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import type { Step } from '../devices/types.ts';
 import { runExecSteps } from './local.ts';
 import { shellQuote } from './quote.ts';
@@ -22,7 +22,8 @@ function sameFingerprint(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function connect(t: Target): Promise<Client> {
+/** ssh2 is loaded by the commands that talk to devices only (every other command starts sooner). */
+async function connect(t: Target): Promise<Client> {
   if (!t.hostKey) throw new TransportError('E_HOSTKEY', `device ${t.name} has no pinned host key (devices add --host-key SHA256:...)`);
   if (!t.keyRef) throw new TransportError('E_KEY', `device ${t.name} has no private key path (devices add --key PATH)`);
   if (!t.username) throw new TransportError('E_USER', `device ${t.name} has no user name (devices add --user)`);
@@ -33,8 +34,9 @@ function connect(t: Target): Promise<Client> {
     throw new TransportError('E_KEY', `cannot read private key ${t.keyRef}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
   const pinned = t.hostKey;
+  const { Client: SshClient } = await import('ssh2');
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new SshClient();
     let seen: string | undefined;
     const timer = setTimeout(() => {
       client.destroy();
