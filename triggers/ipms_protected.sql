@@ -1,5 +1,6 @@
--- What protects any address of a range from being blocked, or NULL: a whitelist entry, an
--- approved honeypot address (see SensorNet), a sensor's or a device's management address. The
+-- What protects any address of a range from being blocked, or NULL: a range no packet comes
+-- from (loopback, multicast...), a whitelist entry, an approved honeypot address (see
+-- SensorNet), a sensor's or a device's management address. The
 -- same set as the ProtectedRange view, but as indexed look-ups in one statement: a UNION view
 -- is materialised on every use, and every statement in a routine has a fixed cost, which a
 -- 100k-entry blacklist import pays 100k times.
@@ -12,7 +13,10 @@
 -- a whitelist of thousands would make slow.
 CREATE PROCEDURE ipms_protected(IN p_first VARBINARY(16), IN p_last VARBINARY(16), OUT p_what VARCHAR(200))
 BEGIN
-  SET p_what = COALESCE(
+  -- (first: a range no packet comes from; see ipms_no_source)
+  DECLARE v_none VARCHAR(100);
+  CALL ipms_no_source(p_first, p_last, v_none);
+  SET p_what = COALESCE(v_none,
     (SELECT CONCAT(IF(w.created_by = 'ipms-honeypots', 'honeypot range ', 'whitelist '), w.cidr)
      FROM WhitelistPrefix wp
      STRAIGHT_JOIN PrefixLength pl ON pl.n = wp.prefix

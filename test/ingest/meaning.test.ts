@@ -97,11 +97,57 @@ describe('what counts as a hit', () => {
     expect(rows.filter((x) => x.src === '192.168.134.2').every((x) => x.kind === 'stray')).toBe(true);
   });
 
-  it('a broadcast destination is never a hit', async () => {
+  it('a broadcast destination is never a hit, nor are answers to packets the honeypot never sent', async () => {
     await ingestJson(t.url, ['--sensor', 'haskell', '--tz', 'UTC', '--state-dir', state(), `${SHARED}public/haskell-parser-comments-2008.log`]);
     const rows = await logRows('haskell');
     expect(rows.filter((x) => x.dst === '255.255.255.255').map((x) => x.kind)).toEqual(['stray']);
-    expect(rows.filter((x) => x.kind === 'stray')).toHaveLength(1);
+    // RST without SYN and an ICMP error: backscatter, or a client's own RST after its counted SYN
+    expect(rows.filter((x) => x.kind === 'stray').map((x) => x.raw.slice(25)).sort()).toEqual([
+      'icmp(1) - 80.236.5.27 192.168.1.50: 3(13): 56',
+      'tcp(6) - 82.154.64.174 34507 192.168.1.50 445: 40 RA',
+      'tcp(6) - 82.155.122.18 61582 192.168.1.50 139: 40 R',
+      'tcp(6) - 88.175.73.149 4332 192.168.1.50 139: 40 R [Windows XP SP1]',
+      'udp(17) - 192.168.1.254 67 255.255.255.255 68: 298',
+    ]);
+    // what scanners send still counts: SYN, FIN/PSH/URG, ACK alone, SYN with RST
+    expect(rows.filter((x) => x.kind === 'probe')).toHaveLength(9);
+  });
+
+  it('backscatter and spoofed non-sources never block anyone: answers the attacker made a third party send, loopback, broadcast', async () => {
+    // An attacker sends SYNs, DNS queries and pings to victims with a honeypot's address as the
+    // source; the victims' answers reach the honeypot. And packets from sources no host has.
+    const dir = state();
+    const file = join(dir, 'honeyd.log');
+    const at = (i: number) => `2026-11-28-03:00:00.${String(i).padStart(4, '0')}`;
+    const lines: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      lines.push(`${at(i)} tcp(6) - 198.51.100.80 443 10.98.1.10 ${40000 + i}: 44 SA`);
+      lines.push(`${at(i)} tcp(6) - 198.51.100.81 22 10.98.1.10 ${40000 + i}: 40 RA`);
+      lines.push(`${at(i)} udp(17) - 192.0.2.53 53 10.98.1.11 ${50000 + i}: 120`);
+      lines.push(`${at(i)} icmp(1) - 198.51.100.1 10.98.1.12: 0(0): 84`);
+      lines.push(`${at(i)} icmp(1) - 198.51.100.2 10.98.1.12: 11(0): 56`);
+      for (const bogus of ['127.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.251', '240.1.2.3']) lines.push(`${at(i)} udp(17) - ${bogus} 68 10.98.1.10 ${1000 + i}: 60`);
+      // and a real scan, for contrast
+      lines.push(`${at(i)} tcp(6) - 203.0.113.66 ${30000 + i} 10.98.1.10 ${i + 1}: 40 S`);
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    await ingestJson(t.url, ['--sensor', 'backscatter', '--tz', 'UTC', '--honeypot-net', '10.98.1.0/24', '--state-dir', dir, file]);
+    const rows = await logRows('backscatter');
+    expect(rows).toHaveLength(lines.length);
+    expect([...new Set(rows.filter((x) => x.kind !== 'stray').map((x) => x.src))]).toEqual(['203.0.113.66']);
+    const rules = await t.db.rows<{ src: string }>('SELECT INET6_NTOA(src_ip) AS src FROM Rule');
+    expect(rules.map((r) => r.src)).toContain('203.0.113.66');
+    for (const victim of ['198.51.100.80', '198.51.100.81', '192.0.2.53', '198.51.100.1', '198.51.100.2', '127.0.0.1', '0.0.0.0', '224.0.0.251']) {
+      expect(rules.map((r) => r.src)).not.toContain(victim);
+    }
+  });
+
+  it('with no honeypot address known, other-protocol lines are not counted: which way they went cannot be told', async () => {
+    const dir = state();
+    const file = join(dir, 'honeyd.log');
+    writeFileSync(file, `${Array.from({ length: 60 }, (_, i) => `2026-11-28-04:00:00.${String(i).padStart(4, '0')} gre(47) - 10.77.1.10 203.0.113.9: 20`).join('\n')}\n`);
+    await ingestJson(t.url, ['--sensor', 'nohp', '--tz', 'UTC', '--state-dir', dir, file]);
+    expect([...new Set((await logRows('nohp')).map((x) => x.kind))]).toEqual(['stray']);
   });
 
   it('other-protocol lines printed from the honeypot are swapped back; the honeypots\' own traffic is stray', async () => {
@@ -112,7 +158,8 @@ describe('what counts as a hit', () => {
       ['gre', '10.99.0.2', '10.99.1.10', 'probe'],
       ['sctp', '10.99.0.2', '10.99.1.10', 'probe'],
     ]);
-    expect(rows.filter((x) => x.kind === 'stray')).toHaveLength(0);
+    // (the one stray: an ICMP port unreachable, an answer)
+    expect(rows.filter((x) => x.kind === 'stray').map((x) => x.raw.slice(25))).toEqual(['icmp(1) - 10.99.0.2 10.99.1.10: 3(3): 62']);
   });
 });
 
