@@ -55,7 +55,7 @@ export function chooseReader(choice: FormatChoice, head: readonly string[]): Rea
     });
     return reader;
   }
-  const reason = `unknown format: ${d.reason}${d.candidates.length ? ` (name it with --format: ${d.candidates.join(' or ')})` : ''}`;
+  const reason = `unknown format: ${d.reason}${d.candidates.length ? ` (name it with --format: ${d.candidates.join(' or ')}, and --from-start to read again the lines refused)` : ''}`;
   const code = d.reason.startsWith('non-stock') ? 'non-stock' : 'malformed';
   return { format: 'unknown', parse: () => rejected(code, reason) };
 }

@@ -133,9 +133,13 @@ export class Interpreter {
         break;
       case 'skipped':
         c.skipped++;
+        f.inChunk = false;
         break;
       case 'rejected':
         this.reject(f, line, id, r.code, r.reason);
+        // (a refused line may have started a chunk of its own: lines after it are linked to no
+        // connection rather than to the one before)
+        f.inChunk = false;
         break;
     }
     return true;

@@ -70,7 +70,14 @@ export function detectFormat(lines: readonly string[], max = DETECT_LINES): Dete
       candidates: [],
     };
   }
-  const formats = (['honeyd-log', 'service-log', 'syslog', 'script-log'] as const).filter((f) => counts[f] > 0);
+  let formats: LogFormat[] = (['honeyd-log', 'service-log', 'syslog', 'script-log'] as const).filter((f) => counts[f] > 0);
+  // -d stderr carries what service scripts wrote, attacker-chosen text whose lines may look like
+  // any format: honeyd's own lines outnumbering all the others decide (else one line an attacker
+  // sent in the first 50 made the whole file unknown, every hit in it refused)
+  const syslogOwn = counts.syslog + counts['syslog-other'];
+  if (formats.length > 1 && formats.includes('syslog') && syslogOwn > formats.reduce((n, f) => n + (f === 'syslog' ? 0 : counts[f]), 0)) {
+    formats = ['syslog'];
+  }
   if (formats.length > 1) {
     const seen = formats.map((f) => `${counts[f]} ${f}`).join(', ');
     return { format: 'unknown', reason: `lines of several formats (${seen})`, candidates: [...formats] };
@@ -81,10 +88,13 @@ export function detectFormat(lines: readonly string[], max = DETECT_LINES): Dete
       return { format: 'unknown', reason: `${only} lines mixed with syslog lines`, candidates: [only] };
     }
     const matched = counts[only] + (only === 'syslog' ? counts['syslog-other'] : 0) + (only === 'honeyd-log' || only === 'service-log' ? counts.marker : 0);
-    // -d stderr legitimately holds many unprefixed lines (wrapper output, multi-line chunks);
-    // the other formats are line-exact, so mostly-unrecognised lines mean a different file.
-    if (only !== 'syslog' && matched * 2 < examined) {
-      return { format: 'unknown', reason: `only ${matched} of ${examined} lines look like ${only}`, candidates: [only] };
+    // -d stderr legitimately holds many unprefixed lines (wrapper output, multi-line chunks),
+    // and so do script logs (a file name an attacker sent with newlines in it, which the stock
+    // kuang2.pl logs quotemeta'd, one line each): lines of no shape at all do not count there.
+    // The other formats are line-exact, so mostly-unrecognised lines mean a different file.
+    const judged = only === 'script-log' ? examined - counts.none : examined;
+    if (only !== 'syslog' && matched * 2 < judged) {
+      return { format: 'unknown', reason: `only ${matched} of ${judged} lines look like ${only}`, candidates: [only] };
     }
     return { format: only, matched, examined };
   }

@@ -11,9 +11,11 @@ import { rejected, type Rejected } from './types.ts';
  */
 export const MAX_LINE_LENGTH = 64 * 1024;
 
-// NUL never survives honeyd's C strings, U+FFFD is what a UTF-8 decoder makes of invalid bytes,
-// and a \n means the caller did not split lines: each is a sign the line is not honeyd text.
-const GARBAGE = /[\u0000\n\uFFFD]/;
+// NUL never survives honeyd's C strings, and a \n means the caller did not split lines: each is
+// a sign the line is not honeyd text. (Invalid UTF-8 bytes reach the parsers as `\xNN`, see
+// lines.ts: a U+FFFD in a line is one an attacker sent, in a payload line to be kept, not a
+// reason to refuse it.)
+const GARBAGE = /[\u0000\n]/;
 
 export function checkLine(line: string): Rejected | null {
   if (line.length > MAX_LINE_LENGTH) {
@@ -21,7 +23,7 @@ export function checkLine(line: string): Rejected | null {
   }
   const m = GARBAGE.exec(line);
   if (m !== null) {
-    const what = m[0] === '\n' ? 'a newline (lines must be split at \\n first)' : m[0] === '\u0000' ? 'a NUL byte' : 'invalid UTF-8';
+    const what = m[0] === '\n' ? 'a newline (lines must be split at \\n first)' : 'a NUL byte';
     return rejected('binary', `line contains ${what} at column ${m.index + 1}`);
   }
   return null;

@@ -66,6 +66,20 @@ describe('detectFormat decisions', () => {
     expect(detectFormat([conn, svc])).toMatchObject({ format: 'unknown', candidates: ['honeyd-log', 'service-log'] });
   });
 
+  it('a script log with a multi-line file name an attacker sent (kuang2.pl logs it quotemeta\'d) is still a script log', () => {
+    const script = localLines('doc-examples-scriptlog.log').slice(0, 2);
+    expect(detectFormat([...script, ...Array.from({ length: 60 }, () => '\\')])).toMatchObject({ format: 'script-log', matched: 2 });
+    // but a file of other programs' lines is not
+    expect(detectFormat([script[0]!, 'Feb 10 22:37:48 bt kernel: eth1: link up', 'Feb 10 22:37:49 bt cron[12]: job'])).toMatchObject({ format: 'unknown' });
+  });
+
+  it('-d stderr whose service output holds lines shaped like another format (attacker text) is still syslog', () => {
+    const stderr = localLines('doc-examples-stderr.txt');
+    expect(detectFormat([stderr[0]!, conn, svc, ...stderr.slice(3)])).toMatchObject({ format: 'syslog' });
+    // as many such lines as honeyd's own: no verdict
+    expect(detectFormat([stderr[0]!, conn, conn, stderr[3]!])).toMatchObject({ format: 'unknown' });
+  });
+
   it('a system syslog whose first lines are other programs is still syslog', () => {
     expect(detectFormat(['Feb 10 22:37:48 bt kernel: eth1: link up', 'Feb 10 22:37:49 bt cron[12]: job'])).toMatchObject({ format: 'syslog' });
   });

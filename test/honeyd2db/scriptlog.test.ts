@@ -88,12 +88,15 @@ describe('parseScriptLog rejections', () => {
     ['socks4 target port above 65535', `${P}socks4 connect request: dst host: 1.2.3.4, dst port: 99999`, /^bad-number/],
     ['truncated prefix', '2026-11-28 02:33:23 +0000: mydoom.pl[233', /^malformed/],
     ['NUL byte', `${P}cmd: a\u0000`, /^binary/],
-    ['invalid UTF-8', `${P}cmd: \uFFFD`, /^binary/],
     ['over the length limit', `${P}cmd: ${'x'.repeat(70_000)}`, /^too-long/],
   ];
   for (const [what, line, re] of cases) {
     it(what, () => expect(reason(parseScriptLog(line, CTX))).toMatch(re));
   }
+
+  it('keeps a U+FFFD the attacker sent (invalid bytes arrive as \\xNN, never as U+FFFD)', () => {
+    expect(parseScriptLog(`${P}cmd: caf\uFFFD`, CTX)).toMatchObject({ type: 'script', message: 'cmd: caf\uFFFD' });
+  });
 
   it('skips empty lines (an ERROR text ending in \\n leaves one)', () => {
     expect(parseScriptLog('', CTX)).toEqual({ type: 'skipped', reason: 'empty line' });

@@ -101,10 +101,13 @@ describe('parseServiceLog rejections', () => {
     ['a -l line', '2012-02-10-22:37:48.0799 tcp(6) S 192.168.134.143 49677 192.168.134.147 135', /^bad-address|^malformed/],
     ['a syslog line', 'Feb 10 22:37:48 bt honeyd[12073]: E(10.99.0.2:35838 - 10.99.1.10:23): x', /^malformed/],
     ['NUL byte', `${HEAD}|a\u0000b|`, /^binary: line contains a NUL byte/],
-    ['invalid UTF-8', `${HEAD}|caf\uFFFD|`, /^binary: line contains invalid UTF-8/],
     ['over the length limit', `${HEAD}|${'x'.repeat(64 * 1024)}|`, /^too-long/],
   ];
   for (const [what, line, re] of cases) {
     it(what, () => expect(reason(parseServiceLog(line, UTC))).toMatch(re));
   }
+});
+
+it('keeps a U+FFFD the attacker sent (invalid bytes arrive as \\xNN, never as U+FFFD)', () => {
+  expect(parseServiceLog(`${HEAD}|caf\uFFFD|`, UTC)).toMatchObject({ type: 'service', payload: 'caf\uFFFD' });
 });

@@ -248,11 +248,14 @@ describe('parseSyslog rejections', () => {
     ['bad RFC 3339 offset', '2024-02-10T22:37:48+25:00 bt honeyd[1]: hello', /^bad-time: invalid UTC offset/],
     ['unknown zone', 'Feb 10 22:37:48 bt honeyd[1]: hello', /^bad-zone/],
     ['NUL byte', 'honeyd[1]: E(10.99.0.2:1 - 10.99.1.10:80): a\u0000b', /^binary/],
-    ['invalid UTF-8', 'honeyd[1]: E(10.99.0.2:1 - 10.99.1.10:80): caf\uFFFD', /^binary/],
     ['over the length limit', `honeyd[1]: E(10.99.0.2:1 - 10.99.1.10:80): ${'x'.repeat(65536)}`, /^too-long/],
   ];
   for (const [what, line, re] of cases) {
     const ctx = what === 'unknown zone' ? { tz: 'Nowhere/Special', year: 2012 } : CTX;
     it(what, () => expect(reason(parseSyslog(line, ctx))).toMatch(re));
   }
+});
+
+it('keeps a U+FFFD the attacker sent (invalid bytes arrive as \\xNN, never as U+FFFD)', () => {
+  expect(parseSyslog('honeyd[1]: E(10.99.0.2:1 - 10.99.1.10:80): caf\uFFFD', CTX)).toMatchObject({ kind: 'service-output', payload: 'caf\uFFFD' });
 });

