@@ -117,9 +117,10 @@ export interface Protected {
   what: string;
 }
 
-export async function protectedRanges(q: Queryable): Promise<Protected[]> {
+/** `noSource: false`: without the ranges no packet comes from (NoSourceRange), which the blacklist import names as inside ranges. */
+export async function protectedRanges(q: Queryable, o: { noSource?: boolean } = {}): Promise<Protected[]> {
   const rows = await q.rows<{ reason: string; what: string; first_ip: Buffer; last_ip: Buffer }>(
-    'SELECT reason, what, first_ip, last_ip FROM ProtectedRange',
+    `SELECT reason, what, first_ip, last_ip FROM ProtectedRange ${o.noSource === false ? "WHERE reason <> 'no-source range'" : ''}`,
   );
   return rows.map((r) => ({ first: r.first_ip, last: r.last_ip, what: `${r.reason} ${r.what}` }));
 }
@@ -143,7 +144,7 @@ export async function addBlacklist(
   opts: { source?: string; expiresAt?: Date | null; action?: Action } = {},
 ): Promise<BlacklistImport> {
   // (indexed: a feed of 100k entries against a whitelist of thousands)
-  const prot = new RangeIndex(await protectedRanges(db), 'protected range ');
+  const prot = new RangeIndex(await protectedRanges(db, { noSource: false }), 'protected range ');
   // Feeds such as FireHOL level1 list the bogons: the private ranges and 0.0.0.0/8 (the source
   // of every DHCP request). Blocked as sources they cut off the inside network, which is never
   // what importing a feed means; an inside host is blocked by hand (ipms rules add).
@@ -152,8 +153,11 @@ export async function addBlacklist(
       'SELECT cidr, first_ip, last_ip, description FROM Network')).map((n) => ({
       first: n.first_ip, last: n.last_ip, what: `internal network ${n.cidr}${n.description ? ` (${n.description})` : ''}`,
     })),
-    ...[['0.0.0.0/8', 'this network (DHCP clients)'], ['255.255.255.255/32', 'limited broadcast'], ['::/128', 'the unspecified address']]
-      .map(([c, d]) => ({ ...parseCidr(c!), what: `special range ${c} (${d})` })),
+    // and the ranges no packet comes from (multicast, loopback...: see schema 0014)
+    ...(await db.rows<{ cidr: string; first_ip: Buffer; last_ip: Buffer; description: string }>(
+      'SELECT cidr, first_ip, last_ip, description FROM NoSourceRange')).map((n) => ({
+      first: n.first_ip, last: n.last_ip, what: `special range ${n.cidr} (${n.description})`,
+    })),
   ], 'inside range ');
   const out: BlacklistImport = { added: 0, renewed: 0, present: 0, refused: [] };
   const seen = new Set<string>();
@@ -169,7 +173,12 @@ export async function addBlacklist(
     const within = inside.overlapping(e.cidr);
     if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
     else if (wide) out.refused.push({ line: e.line, cidr: e.cidr.text, why: wide });
-    else if (within) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `overlaps the ${within.what}: a feed does not block inside ranges (ipms rules add does)` });
+    else if (within) {
+      out.refused.push({
+        line: e.line, cidr: e.cidr.text,
+        why: `overlaps the ${within.what}: ${within.what.startsWith('special') ? 'no packet comes from it' : 'a feed does not block inside ranges (ipms rules add does)'}`,
+      });
+    }
     else ok.push(e);
   }
   const action = opts.action ?? 'DROP';

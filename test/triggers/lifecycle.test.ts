@@ -359,6 +359,9 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect((await rules(t.db)).map((r) => r.src)).toEqual(['198.51.100.250']);
     // next to them is fine
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('126.0.0.0'), 8, 'manual'), (INET6_ATON('223.255.255.0'), 24, 'manual'), (INET6_ATON('::2'), 128, 'manual')");
+    // ProtectedRange (why, the worker, the blacklist import) holds them too
+    const [lo] = await t.db.rows<{ what: string }>("SELECT what FROM ProtectedRange WHERE reason = 'no-source range' AND first_ip <= INET6_ATON('127.0.0.1') AND last_ip >= INET6_ATON('127.0.0.1')");
+    expect(lo).toEqual({ what: 'loopback 127.0.0.0/8' });
   });
 
   it('refuses to delete a rule a device has or may have, and deletes it once it is off', async () => {
