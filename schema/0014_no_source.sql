@@ -2,10 +2,10 @@
 -- 0.0.0.0), loopback, multicast, the reserved 240/4 and the limited broadcast, and in IPv6 the
 -- unspecified address, loopback and multicast. A sensor overhears spoofed packets "from" them
 -- (honeyd reads the wire), and a rule for one would cut a firewall's own loopback traffic or
--- every DHCP client: no rule is made for them, whoever asks (procedure ipms_no_source, called
--- by ipms_protected and the blacklist's check), and they are in ProtectedRange, which `why`,
--- the blacklist import and the worker read. A DBA may add a range; `description cidr` is what
--- messages say.
+-- every DHCP client: no rule is made for them, whoever asks (ipms_protected and the
+-- blacklist's check, ipms_blacklist_fill, read this table), and they are in ProtectedRange,
+-- which `why`, the blacklist import and the worker read. A DBA may add a range;
+-- `description cidr` is what messages say.
 CREATE TABLE NoSourceRange (
   cidr VARCHAR(64) NOT NULL PRIMARY KEY,
   first_ip VARBINARY(16) NOT NULL,

@@ -13,10 +13,11 @@
 -- a whitelist of thousands would make slow.
 CREATE PROCEDURE ipms_protected(IN p_first VARBINARY(16), IN p_last VARBINARY(16), OUT p_what VARCHAR(200))
 BEGIN
-  -- (first: a range no packet comes from; see ipms_no_source)
-  DECLARE v_none VARCHAR(100);
-  CALL ipms_no_source(p_first, p_last, v_none);
-  SET p_what = COALESCE(v_none,
+  SET p_what = COALESCE(
+    -- a range no packet comes from (loopback, multicast...: schema 0014), the most specific
+    (SELECT CONCAT(n.description, ' ', n.cidr) FROM NoSourceRange n
+     WHERE n.first_ip <= p_last AND n.last_ip >= p_first AND LENGTH(n.first_ip) = LENGTH(p_first)
+     ORDER BY n.prefix DESC LIMIT 1),
     (SELECT CONCAT(IF(w.created_by = 'ipms-honeypots', 'honeypot range ', 'whitelist '), w.cidr)
      FROM WhitelistPrefix wp
      STRAIGHT_JOIN PrefixLength pl ON pl.n = wp.prefix
