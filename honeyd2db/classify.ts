@@ -21,9 +21,9 @@
  *   honeypot (backscatter): counted, the answers would block whoever the attacker chose (a
  *   partner's web server, the network's resolver). Replies are TCP packets with RST (and no
  *   SYN) or with SYN and ACK together (an attacker's own RST at the end of its connection is
- *   not counted either; its SYN was), ICMP answers and errors (echo reply, unreachable, time exceeded...),
- *   and UDP from a well-known service port to an ephemeral port (DNS, DHCP, NTP, NetBIOS,
- *   SSDP, mDNS, LLMNR: also a LAN service's replies). The price: a UDP scan sent from port 53
+ *   not counted either; its SYN was), ICMP answers and errors (echo reply, unreachable, time
+ *   exceeded...), and UDP from a well-known service port to an ephemeral port (DNS, DHCP, NTP,
+ *   NetBIOS, SSDP, mDNS, LLMNR: also a LAN service's replies). The price: a UDP scan sent from port 53
  *   (nmap -g 53) to high ports is not counted; its TCP and low-port probes still are.
  */
 import type { ConnEvent } from './parse/types.ts';
@@ -37,7 +37,10 @@ const ICMP_REPLIES = new Set([0, 3, 4, 5, 11, 12, 14, 16, 18]);
 /** ICMPv6 errors and echo reply (1-4, 129) */
 const ICMP6_REPLIES = new Set([1, 2, 3, 4, 129]);
 
-/** No host ever sends from it: loopback, the unspecified address, and the non-unicast ranges. */
+/**
+ * No host ever sends from it: loopback, the unspecified address, and the non-unicast ranges
+ * (the ranges of the database's NoSourceRange, which refuses rules for them in any case).
+ */
 export function isNoSource(ip: string): boolean {
   if (isNonUnicast(ip)) return true;
   if (ip.startsWith('127.')) return true;
