@@ -31,6 +31,9 @@ export interface Mark {
   format: string;
   offset: number;
   lineNo: number;
+  /** streams (stdin) only: the SHA-256 (hex) of their first verifyLen bytes (see StdinSource) */
+  verifyLen?: number;
+  verifyHash?: string;
 }
 
 export class Batch {

@@ -69,11 +69,13 @@ interface CheckpointRow {
   format: string | null;
   byte_offset: number | string;
   line_no: number | string;
+  verify_len: number | null;
+  verify_hash: Buffer | null;
 }
 
 export async function dbCheckpoints(q: Queryable, sensorId: number): Promise<Mark[]> {
   const rows = await q.rows<CheckpointRow>(
-    'SELECT file_key, fp, fp_len, dev, ino, path, format, byte_offset, line_no FROM IngestCheckpoint WHERE sensor_id = ?',
+    'SELECT file_key, fp, fp_len, dev, ino, path, format, byte_offset, line_no, verify_len, verify_hash FROM IngestCheckpoint WHERE sensor_id = ?',
     [sensorId],
   );
   return rows.map((r) => ({
@@ -86,23 +88,27 @@ export async function dbCheckpoints(q: Queryable, sensorId: number): Promise<Mar
     format: r.format ?? '',
     offset: Number(r.byte_offset),
     lineNo: Number(r.line_no),
+    ...(r.verify_len !== null && r.verify_hash !== null ? { verifyLen: Number(r.verify_len), verifyHash: r.verify_hash.toString('hex') } : {}),
   }));
 }
 
 /** The SQL that records marks, for the batch's transaction (GREATEST: a replayed old batch never moves one back). */
 export function checkpointUpsert(sensorId: number, marks: readonly Mark[]): { sql: string; params: unknown[] } {
-  const values = marks.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ');
+  const values = marks.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ');
   const params = marks.flatMap((m) => [
     sensorId, Buffer.from(m.key, 'hex'), Buffer.from(m.fp, 'hex'), m.fpLen, m.dev, m.ino, m.path.slice(0, 1024), m.format, m.offset, m.lineNo,
+    m.verifyLen ?? null, m.verifyHash !== undefined ? Buffer.from(m.verifyHash, 'hex') : null,
   ]);
-  // line_no is assigned before byte_offset, so it compares with the old offset under both
-  // left-to-right (MySQL) and simultaneous (MariaDB option) assignment.
+  // line_no (and the rest) are assigned before byte_offset, so they compare with the old
+  // offset under both left-to-right (MySQL) and simultaneous (MariaDB option) assignment.
   return {
     sql:
-      'INSERT INTO IngestCheckpoint (sensor_id, file_key, fp, fp_len, dev, ino, path, format, byte_offset, line_no, updated_at) ' +
+      'INSERT INTO IngestCheckpoint (sensor_id, file_key, fp, fp_len, dev, ino, path, format, byte_offset, line_no, verify_len, verify_hash, updated_at) ' +
       `VALUES ${values} ON DUPLICATE KEY UPDATE ` +
       'line_no = IF(VALUES(byte_offset) >= byte_offset, VALUES(line_no), line_no), ' +
       'path = IF(VALUES(byte_offset) >= byte_offset, VALUES(path), path), ' +
+      'verify_len = IF(VALUES(byte_offset) >= byte_offset, VALUES(verify_len), verify_len), ' +
+      'verify_hash = IF(VALUES(byte_offset) >= byte_offset, VALUES(verify_hash), verify_hash), ' +
       'byte_offset = GREATEST(byte_offset, VALUES(byte_offset)), updated_at = VALUES(updated_at)',
     params,
   };

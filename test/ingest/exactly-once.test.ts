@@ -120,6 +120,39 @@ describe('standard input', () => {
     }
     expect(await count('piped')).toBe(40);
   });
+
+  it('a new stream that starts with the same bytes as an earlier one (honeyd -d restarted in a container) is read whole, not skipped', async () => {
+    const st = mkdtempSync(join(dir, 'st-'));
+    // the same first 30 lines (over 1 KiB: the same identity), then each run's own
+    const shared = evseEvents.slice(0, 30);
+    expect(`${shared.join('\n')}\n`.length).toBeGreaterThan(1024);
+    const run = async (lines: string[], pauseAfter?: number) => {
+      const c = spawnCli(['--database-url', t.url, 'ingest', '--sensor', 'restarted', '--tz', 'UTC', '--state-dir', st, '--json', '-']);
+      if (pauseAfter === undefined) c.proc.stdin!.end(`${lines.join('\n')}\n`);
+      else {
+        // a live pipe: the start-up lines, a quiet while, then the rest
+        c.proc.stdin!.write(`${lines.slice(0, pauseAfter).join('\n')}\n`);
+        await new Promise((r) => setTimeout(r, 3500));
+        c.proc.stdin!.end(`${lines.slice(pauseAfter).join('\n')}\n`);
+      }
+      const code = await Promise.race([c.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
+      await reap(c);
+      expect(code, c.err()).toBe(0);
+      return (JSON.parse(c.out()) as { counts: { inserted: number; alreadyPresent: number } }).counts;
+    };
+    const a = [...shared, ...evseEvents.slice(30, 40)];
+    const b = [...shared, ...evseEvents.slice(40, 55)];
+    const c = [...shared, ...evseEvents.slice(55, 75)];
+    expect(await run(a)).toMatchObject({ inserted: 40 });
+    // before, b was taken for a: its first 40 lines skipped as a's
+    expect(await run(b)).toMatchObject({ inserted: 45 });
+    // each piped again adds nothing: they keep their identities
+    expect(await run(b)).toMatchObject({ inserted: 0 });
+    expect(await run(a)).toMatchObject({ inserted: 0 });
+    // a live pipe quiet after its start-up lines is a new run too
+    expect(await run(c, 30)).toMatchObject({ inserted: 50 });
+    expect(await count('restarted')).toBe(40 + 45 + 50);
+  }, 60_000);
 });
 
 describe('kill -9 at any moment', () => {
