@@ -122,7 +122,8 @@ export class StdinSource implements Source {
     this.queue.push(all);
     const found = resolveIdentity(all.subarray(0, FP_LEN), 'stdin', '', this.env.known());
     if (found === null) return false;
-    const which = this.env.fromStart ? { identity: found.identity, at: undefined } : this.whichStream(all, found.identity, found.marks);
+    // (--from-start too needs to know which stream this is: its ids are that stream's)
+    const which = this.whichStream(all, found.identity, found.marks);
     if (which === null) return false;
     this.identity = which.identity;
     const head = all.subarray(0, 64 * 1024).toString('utf8').split('\n').slice(0, DETECT_LINES);
@@ -131,7 +132,7 @@ export class StdinSource implements Source {
       path: '-', parse: this.reader.parse, ids: new EventIds(this.env.sensor, which.identity.key), lineNo: 0, rejected: 0,
       chunkLink: null, inChunk: false, deferredAt: -1, canWait: false,
     };
-    const at = which.at;
+    const at = this.env.fromStart ? undefined : which.at;
     // lines before the checkpoint of this same input were handled by an earlier run: skip them
     this.skipTo = at?.offset ?? 0;
     this.handled = this.skipTo;
