@@ -7,7 +7,7 @@
 --    active) makes them 'present' again and fills in devices added meanwhile. Each change bumps
 --    `version`, so a worker's result for the previous wish is not taken for the new one.
 --    pending <-> active changes nothing here: the worker (or RuleDevice's own trigger) moves a
---    rule to active. A new action or expiry of an open rule is put on every device again.
+--    rule to active; a rule set to active while a device has yet to apply it stays pending. A new action or expiry of an open rule is put on every device again.
 --  * The traffic a rule matches (source, destination, port, protocol) is what the devices
 --    hold: it cannot change while any device has (or may have) the rule, or the old entry
 --    would stay behind unseen. Drop the rule and add a new one; a closed rule that is off
@@ -26,6 +26,12 @@ body: BEGIN
   SET NEW.updated_at = UTC_TIMESTAMP(3);
   IF @ipms_batch_record <=> 1 AND NEW.status = 'active' AND OLD.status = 'pending' THEN
     LEAVE body;
+  END IF;
+  -- set to active by hand while a device has yet to apply it: it stays pending
+  IF NEW.status = 'active' AND OLD.status = 'pending' THEN
+    IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.desired = 'present' AND x.state <> 'applied') THEN
+      SET NEW.status = 'pending';
+    END IF;
   END IF;
   IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
      OR (NEW.status IN ('pending', 'active', 'disabled')) <> (OLD.status IN ('pending', 'active', 'disabled'))
@@ -145,6 +151,12 @@ body: BEGIN
       FROM Device d
       WHERE d.enabled = 1 AND d.applies_to = NEW.scope
         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.device_id = d.id);
+    END IF;
+    -- a rule is active once every device has applied it: one re-opened as 'active' by hand, or
+    -- whose action, expiry or scope was just put on its devices again, waits for them first
+    IF NEW.status = 'active'
+       AND EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.desired = 'present' AND x.state <> 'applied') THEN
+      SET NEW.status = 'pending';
     END IF;
    END;
   END IF;

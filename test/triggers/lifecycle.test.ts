@@ -131,6 +131,36 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await status(r!.id)).toBe('active');
   });
 
+  it('keeps a rule pending that a DBA sets active (or re-opens as active) before every device has applied it', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.48'), 'manual')");
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE Rule SET status = 'active' WHERE id = ?", [r!.id]);
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [r!.id]);
+    expect(await status(r!.id)).toBe('active');
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [r!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'active' WHERE id = ?", [r!.id]);
+    expect(await status(r!.id)).toBe('pending');
+    expect([...new Set((await deviceRows(r!.id)).map((x) => `${x.desired} ${x.state}`))]).toEqual(['present pending']);
+  });
+
+  it('stops waiting for a device that is removed (a DBA\'s DELETE too): its rows go, the rule is active on the devices left', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.46'), 'manual')");
+    const [r] = await rules(t.db);
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE d.name = 'all'");
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("DELETE FROM Device WHERE name = 'border'");
+    expect(await status(r!.id)).toBe('active');
+    expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all']);
+    // a rule no device is left to take stays pending (nothing has applied it)
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.47'), 'manual')");
+    const lone = (await rules(t.db)).find((x) => x.src === '198.51.100.47')!;
+    await t.db.exec("DELETE FROM Device WHERE name = 'all'");
+    expect(await status(lone.id)).toBe('pending');
+  });
+
   it('makes a rule active once every device has applied it', async () => {
     await addDevices();
     await insertHits(t.db, burst(50, { ts: '2026-02-01 12:00:00', src: '203.0.113.4' }));
