@@ -126,8 +126,9 @@ function ownedNames(adapter: string, options: DeviceOptions): void {
   }
 }
 
-function deps(ctx: Context) {
-  return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => ctx.io.out(s) }) };
+/** `json`: the command prints JSON on standard output, so what a dry-run device would be sent goes to standard error. */
+function deps(ctx: Context, json = false) {
+  return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => (json ? ctx.io.err(s) : ctx.io.out(s)) }) };
 }
 
 export function registerDevices(program: Command, ctx: Context): void {
@@ -137,7 +138,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     .description('store a device (nothing is contacted; several devices may share a host)')
     .requiredOption('--adapter <adapter>', ADAPTER_NAMES.join('|'))
     .option('--transport <transport>', TRANSPORTS.join('|'), 'ssh')
-    .option('--host <host>', 'management address or name', '127.0.0.1')
+    .option('--host <host>', 'management address or name (needed with --transport ssh; local and dry-run: 127.0.0.1)')
     .option('--port <port>', 'SSH port', '22')
     .option('--user <user>', 'SSH user')
     .option('--key <path>', 'private key file on the worker host (kept as a path, never read into the database)')
@@ -146,7 +147,7 @@ export function registerDevices(program: Command, ctx: Context): void {
     .option('--option <key=value>', 'adapter option (repeatable), e.g. table=ipms', collect)
     .option('--sudo', 'the login is an unprivileged user: run every command as `sudo -n -- ...` (see the README for sudoers)')
     .option('--disabled', 'store it disabled')
-    .action(async (name: string, o: { adapter: string; transport: string; host: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; sudo?: boolean; disabled?: boolean }) => {
+    .action(async (name: string, o: { adapter: string; transport: string; host?: string; port: string; user?: string; key?: string; hostKey?: string; appliesTo: string; option?: string[]; sudo?: boolean; disabled?: boolean }) => {
       const adapter = oneOf(o.adapter, ADAPTER_NAMES, '--adapter');
       const transport = oneOf(o.transport, TRANSPORTS, '--transport');
       checkLogin(o);
@@ -157,7 +158,9 @@ export function registerDevices(program: Command, ctx: Context): void {
       ownedNames(adapter, options ? JSON.parse(options) as DeviceOptions : {});
       const [dup] = await ctx.db().rows<{ id: number }>('SELECT id FROM Device WHERE name = ?', [nameArg(name)]);
       if (dup) throw new RefusedError(`device ${name} already exists`, 'E_DUPLICATE');
-      const host = hostArg(o.host);
+      // (an SSH device on 127.0.0.1 by default would have been this host, not the firewall)
+      if (o.host === undefined && transport === 'ssh') throw new InputError('--host is needed with --transport ssh: the device\'s management address or name');
+      const host = hostArg(o.host ?? '127.0.0.1');
       const port = portArg(o.port, '--port');
       const appliesTo = oneOf(o.appliesTo, ['external', 'internal', 'any'] as const, '--applies-to');
       await refuseSameObject(ctx, { host, port, adapter, transport, options, enabled: o.disabled ? 0 : 1 });
@@ -347,7 +350,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       // (an unreachable or half-migrated database is exit 3 here, not a failed tick)
       await ctx.db().rows('SELECT 1');
       const dev = o.device ? await deviceByName(ctx, o.device) : undefined;
-      const w = new Worker(ctx.db(), deps(ctx), { ...(dev ? { deviceId: dev.id } : {}), log: o.json ? undefined : (s) => ctx.io.out(s) });
+      const w = new Worker(ctx.db(), deps(ctx, o.json), { ...(dev ? { deviceId: dev.id } : {}), log: o.json ? undefined : (s) => ctx.io.out(s) });
       const r = await w.tick();
       if (o.json) ctx.json(r);
       else if (!r.outcomes.length && !r.errors.length) ctx.io.out('nothing due');

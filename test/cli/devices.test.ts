@@ -54,6 +54,8 @@ describe('ipms devices', () => {
       [['--adapter', 'nftables', '--transport', 'telnet'], /--transport/],
       [['--adapter', 'nftables', '--user', 'ipms', '--key', '/k'], /--host-key SHA256:\.\.\. is needed/],
       [['--adapter', 'nftables', '--user', 'ipms', '--key', '/k', '--host-key', 'MD5:aa:bb'], /--host-key: 'MD5:aa:bb' is not an OpenSSH SHA256/],
+      // an SSH device on 127.0.0.1 by default would be this host, not the firewall
+      [['--adapter', 'nftables', '--user', 'ipms', '--key', '/k', '--host-key', FP], /--host is needed with --transport ssh/],
       [['--adapter', 'nftables', '--user', 'ipms', '--key', 'relative/key', '--host-key', FP], /--key: give an absolute path/],
       [['--adapter', 'nftables', '--user', 'root; reboot', '--key', '/k', '--host-key', FP], /--user: 'root; reboot' is not a user name/],
       [['--adapter', 'nftables', '--transport', 'dry-run', '--host', 'fw;rm -rf /'], /--host: 'fw;rm -rf \/' is neither an IP address nor a host name/],

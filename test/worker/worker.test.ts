@@ -495,6 +495,11 @@ describe('ipms apply --once', () => {
     expect(r.out).toMatch(new RegExp(`^${ok.name}: 2 applied, 0 removed, 0 failed \\(\\d+ ms\\)$`, 'm'));
     expect(r.out).toContain(`[dry-run ${ok.name}] nft -f -`);
     expect((await ipms(t.url, 'apply', '--once', '--device', ok.name)).out).toBe('nothing due');
+    // with --json, standard output is the JSON alone (what a dry-run device is sent goes to standard error)
+    const more = await deviceWithRules(1);
+    const j = await ipms(t.url, 'apply', '--once', '--device', more.name, '--json');
+    expect(j.json<{ outcomes: { device: string; applied: number }[] }>().outcomes).toMatchObject([{ device: more.name, applied: 1 }]);
+    expect(j.err).toContain(`[dry-run ${more.name}] nft -f -`);
 
     // an IOS ACL matches ports for tcp and udp only: the rule is refused for it, with the reason
     const bad = await deviceWithRules(1, { adapter: 'cisco-ios', proto: 'sctp', dstPort: 2905 });
