@@ -66,6 +66,19 @@ export interface Summary {
   warnings: string[];
 }
 
+/**
+ * The summary as `ingest --json` prints it: the same fields with snake_case names, as every
+ * other JSON of the CLI (`counts.already_present`, `counts.ends_linked`, `honeypots_known`...).
+ */
+export function summaryJson(s: Summary): unknown {
+  const snake = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(snake);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snake(x)]));
+  };
+  return snake(s);
+}
+
 export function renderSummary(s: Summary): string[] {
   const c = s.counts;
   const out = [

@@ -74,6 +74,16 @@ export const ROLES: readonly Role[] = [
   },
 ];
 
+/**
+ * The sensor account for one sensor, `ipms_sensor_NAME`, with the grants of ipms_sensor: its own
+ * password on that host only, dropped alone when that sensor is no longer trusted. (The grants
+ * cannot tie it to its sensor's rows: a sensor account may write rows for any sensor id.)
+ */
+export function sensorRole(sensor: string): Role {
+  const base = ROLES.find((r) => r.user === 'ipms_sensor')!;
+  return { ...base, user: `ipms_sensor_${sensor}`, purpose: `runs \`ipms ingest --sensor ${sensor}\` on that sensor only` };
+}
+
 function quoteIdent(s: string): string {
   return `\`${s.replace(/`/g, '``')}\``;
 }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../lib/duration.ts';
 import { InputError } from '../../lib/errors.ts';
-import { grantStatements } from '../../lib/grants.ts';
+import { grantStatements, sensorRole } from '../../lib/grants.ts';
+import { collect, nameArg } from '../args.ts';
 import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { prune } from '../../lib/queries/prune.ts';
 import { dbStatus, migrate } from '../../lib/migrate.ts';
@@ -46,8 +47,20 @@ export function registerDb(program: Command, ctx: Context): void {
     .description('print CREATE USER / GRANT statements for each component (least privilege)')
     .option('--host <host>', "client host part of the accounts ('%' = any)", '%')
     .option('--database <name>', 'database name (default: the configured one)')
-    .action((opts: { host: string; database?: string }) => {
+    .option('--sensor <name>', 'only the account of this sensor, ipms_sensor_NAME (repeatable): one per sensor host', collect)
+    .action((opts: { host: string; database?: string; sensor?: string[] }) => {
       const name = opts.database ?? ctx.dbConfig().database;
+      if (opts.sensor?.length) {
+        const roles = opts.sensor.map((s) => {
+          const role = sensorRole(nameArg(s, '--sensor'));
+          // (MySQL 8 allows 32 characters in a user name)
+          if (role.user.length > 32) throw new InputError(`--sensor: ${role.user} is longer than the 32 characters MySQL allows in a user name`);
+          return role;
+        });
+        ctx.io.out(['-- Run as a privileged account once the database is migrated; replace CHANGE-ME with the sensor\'s own password.',
+          ...grantStatements(name, opts.host, roles)].join('\n'));
+        return;
+      }
       ctx.io.out(
         [
           '-- Run as a privileged account; replace CHANGE-ME with real passwords. In this order:',

@@ -11,7 +11,7 @@ import { parseHoneydConfig, type HoneydConfig } from '../../honeyd2db/honeyd-con
 import { Honeypots } from '../../honeyd2db/honeypots.ts';
 import { ingest } from '../../honeyd2db/ingest.ts';
 import { isKnownZone } from '../../honeyd2db/parse/index.ts';
-import { renderSummary } from '../../honeyd2db/summary.ts';
+import { renderSummary, summaryJson } from '../../honeyd2db/summary.ts';
 import type { Context } from '../context.ts';
 
 interface IngestFlags {
@@ -150,7 +150,7 @@ unreachable with the spool full.`,
           warn: (m) => ctx.io.err(`ipms: warning: ${m}`),
           signal: controller.signal,
         });
-        if (flags.json) ctx.json(summary);
+        if (flags.json) ctx.json(summaryJson(summary));
         else for (const line of renderSummary(summary)) ctx.io.out(line);
         if (!flags.follow && controller.signal.aborted) {
           // stopping is how --follow ends; without it, a stop means the files were not read to the end

@@ -43,7 +43,7 @@ describe('the same lines twice', () => {
   it('ingesting the same file twice adds nothing, with or without checkpoints', async () => {
     const st = mkdtempSync(join(dir, 'st-'));
     const a = await ingestJson(t.url, ['--sensor', 'twice', '--tz', 'UTC', '--state-dir', st, EVSE]);
-    expect(a.counts).toMatchObject({ lines: 431, inserted: 394, alreadyPresent: 0 });
+    expect(a.counts).toMatchObject({ lines: 431, inserted: 394, already_present: 0 });
     const b = await ingestJson(t.url, ['--sensor', 'twice', '--tz', 'UTC', '--state-dir', st, EVSE]);
     expect(b.counts).toMatchObject({ lines: 0, inserted: 0 });
     // a fresh state directory: the database's own checkpoint still knows the file
@@ -51,7 +51,7 @@ describe('the same lines twice', () => {
     expect(c.counts).toMatchObject({ lines: 0, inserted: 0 });
     // no checkpoints at all: every line is read again, and its event id says it is there
     const d = await ingestJson(t.url, ['--sensor', 'twice', '--tz', 'UTC', '--state-dir', st, '--from-start', EVSE]);
-    expect(d.counts).toMatchObject({ lines: 431, inserted: 0, alreadyPresent: 394 });
+    expect(d.counts).toMatchObject({ lines: 431, inserted: 0, already_present: 394 });
     // a copy elsewhere (a rotated file, a backup) is the same file: same first bytes, same ids
     const copy = join(dir, 'copy-of-evse.log');
     copyFileSync(EVSE, copy);
@@ -101,7 +101,7 @@ describe('a database restored from a backup', () => {
     await t.db.exec('DELETE FROM SensorLog WHERE sensor_id = ? AND id >= ?', [sensor!.id, ids[20]!.id]);
     await t.db.exec('DELETE FROM IngestCheckpoint WHERE sensor_id = ?', [sensor!.id]);
     const again = await ingestJson(t.url, ['--sensor', 'restored', '--tz', 'UTC', '--state-dir', st, f]);
-    expect(again.counts).toMatchObject({ inserted: 10, alreadyPresent: 20 });
+    expect(again.counts).toMatchObject({ inserted: 10, already_present: 20 });
     expect(await count('restored')).toBe(30);
   });
 });
@@ -138,7 +138,7 @@ describe('standard input', () => {
       const code = await Promise.race([c.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
       await reap(c);
       expect(code, c.err()).toBe(0);
-      return (JSON.parse(c.out()) as { counts: { inserted: number; alreadyPresent: number } }).counts;
+      return (JSON.parse(c.out()) as { counts: { inserted: number; already_present: number } }).counts;
     };
     const a = [...shared, ...evseEvents.slice(30, 40)];
     const b = [...shared, ...evseEvents.slice(40, 55)];

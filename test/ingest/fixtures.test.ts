@@ -112,7 +112,7 @@ describe('ipms ingest of every shared honeyd fixture', () => {
       expect(s.files[0]!.format).toBe(want.format);
       expect(s.files[0]!.offset).toBe(readFileSync(SHARED + file).length);
       if (want.reason) {
-        const rejects = readFileSync(s.rejectsFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sensor: string; reason: string; text: string; line: number });
+        const rejects = readFileSync(s.rejects_file!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sensor: string; reason: string; text: string; line: number });
         const mine = rejects.filter((r) => r.sensor === sensor);
         expect(mine).toHaveLength(want.rejected);
         for (const r of mine) {

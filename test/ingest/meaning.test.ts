@@ -73,13 +73,13 @@ describe('what counts as a hit', () => {
 
   it('with the honeypot address given, a LAN\'s DNS and LLMNR traffic is stray and the connection to the honeypot is a hit', async () => {
     const s = await ingestJson(t.url, ['--sensor', 'travis', '--tz', 'UTC', '--honeypot-net', '192.168.134.147/32', '--state-dir', state(), `${SHARED}public/travisaltman-2012-honeyd-l.log`]);
-    expect(s.honeypotsKnown).toBe(true);
+    expect(s.honeypots_known).toBe(true);
     const rows = await logRows('travis');
     const byKind = (k: string) => rows.filter((r) => r.kind === k).map((r) => r.raw.slice(25));
     expect(byKind('start')).toEqual(['tcp(6) S 192.168.134.143 49677 192.168.134.147 135']);
     expect(byKind('end')).toEqual(['tcp(6) E 192.168.134.143 49677 192.168.134.147 135: 0 0']);
     expect(byKind('stray')).toHaveLength(8);
-    expect(s.counts).toMatchObject({ hits: 1, strays: 8, ends: 1, endsLinked: 1 });
+    expect(s.counts).toMatchObject({ hits: 1, strays: 8, ends: 1, ends_linked: 1 });
     const end = rows.find((r) => r.kind === 'end')!;
     expect(end.start_id).toBe(rows.find((r) => r.kind === 'start')!.id);
   });
@@ -217,7 +217,7 @@ describe('links and counting across the logs of one sensor', () => {
     const paper = rows.find((r) => r.raw.includes('mydoom.pl[31476]'))!;
     expect(paper).toMatchObject({ kind: 'start', proto: 'tcp', src: '217.159.217.218', src_port: 45771, dst: '192.168.2.1', dst_port: 1080 });
     expect(linkOf('connection from 217.159.217.218:45771 to 192.168.2.1:1080')).toBe(paper.id);
-    expect(s.counts.scriptConnections).toBe(1);
+    expect(s.counts.script_connections).toBe(1);
     const starts = rows.filter((r) => r.kind === 'start');
     expect(starts).toHaveLength(5); // 4 S lines to honeypots + the paper's connection
     expect(s.counts.hits).toBe(rows.filter((r) => r.kind === 'start' || r.kind === 'probe').length);
@@ -250,7 +250,7 @@ describe('links and counting across the logs of one sensor', () => {
     await ingestJson(t.url, ['--sensor', 'restart', '--tz', 'UTC', '--state-dir', dir, f]);
     appendFileSync(f, `${lines.slice(cut).join('\n')}`);
     const s = await ingestJson(t.url, ['--sensor', 'restart', '--tz', 'UTC', '--state-dir', dir, f]);
-    expect(s.counts).toMatchObject({ ends: 2, endsLinked: 2 });
+    expect(s.counts).toMatchObject({ ends: 2, ends_linked: 2 });
     const rows = await logRows('restart');
     const end = rows.find((r) => r.raw.includes('E 10.99.0.2 45546'))!;
     expect(end.start_id).toBe(rows.find((r) => r.raw.endsWith('S 10.99.0.2 45546 10.99.1.10 80'))!.id);

@@ -38,6 +38,15 @@ describe('the ipms_sensor account', () => {
     ]) {
       expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
     }
+    // one account per sensor, with the same grants: dropped alone when that host is not trusted
+    const own = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'dmz-1', '--host', '192.0.2.44']);
+    expect(own.code).toBe(0);
+    expect(own.out).toContain("CREATE USER IF NOT EXISTS 'ipms_sensor_dmz-1'@'192.0.2.44' IDENTIFIED BY 'CHANGE-ME';");
+    expect(own.out).toContain(`GRANT INSERT ON \`${t.cfg.database}\`.\`SensorLog\` TO 'ipms_sensor_dmz-1'@'192.0.2.44';`);
+    expect(own.out).not.toContain('ipms_admin');
+    expect(own.out.match(/^GRANT /gm)).toHaveLength(r.out.split('\n').filter((l) => l.startsWith('GRANT ') && l.includes("TO 'ipms_sensor'@")).length);
+    const long = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'a-very-long-sensor-name-x']);
+    expect([long.code, long.err]).toEqual([2, 'ipms: --sensor: ipms_sensor_a-very-long-sensor-name-x is longer than the 32 characters MySQL allows in a user name']);
   });
 
   it('is enough to ingest everything, again, and with its honeyd.conf', async () => {
@@ -52,7 +61,7 @@ describe('the ipms_sensor account', () => {
     // its honeypots are registered, not approved: it says so, and they protect nothing yet
     expect(first.err).toMatch(/2 honeypot address\(es\) of sensor least wait for an admin's approval .*ipms sensors approve least CIDR/);
     const b = await ingestJson(sensorUrl, [...args, '--from-start', ...files]);
-    expect(b.counts).toMatchObject({ inserted: 0, alreadyPresent: a.counts.inserted });
+    expect(b.counts).toMatchObject({ inserted: 0, already_present: a.counts.inserted });
     const hp = await t.db.rows<{ address: string; approved: number }>("SELECT address, approved FROM VirtHostView WHERE sensor = 'least' ORDER BY address");
     expect(hp.map((h) => h.approved)).toEqual([0, 0]);
     // an admin approves their range: then they are protected, and the ingest is quiet about it

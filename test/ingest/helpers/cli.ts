@@ -32,9 +32,9 @@ export async function ingestJson(url: string, args: string[]): Promise<Summary> 
 export interface Summary {
   counts: Record<string, number>;
   files: { path: string; format: string; lines: number; rejected: number; offset: number }[];
-  honeypotsKnown: boolean;
-  rejectsFile: string | null;
-  spoolPendingBytes: number;
+  honeypots_known: boolean;
+  rejects_file: string | null;
+  spool_pending_bytes: number;
   warnings: string[];
 }
 
