@@ -43,6 +43,8 @@ export interface FileState {
   deferredAt: number;
   /** the file can be read again from a line (not standard input): a line may wait for a later round */
   canWait: boolean;
+  /** the parse context of this file: the run's, with the file's own reading of a DST overlap */
+  ctx?: ParseContext;
 }
 
 export interface InterpretOptions {
@@ -90,7 +92,7 @@ export class Interpreter {
       this.reject(f, line, id, 'too-long', `line of ${line.tooLong} bytes exceeds the ${60_000}-byte limit`);
       return true;
     }
-    const r = f.parse(line.text, this.o.ctx);
+    const r = f.parse(line.text, this.ctxOf(f));
     // bytes that are not UTF-8 belong in payload text only (kept as \xNN); anywhere else they
     // mean the line is not honeyd's
     if (line.invalidUtf8 !== undefined && r.type !== 'service' && r.type !== 'syslog' && r.type !== 'script') {
@@ -151,7 +153,7 @@ export class Interpreter {
    */
   rebuild(f: FileState, line: Line): void {
     if (line.tooLong !== undefined) return;
-    const r = f.parse(line.text, this.o.ctx);
+    const r = f.parse(line.text, this.ctxOf(f));
     const index = this.o.index;
     if (r.type === 'conn' && r.kind !== 'probe') {
       const k = classifyConn(r, this.o.honeypots);
@@ -167,6 +169,12 @@ export class Interpreter {
       }
       index.setScript(r.script, r.pid, link, r.ts.getTime());
     }
+  }
+
+  /** The file's own parse context (a DST overlap is told apart per file: see parse/time.ts). */
+  private ctxOf(f: FileState): ParseContext {
+    if (f.ctx === undefined) f.ctx = { ...this.o.ctx, overlap: { hour: Number.NaN, lastWall: 0, later: false } };
+    return f.ctx;
   }
 
   reject(f: FileState, line: Line, id: Buffer, code: string, reason: string): void {

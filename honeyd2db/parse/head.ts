@@ -52,7 +52,7 @@ export function readHoneydTime(s: string, end: number, ctx: ParseContext): numbe
   }
   const bad = badCalendar(y, mo, d, h, mi, sec);
   if (bad !== null) return rejected('bad-time', `invalid timestamp '${s.slice(0, TS_LEN)}': ${bad}`);
-  const utc = localToUtc(ctx.tz, y, mo, d, h, mi, sec, Math.floor(frac / 10));
+  const utc = localToUtc(ctx.tz, y, mo, d, h, mi, sec, Math.floor(frac / 10), ctx.overlap);
   if (Number.isNaN(utc)) return rejected('bad-zone', `unknown time zone '${ctx.tz}'`);
   return utc;
 }

@@ -88,10 +88,10 @@ function bsdTime(m: RegExpExecArray, ctx: ParseContext): number | Rejected {
   const s = Number(m[5]);
   const bad = badCalendar(y, mo, d, h, mi, s);
   if (bad !== null) return rejected('bad-time', `invalid syslog stamp '${m[0].slice(0, 15)}' in ${y}: ${bad}`);
-  let utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0);
+  let utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0, ctx.overlap);
   if (ctx.year === undefined && utc > Date.now() + 86_400_000 && badCalendar(y - 1, mo, d, h, mi, s) === null) {
     y -= 1;
-    utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0);
+    utc = localToUtc(ctx.tz, y, mo, d, h, mi, s, 0, ctx.overlap);
   }
   return Number.isNaN(utc) ? rejected('bad-zone', `unknown time zone '${ctx.tz}'`) : utc;
 }

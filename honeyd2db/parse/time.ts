@@ -10,7 +10,10 @@
  *
  * DST policy (the same as JS Date and Temporal's 'compatible'):
  * - overlap (clocks go back, the wall time happens twice): the EARLIER instant. honeyd's line
- *   cannot tell the two apart; a caller that sees time run backwards may shift by the difference.
+ *   cannot tell the two apart; but a file's lines come in time order, so when a reader keeps an
+ *   OverlapState for the file, a wall time that runs back by more than OVERLAP_JUMP_MS within the
+ *   overlap means the second pass has begun: from there to the end of that hour, the LATER one
+ *   (else both passes' hits would fall into the same windows).
  * - gap (clocks go forward, the wall time never happens): shifted forward by the gap, i.e.
  *   converted with the offset in force before the transition (02:30 on a spring-forward night in
  *   Europe/Paris becomes 01:30Z = 03:30 CEST). localtime() cannot produce such times, so seeing
@@ -26,7 +29,22 @@ interface Resolution {
   utc: number;
   offset: number;
   unique: boolean;
+  /** in an overlap: the later instant */
+  later?: number;
 }
+
+/** What one file's reader knows of the overlap it is in (see the DST policy above). */
+export interface OverlapState {
+  /** the local hour (wall ms / 1 h) of the overlap these fields are about */
+  hour: number;
+  /** the latest wall time seen in it */
+  lastWall: number;
+  /** the second pass has begun */
+  later: boolean;
+}
+
+/** How far a wall time must run back inside an overlap to mean the clocks went back (lines a little out of order do not). */
+export const OVERLAP_JUMP_MS = 10 * 60_000;
 
 class Zone {
   private readonly hours = new Map<number, number>();
@@ -72,14 +90,14 @@ class Zone {
     if (okBefore && okAfter) {
       // overlap: the earlier instant is the one with the larger offset
       const offset = Math.max(before, after);
-      return { utc: wall - offset, offset, unique: false };
+      return { utc: wall - offset, offset, unique: false, later: wall - Math.min(before, after) };
     }
     if (okBefore) return { utc: wall - before, offset: before, unique: true };
     if (okAfter) return { utc: wall - after, offset: after, unique: true };
     return { utc: wall - before, offset: before, unique: false };
   }
 
-  toUtc(wall: number): number {
+  toUtc(wall: number, overlap?: OverlapState): number {
     if (this.fmt === null) return wall;
     const key = Math.floor(wall / HOUR);
     if (key === this.lastKey) return wall - this.lastOffset;
@@ -91,7 +109,19 @@ class Zone {
       if (this.hours.size >= MAX_CACHED_HOURS) this.hours.clear();
       this.hours.set(key, off);
     }
-    if (Number.isNaN(off)) return this.resolve(wall).utc;
+    if (Number.isNaN(off)) {
+      const r = this.resolve(wall);
+      if (r.later === undefined || overlap === undefined) return r.utc;
+      if (overlap.hour !== key) {
+        overlap.hour = key;
+        overlap.lastWall = wall;
+        overlap.later = false;
+      } else if (!overlap.later && wall < overlap.lastWall - OVERLAP_JUMP_MS) {
+        overlap.later = true;
+      }
+      overlap.lastWall = Math.max(overlap.lastWall, wall);
+      return overlap.later ? r.later : r.utc;
+    }
     this.lastKey = key;
     this.lastOffset = off;
     return wall - off;
@@ -161,10 +191,10 @@ export function badCalendar(y: number, mo: number, d: number, h: number, mi: num
  * UTC milliseconds of a local wall time in `tz`, or NaN when `tz` is unknown. The fields must
  * already be valid (see badCalendar).
  */
-export function localToUtc(tz: string, y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+export function localToUtc(tz: string, y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number, overlap?: OverlapState): number {
   const z = zoneOf(tz);
   if (z === null) return Number.NaN;
-  return z.toUtc(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+  return z.toUtc(Date.UTC(y, mo - 1, d, h, mi, s, ms), overlap);
 }
 
 /** The year it is now in `tz` (syslog stamps carry none). UTC when the zone is unknown. */

@@ -6,6 +6,8 @@
  * turns them into INET6_ATON bytes).
  */
 
+import type { OverlapState } from './time.ts';
+
 /** How to read the times on a line. One context per sensor/file, passed explicitly. */
 export interface ParseContext {
   /**
@@ -15,6 +17,11 @@ export interface ParseContext {
   tz: string;
   /** Year for syslog stamps, which carry none. Default: the current year in `tz`. */
   year?: number;
+  /**
+   * One file's reading of the hour a daylight-saving zone's clocks go back (see time.ts): given,
+   * the second pass through that hour is told from the first. Per file: give each its own.
+   */
+  overlap?: OverlapState;
 }
 
 /** An instant in UTC, in the two forms the ingest needs. */

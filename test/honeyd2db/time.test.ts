@@ -47,6 +47,27 @@ describe('local time of the sensor zone -> UTC', () => {
     expect(utcOf('2024-11-03-01:30:00.0000', 'America/New_York')).toBe('2024-11-03 05:30:00.000');
   });
 
+  it('fall back, reading one file: once its times run back inside the overlap, the rest of that hour is the second pass', () => {
+    const ctx = { tz: 'Europe/Paris', overlap: { hour: Number.NaN, lastWall: 0, later: false } };
+    const read = (stamp: string) => {
+      const r = parseConnLog(`${stamp} tcp(6) S 10.0.0.1 1 10.0.0.2 2`, ctx);
+      if (r.type !== 'conn') throw new Error(JSON.stringify(r));
+      return r.ts_sql;
+    };
+    expect(read('2024-10-27-01:59:00.0000')).toBe('2024-10-26 23:59:00.000');
+    expect(read('2024-10-27-02:30:00.0000')).toBe('2024-10-27 00:30:00.000');
+    // a few minutes out of order is not the clocks going back
+    expect(read('2024-10-27-02:58:00.0000')).toBe('2024-10-27 00:58:00.000');
+    expect(read('2024-10-27-02:52:00.0000')).toBe('2024-10-27 00:52:00.000');
+    // back by more than 10 minutes: the second pass (CET)
+    expect(read('2024-10-27-02:01:00.0000')).toBe('2024-10-27 01:01:00.000');
+    expect(read('2024-10-27-02:30:00.0000')).toBe('2024-10-27 01:30:00.000');
+    expect(read('2024-10-27-02:59:59.9999')).toBe('2024-10-27 01:59:59.999');
+    expect(read('2024-10-27-03:00:00.0000')).toBe('2024-10-27 02:00:00.000');
+    // a year later, the next overlap starts afresh
+    expect(read('2025-10-26-02:30:00.0000')).toBe('2025-10-26 00:30:00.000');
+  });
+
   it('half-hour DST shift inside an hour (Australia/Lord_Howe)', () => {
     // 2024-04-07 02:00 +11 -> 01:30 +10:30: 01:30-01:59 twice, first at +11
     expect(utcOf('2024-04-07-01:29:00.0000', 'Australia/Lord_Howe')).toBe('2024-04-06 14:29:00.000');

@@ -142,6 +142,25 @@ describe('what counts as a hit', () => {
     }
   });
 
+  it('the hour a zone\'s clocks go back: hits of the second pass are an hour later, not in the first pass\'s windows', async () => {
+    // Europe/Paris 2026-10-25: 03:00 CEST -> 02:00 CET; 30 hits at 02:30 in each pass, 50 make a rule
+    const dir = state();
+    const file = join(dir, 'honeyd.log');
+    const at = (hm: string, i: number) => `2026-10-25-${hm}:00.${String(i).padStart(4, '0')}`;
+    const hit = (hm: string, i: number) => `${at(hm, i)} tcp(6) - 203.0.113.120 ${30000 + i} 10.98.2.10 22: 40 S`;
+    const lines = [
+      ...Array.from({ length: 30 }, (_, i) => hit('02:30', i)),
+      `${at('02:55', 0)} tcp(6) - 203.0.113.121 40000 10.98.2.10 23: 40 S`,
+      ...Array.from({ length: 30 }, (_, i) => hit('02:30', i)),
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    await ingestJson(t.url, ['--sensor', 'dst', '--tz', 'Europe/Paris', '--honeypot-net', '10.98.2.0/24', '--state-dir', dir, file]);
+    const times = await t.db.rows<{ hms: string; n: number }>(
+      "SELECT DATE_FORMAT(l.ts, '%H:%i:%s') AS hms, COUNT(*) AS n FROM SensorLog l JOIN Sensor s ON s.id = l.sensor_id WHERE s.name = 'dst' AND l.src_ip = INET6_ATON('203.0.113.120') GROUP BY hms ORDER BY hms");
+    expect(times.map((r) => [r.hms, Number(r.n)])).toEqual([['00:30:00', 30], ['01:30:00', 30]]);
+    expect(await t.db.rows("SELECT id FROM Rule WHERE src_ip = INET6_ATON('203.0.113.120')")).toEqual([]);
+  });
+
   it('with no honeypot address known, other-protocol lines are not counted: which way they went cannot be told', async () => {
     const dir = state();
     const file = join(dir, 'honeyd.log');
