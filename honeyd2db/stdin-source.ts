@@ -13,10 +13,10 @@
  * comes all at once). Another stream gets an identity of its own, derived from the old one and
  * its own first bytes, so its lines get ids of their own and it is found again if piped again.
  */
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Batch, Mark } from './batch.ts';
 import { furthest } from './checkpoint.ts';
-import { randomBytes } from 'node:crypto';
 import { EventIds, FP_LEN, sha256, type FileIdentity } from './event-id.ts';
 import { chooseReader, type Reader } from './format.ts';
 import { resolveIdentity } from './identity.ts';
