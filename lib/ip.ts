@@ -181,6 +181,17 @@ export function tooWideToBlock(c: Pick<Cidr, 'family' | 'prefix'>): string | und
   return c.prefix < floor ? `wider than /${floor} is not a block ipms makes` : undefined;
 }
 
+/**
+ * The lowest address a rule that holds `addr` can start at: no rule is wider than /8 (IPv4) or
+ * /16 (IPv6), so `src_ip >= this` bounds a look-up of the rules over an address to a short
+ * range of the src_ip index (without it: every rule below the address).
+ */
+export function widestRuleStart(addr: Buffer): Buffer {
+  const out = Buffer.alloc(addr.length);
+  addr.copy(out, 0, 0, addr.length === 4 ? 1 : 2);
+  return out;
+}
+
 /** A range with something to say about it (a protected range, an inside network). */
 export interface NamedRange {
   first: Buffer;

@@ -1,7 +1,7 @@
 /** Whitelist and blacklist, shared by the CLI and the web console. */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
-import { parseCidr, RangeIndex, tooWideToBlock, type Cidr } from '../ip.ts';
+import { parseCidr, RangeIndex, tooWideToBlock, widestRuleStart, type Cidr } from '../ip.ts';
 import type { FeedEntry } from '../feeds.ts';
 import type { Action } from '../types.ts';
 import { srcText } from './rules.ts';
@@ -41,9 +41,9 @@ export async function listEntries(q: Queryable, table: ListName, limit = 100_000
 export async function openRulesIn(q: Queryable, c: Cidr): Promise<{ id: number; src: string }[]> {
   const rows = await q.rows<{ id: number; src_ip: Buffer; src_prefix: number }>(
     `SELECT id, src_ip, src_prefix FROM Rule
-     WHERE status IN ('pending','active','disabled') AND src_ip <= ? AND src_last >= ? AND LENGTH(src_ip) = ?
+     WHERE status IN ('pending','active','disabled') AND src_ip <= ? AND src_ip >= ? AND src_last >= ? AND LENGTH(src_ip) = ?
      ORDER BY id`,
-    [c.last, c.first, c.first.length],
+    [c.last, widestRuleStart(c.first), c.first, c.first.length],
   );
   return rows.map((r) => ({ id: r.id, src: srcText(r.src_ip, r.src_prefix) }));
 }

@@ -71,6 +71,8 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
     params.push(f.after);
   }
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 100_000);
+  // SensorLog first (STRAIGHT_JOIN), read backwards by id and stopped after `limit` rows: the
+  // optimizer otherwise starts from Sensor and sorts every row of the table (7 s at 2M rows)
   const rows = await q.rows<{
     id: number; sensor: string; ts: Date; kind: string; proto: string; src_ip: Buffer; src_port: number | null; dst_ip: Buffer;
     dst_port: number | null; icmp_type: number | null; icmp_code: number | null; tcp_flags: string | null; os: string | null;
@@ -78,7 +80,7 @@ export async function listLogs(q: Queryable, f: LogFilter = {}): Promise<LogOut[
   }>(
     `SELECT l.id, l.event_id, s.name AS sensor, l.ts, l.kind, l.proto, l.src_ip, l.src_port, l.dst_ip, l.dst_port, l.icmp_type,
             l.icmp_code, l.tcp_flags, l.os, l.bytes_in, l.bytes_out
-     FROM SensorLog l JOIN Sensor s ON s.id = l.sensor_id
+     FROM SensorLog l STRAIGHT_JOIN Sensor s ON s.id = l.sensor_id
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY l.id DESC LIMIT ${limit}`,
     params,

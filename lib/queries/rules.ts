@@ -4,7 +4,7 @@
  */
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError, InputError } from '../errors.ts';
-import { bytesToIp, tooWideToBlock, type Cidr } from '../ip.ts';
+import { bytesToIp, tooWideToBlock, widestRuleStart, type Cidr } from '../ip.ts';
 import { OPEN_STATUSES, PORT_PROTOCOLS, protoFitsFamily, type Action, type Origin, type RuleProto, type RuleStatus } from '../types.ts';
 
 export const RULE_STATUSES: readonly RuleStatus[] = ['pending', 'active', 'disabled', 'dropped', 'expired'];
@@ -80,8 +80,8 @@ export async function listRules(q: Queryable, f: RuleFilter = {}): Promise<RuleO
     params.push(...f.origin);
   }
   if (f.src) {
-    where.push('r.src_ip <= ? AND r.src_last >= ? AND LENGTH(r.src_ip) = ?');
-    params.push(f.src.last, f.src.first, f.src.first.length);
+    where.push('r.src_ip <= ? AND r.src_ip >= ? AND r.src_last >= ? AND LENGTH(r.src_ip) = ?');
+    params.push(f.src.last, widestRuleStart(f.src.first), f.src.first, f.src.first.length);
   }
   if (f.sensor !== undefined) {
     where.push('s.name = ?');

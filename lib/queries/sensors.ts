@@ -22,16 +22,27 @@ export interface SensorOut {
 }
 
 export async function listSensors(q: Queryable, silentAfterS = 86400, name?: string): Promise<SensorOut[]> {
-  const rows = await q.rows<{ id: number; name: string; address: Buffer | null; description: string | null; created_at: Date; last: Date | null; n24: number; hp: number; hpw: number }>(
+  const rows = await q.rows<{ id: number; name: string; address: Buffer | null; description: string | null; created_at: Date; last: Date | null; hp: number; hpw: number }>(
     `SELECT s.id, s.name, s.address, s.description, s.created_at,
             -- ORDER BY ... LIMIT 1 reads one index entry; MAX() read them all (seen: 0.37 s at 2M rows)
             (SELECT l.ts FROM SensorLog l WHERE l.sensor_id = s.id ORDER BY l.ts DESC LIMIT 1) AS last,
-            (SELECT COUNT(*) FROM SensorLog l WHERE l.sensor_id = s.id AND l.ts >= UTC_TIMESTAMP(3) - INTERVAL 1 DAY) AS n24,
             (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id) AS hp,
             (SELECT COUNT(*) FROM VirtHost v WHERE v.sensor_id = s.id AND v.approved = 0) AS hpw
      FROM Sensor s ${name !== undefined ? 'WHERE s.name = ?' : ''} ORDER BY s.name`,
     name !== undefined ? [name] : [],
   );
+  // Events of the last day, per sensor: one range of the (sensor_id, ts) index each. (A
+  // subquery per sensor was a look-up by sensor_id alone, reading every row it ever logged:
+  // 0.5 s at 2M rows, growing.)
+  const n24 = new Map<number, number>();
+  for (let i = 0; i < rows.length; i += 1000) {
+    const ids = rows.slice(i, i + 1000).map((r) => r.id);
+    for (const c of await q.rows<{ sensor_id: number; n: number }>(
+      `SELECT sensor_id, COUNT(*) AS n FROM SensorLog
+       WHERE sensor_id IN (${ids.map(() => '?').join(',')}) AND ts >= UTC_TIMESTAMP(3) - INTERVAL 1 DAY GROUP BY sensor_id`,
+      ids,
+    )) n24.set(Number(c.sensor_id), Number(c.n));
+  }
   const nets = new Map<number, string[]>();
   if (rows.length) {
     for (const n of await q.rows<{ sensor_id: number; cidr: string }>(
@@ -51,7 +62,7 @@ export async function listSensors(q: Queryable, silentAfterS = 86400, name?: str
     description: r.description,
     created_at: r.created_at.toISOString(),
     last_event_at: r.last ? r.last.toISOString() : null,
-    events_24h: Number(r.n24),
+    events_24h: n24.get(r.id) ?? 0,
     honeypots: Number(r.hp),
     honeypots_unapproved: Number(r.hpw),
     honeypot_nets: nets.get(r.id) ?? [],

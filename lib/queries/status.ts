@@ -1,5 +1,6 @@
 /** The health of the whole: what `ipms status`, `ipms check` and the web console show. */
 import type { Queryable } from '../db.ts';
+import { deviceCounts } from './devices.ts';
 import { listSensors, type SensorOut } from './sensors.ts';
 
 export interface StatusOut {
@@ -19,22 +20,35 @@ export async function getStatus(q: Queryable, silentAfterS = 86400, known?: Sens
   const counts = await q.rows<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM Rule GROUP BY status');
   const rules: Record<string, number> = { pending: 0, active: 0, disabled: 0, dropped: 0, expired: 0 };
   for (const c of counts) rules[c.status] = Number(c.n);
-  const [old] = await q.rows<{ s: number | null }>(
-    `SELECT TIMESTAMPDIFF(SECOND, MIN(COALESCE(rd.updated_at, r.created_at)), UTC_TIMESTAMP(3)) AS s
-     FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id JOIN Device d ON d.id = rd.device_id
-     WHERE rd.state IN ('pending', 'failed') AND d.enabled = 1`,
-  );
-  const devices = await q.rows<{ name: string; enabled: number; applied: number; pending: number; failed: number; last_error: string | null }>(
-    `SELECT d.name, d.enabled,
-            SUM(rd.state = 'applied') AS applied, SUM(rd.state = 'pending') AS pending, SUM(rd.state = 'failed') AS failed,
+  // The oldest device change waiting, on enabled devices: a pending row has waited since it
+  // became due (next_attempt_at), a failed one since its last attempt. Read from the indexes in
+  // order and stopped at the first row (a MIN over the backlog read every row of it, with its
+  // rule: 0.7 s at 130k, when monitoring matters most).
+  const devs = await q.rows<{ id: number; name: string; enabled: number; last_error: string | null }>(
+    `SELECT d.id, d.name, d.enabled,
             (SELECT x.last_error FROM RuleDevice x WHERE x.device_id = d.id AND x.state = 'failed' ORDER BY x.updated_at DESC LIMIT 1) AS last_error
-     FROM Device d LEFT JOIN RuleDevice rd ON rd.device_id = d.id
-     GROUP BY d.id, d.name, d.enabled ORDER BY d.name`,
+     FROM Device d ORDER BY d.name`,
   );
+  const enabled = devs.filter((d) => d.enabled).map((d) => d.id);
+  let oldest = 0;
+  if (enabled.length) {
+    const inList = enabled.map(() => '?').join(',');
+    const [w] = await q.rows<{ s: number | null }>(
+      `SELECT TIMESTAMPDIFF(SECOND, LEAST(
+                COALESCE((SELECT rd.next_attempt_at FROM RuleDevice rd WHERE rd.state = 'pending' AND rd.device_id IN (${inList})
+                          ORDER BY rd.next_attempt_at LIMIT 1), UTC_TIMESTAMP(3)),
+                COALESCE((SELECT rd.updated_at FROM RuleDevice rd WHERE rd.state = 'failed' AND rd.device_id IN (${inList})
+                          ORDER BY rd.updated_at LIMIT 1), UTC_TIMESTAMP(3))), UTC_TIMESTAMP(3)) AS s`,
+      [...enabled, ...enabled],
+    );
+    oldest = Number(w?.s ?? 0);
+  }
+  const held = await deviceCounts(q, devs.map((d) => d.id));
+  const devices = devs.map((d) => ({ ...d, ...held.get(d.id)! }));
   const sensors = known ?? (await listSensors(q, silentAfterS));
   return {
     rules,
-    oldest_pending_s: Math.max(0, Number(old?.s ?? 0)),
+    oldest_pending_s: Math.max(0, oldest),
     failed: devices.filter((d) => Number(d.failed) > 0).map((d) => ({ device: d.name, failed: Number(d.failed), last_error: d.last_error })),
     devices: devices.map((d) => ({ name: d.name, enabled: Boolean(d.enabled), applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0) })),
     silent_sensors: sensors.filter((s) => s.silent).map((s) => s.name),
