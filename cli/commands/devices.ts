@@ -234,7 +234,9 @@ export function registerDevices(program: Command, ctx: Context): void {
       if (o.json) return ctx.json(out);
       if (!out.length) return ctx.io.out('no devices');
       ctx.io.out(renderTable(['name', 'adapter', 'transport', 'host', 'takes', 'enabled', 'applied', 'pending', 'failed', 'last error'],
-        out.map((d) => [d.name, d.adapter, d.transport, `${d.host}:${d.port}`, d.applies_to, d.enabled ? 'yes' : 'no', d.applied, d.pending, d.failed, d.last_error])));
+        // (the device's own error, else the newest of a rule it failed: as the console's page)
+        out.map((d) => [d.name, d.adapter, d.transport, `${d.host}:${d.port}`, d.applies_to, d.enabled ? 'yes' : 'no', d.applied, d.pending, d.failed,
+          d.last_error ?? (d.failed > 0 ? d.last_rule_error : null)])));
     });
 
   devices.command('show <name>')
