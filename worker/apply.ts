@@ -160,9 +160,15 @@ async function applyWith(
       try {
         await session.run(joined ? joinPlans(setup, plans.primary).steps : plans.primary.steps);
       } catch (err) {
-        // a joined transaction changed nothing: the setup goes on its own first (if it is what
-        // failed, its own error is the one to report)
-        if (joined) await session.run(setup.steps);
+        // Only a command the device refused (E_STEP) is known to have changed nothing. After a
+        // timeout or a broken connection it may still be running there, and a second command
+        // sent now could land before it, its effect last (a fault review saw a stuck add run
+        // after the rule was taken off): the batch fails, the connection is dropped.
+        if (!(err instanceof TransportError && err.code === 'E_STEP')) throw err;
+        // the setup on its own first (if it is what failed, its own error is the one to
+        // report): a joined transaction changed nothing, and a kept connection's device may
+        // have lost ipms's objects since (nft flush ruleset, a reboot)
+        if (joined || !fresh) await session.run((setup ?? adapter.setup(opts)).steps);
         // a delta that does not fit what the device has changed nothing (one transaction):
         // replace the adapter's objects whole with everything the device should enforce
         if (!plans.fallback) throw err;

@@ -4,6 +4,7 @@ import type { DeviceRow } from '../lib/types.ts';
 import type { Adapter, DeviceOptions } from './devices/types.ts';
 import { dryRunTransport } from './transports/dryrun.ts';
 import { localTransport } from './transports/local.ts';
+import { DEVICE_TIMEOUT_ADAPTERS, withDeviceTimeout } from './transports/device-timeout.ts';
 import { sshTransport } from './transports/ssh.ts';
 import { withSudo } from './transports/sudo.ts';
 import type { Transport } from './transports/types.ts';
@@ -23,11 +24,14 @@ export function transportFor(d: DeviceRow, deps: TransportDeps): Transport {
 
 function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
   switch (d.transport) {
-    case 'ssh':
-      return sshTransport({
-        name: d.name, host: d.host, port: d.port, username: d.username, keyRef: d.key_ref, hostKey: d.host_key,
-        timeoutMs: deps.timeoutMs ?? 30_000,
+    case 'ssh': {
+      const timeoutMs = deps.timeoutMs ?? 30_000;
+      const ssh = sshTransport({
+        name: d.name, host: d.host, port: d.port, username: d.username, keyRef: d.key_ref, hostKey: d.host_key, timeoutMs,
       });
+      // (inside sudo's wrapper: `timeout ... sudo -n -- nft ...`)
+      return DEVICE_TIMEOUT_ADAPTERS.includes(d.adapter) ? withDeviceTimeout(ssh, timeoutMs) : ssh;
+    }
     case 'local':
       return localTransport(deps.timeoutMs ?? 60_000);
     case 'dry-run':

@@ -3,6 +3,7 @@
  * rule, the worker applies it over SSH (real sshd, pinned host key) to real nftables inside a
  * network namespace, and a real TCP connection from the attacker's namespace is then dropped.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../helpers/lab.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
@@ -11,6 +12,7 @@ import { burst, insertHits, nowTs } from '../helpers/hits.ts';
 import { Worker } from '../../worker/worker.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { transportFor } from '../../worker/target.ts';
+import type { DeviceRow } from '../../lib/types.ts';
 
 let lab: Lab;
 let t: TestDb;
@@ -154,5 +156,25 @@ describe('hits to a dropped packet and back', () => {
     expect(shown.devices[0]!.last_error).toContain(`host key of ${lab.mgmt}:22 is ${lab.hostKeyFingerprint}, not the pinned ${lab.otherFingerprint}: refused, nothing was sent`);
     expect((await ipms(t.url, 'devices', 'test', 'fw-wrongkey')).code).not.toBe(0);
     expect(lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms'])).not.toContain('198.51.100.66');
+  });
+});
+
+describe('a command that hangs on the device', () => {
+  it('is killed there by the device-side timeout, not left to run after the worker gave up', { timeout: 30_000 }, async () => {
+    const [d] = await t.db.rows<DeviceRow>("SELECT * FROM Device WHERE name = 'fw'");
+    // the worker's deadline 7 s: the device's is 2 s (5 s shorter)
+    const session = await transportFor(d!, { print: () => undefined, timeoutMs: 7000 }).open();
+    const marker = `/tmp/ipms-hang-${process.pid}-${Date.now()}`;
+    try {
+      const started = Date.now();
+      await expect(session.run([{ argv: ['sh', '-c', `sleep 5; touch ${marker}`] }])).rejects.toThrow(/exited 124/);
+      expect(Date.now() - started).toBeLessThan(7000);
+      // had it gone on, the file would be there 5 s after the start
+      await new Promise((r) => setTimeout(r, 5500 - (Date.now() - started)));
+      // (a network namespace shares this filesystem)
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await session.close();
+    }
   });
 });
