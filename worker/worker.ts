@@ -104,14 +104,19 @@ export class Worker {
     this.running = true;
     // a daemon keeps one connection per device open between batches (reconnecting on failure)
     this.pool = new SessionPool(this.deps.transportFor);
+    // ticks that fail whole (the database unreachable) in a row: the wait doubles up to 30 s
+    // (at 200 ms a poll an outage was five log lines a second)
+    let failing = 0;
     while (!this.stopping) {
       this.inFlight = this.tick();
       const r = await this.inFlight;
       this.inFlight = undefined;
       const busy = r.outcomes.some((o) => o.applied + o.removed > 0);
+      failing = r.errors.length && !r.outcomes.length ? failing + 1 : 0;
+      const wait = failing ? Math.min(Math.max(pollMs, 30_000), pollMs * 2 ** Math.min(failing, 16)) : pollMs;
       if (this.stopping) break;
       if (!busy) await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
+        const timer = setTimeout(resolve, wait);
         this.wake = () => {
           clearTimeout(timer);
           resolve();

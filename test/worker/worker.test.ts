@@ -487,6 +487,24 @@ describe('living next to a DBA', () => {
   });
 });
 
+describe('the daemon with the database unreachable', () => {
+  it('waits longer after each tick that fails whole (doubling up to 30 s), so an outage is a few log lines, not five a second', { timeout: 20_000 }, async () => {
+    // a port nothing listens on: every tick fails to reach the database
+    const down = openDb(parseDatabaseUrl('mysql://nobody:x@127.0.0.1:9/nowhere'), { poolSize: 1 });
+    const lines: string[] = [];
+    const w = new Worker(down, deps, { log: (s) => lines.push(s) });
+    const running = w.run(50);
+    await new Promise((r) => setTimeout(r, 2000));
+    await w.stop();
+    await running;
+    await down.end();
+    const failed = lines.filter((l) => l.startsWith('tick failed'));
+    expect(failed.length).toBeGreaterThan(1);
+    // 50 ms polls would be ~40 ticks in 2 s; with the wait doubling (100, 200, 400, 800 ms ...) at most 6
+    expect(failed.length).toBeLessThanOrEqual(6);
+  });
+});
+
 describe('ipms apply --once', () => {
   it('exits 0 when all went on, 1 when anything failed, and says which device and why', async () => {
     const ok = await deviceWithRules(2);
