@@ -152,6 +152,20 @@ async function applyWith(
         const over = add.filter((r) => mine.some((m) => overlaps(m, parseCidr(`${r.src.address}/${r.src.prefix}`))));
         if (over.length) throw new OverWorkerError(over.map((r) => r.id), mine);
       }
+      // A new connection first makes sure the device still has ipms's objects, when it should
+      // hold rules: lost (a reboot without them saved, nft flush ruleset), everything it
+      // should enforce goes back whole, not just this batch's delta.
+      // (a dry-run device reads nothing back)
+      if (fresh && adapter.lostCheck && plans.fallback && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
+        const check = adapter.lostCheck(opts);
+        const [seen] = await session.run([check.step]);
+        if (seen && check.lost(seen.stdout)) {
+          out.errors.push(`${device.name}: ipms's objects were gone from the device (rebooted without them, or flushed): all its rules were put back`);
+          await session.run(adapter.setup(opts).steps);
+          await session.run((await plans.fallback()).steps);
+          return;
+        }
+      }
       // the setup is idempotent; with a kept connection it runs once per connection. Where the
       // adapter takes both in one transaction they go as one (nft: one process, one round trip)
       const setup = fresh ? adapter.setup(opts) : undefined;
@@ -255,6 +269,12 @@ async function rememberPeers(db: Db, device: DeviceRow, peer: NonNullable<Sessio
     if (r.affectedRows) added.push(c);
   }
   return added;
+}
+
+/** Has the device been recorded as holding any rule? */
+async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
+  const [r] = await db.rows<{ x: number }>("SELECT 1 AS x FROM RuleDevice WHERE device_id = ? AND state = 'applied' LIMIT 1", [deviceId]);
+  return r !== undefined;
 }
 
 /**

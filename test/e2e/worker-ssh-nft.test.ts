@@ -178,3 +178,19 @@ describe('a command that hangs on the device', () => {
     }
   });
 });
+
+describe('a device that lost ipms\'s table (rebooted without it saved, nft flush ruleset)', () => {
+  it('gets every rule it should hold back at the next batch, not only the new one', { timeout: 60_000 }, async () => {
+    for (const a of ['198.51.100.61', '198.51.100.62']) expect((await ipms(t.url, 'rules', 'add', a)).code).toBe(0);
+    // (the wrong-key device of an earlier test is left out)
+    const first = await ipms(t.url, 'apply', '--once', '--device', 'fw');
+    expect(first.code, first.out + first.err).toBe(0);
+    lab.dev.ok(['nft', 'delete', 'table', 'inet', 'ipms']);
+    expect((await ipms(t.url, 'rules', 'add', '198.51.100.63')).code).toBe(0);
+    const again = await ipms(t.url, 'apply', '--once', '--device', 'fw');
+    expect(again.code, again.out + again.err).toBe(0);
+    expect(again.out).toMatch(/ipms's objects were gone from the device .*: all its rules were put back/);
+    const table = lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']);
+    for (const a of ['198.51.100.61', '198.51.100.62', '198.51.100.63']) expect(table).toContain(a);
+  });
+});

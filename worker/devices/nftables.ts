@@ -261,6 +261,10 @@ export const nftables: Adapter = Object.freeze<Adapter>({
     return undefined;
   },
   setup,
+  lostCheck: (raw?: DeviceOptions) => {
+    const want = `table inet ${nftOptions(raw).table}`;
+    return { step: { argv: ['nft', 'list', 'tables'] }, lost: (stdout: string) => !stdout.split('\n').some((l) => l.trim() === want) };
+  },
   render,
   readState,
   parseState: (outputs: readonly string[], raw?: DeviceOptions) => nftParseState(outputs, nftOptions(raw).table),

@@ -149,6 +149,13 @@ export interface Adapter {
   objects(opts?: DeviceOptions): string[];
   /** idempotent: creates the adapter's own table/chains/sets/lists and hooks them in */
   setup(opts?: DeviceOptions): Plan;
+  /**
+   * A cheap look at whether the adapter's objects are on the device at all: a firewall rebooted
+   * without saving them, or `nft flush ruleset`, lost every rule ipms had put there, and the
+   * idempotent setup of a new connection would make them again, empty, with no one the wiser.
+   * The step, and what its standard output means.
+   */
+  lostCheck?(opts?: DeviceOptions): { step: ExecStep; lost: (stdout: string) => boolean };
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
   /** the steps whose outputs parseState reads */
   readState(opts?: DeviceOptions): Plan;
