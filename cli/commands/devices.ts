@@ -361,10 +361,13 @@ export function registerDevices(program: Command, ctx: Context): void {
 
   program.command('worker')
     .description('apply rules as they come (daemon); SIGTERM lets the batch in flight finish')
-    .option('--poll <duration>', 'how often to look for due rules when idle', '1s')
+    .option('--poll <duration>', 'how often to look for due rules when idle (1s, 200ms)', '1s')
     .option('--poll-ms <ms>', 'the same in milliseconds')
     .action(async (o: { poll: string; pollMs?: string }) => {
-      const pollMs = o.pollMs !== undefined ? intArg(o.pollMs, '--poll-ms', 10, 3_600_000) : parseDuration(o.poll, '--poll') * 1000;
+      // (milliseconds too: a daemon polls more often than once a second)
+      const ms = /^\s*(\d{1,7})ms\s*$/i.exec(o.poll);
+      const pollMs = o.pollMs !== undefined ? intArg(o.pollMs, '--poll-ms', 10, 3_600_000)
+        : ms ? intArg(ms[1]!, '--poll', 10, 3_600_000) : parseDuration(o.poll, '--poll') * 1000;
       await ctx.db().rows('SELECT 1');
       const w = new Worker(ctx.db(), deps(ctx), { log: (s) => ctx.io.err(`${new Date().toISOString()} ${s}`) });
       const stop = () => {

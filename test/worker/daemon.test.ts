@@ -17,7 +17,8 @@ afterAll(async () => t?.close());
 
 describe('ipms worker', () => {
   it('applies rules as they come and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
-    const p = ipmsProcess(t.url, 'worker', '--poll-ms', '100');
+    // (--poll takes milliseconds as well as 1s, 5m...)
+    const p = ipmsProcess(t.url, 'worker', '--poll', '100ms');
     let code;
     try {
       const add = await ipms(t.url, 'rules', 'add', '198.51.100.23', '--reason', 'daemon test', '--json');
