@@ -1,6 +1,6 @@
 /** The health of the whole: what `ipms status`, `ipms check` and the web console show. */
 import type { Queryable } from '../db.ts';
-import { deviceCounts } from './devices.ts';
+import { listDevices } from './devices.ts';
 import { listSensors, type SensorOut } from './sensors.ts';
 
 export interface StatusOut {
@@ -20,16 +20,13 @@ export async function getStatus(q: Queryable, silentAfterS = 86400, known?: Sens
   const counts = await q.rows<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM Rule GROUP BY status');
   const rules: Record<string, number> = { pending: 0, active: 0, disabled: 0, dropped: 0, expired: 0 };
   for (const c of counts) rules[c.status] = Number(c.n);
+  // (the devices with their counts and newest rule error, as `devices list` has them)
+  const devices = await listDevices(q);
   // The oldest device change waiting, on enabled devices: a pending row has waited since it
   // became due (next_attempt_at), a failed one since its last attempt. Read from the indexes in
   // order and stopped at the first row (a MIN over the backlog read every row of it, with its
   // rule: 0.7 s at 130k, when monitoring matters most).
-  const devs = await q.rows<{ id: number; name: string; enabled: number; last_error: string | null }>(
-    `SELECT d.id, d.name, d.enabled,
-            (SELECT x.last_error FROM RuleDevice x WHERE x.device_id = d.id AND x.state = 'failed' ORDER BY x.updated_at DESC LIMIT 1) AS last_error
-     FROM Device d ORDER BY d.name`,
-  );
-  const enabled = devs.filter((d) => d.enabled).map((d) => d.id);
+  const enabled = devices.filter((d) => d.enabled).map((d) => d.id);
   let oldest = 0;
   if (enabled.length) {
     const inList = enabled.map(() => '?').join(',');
@@ -43,14 +40,12 @@ export async function getStatus(q: Queryable, silentAfterS = 86400, known?: Sens
     );
     oldest = Number(w?.s ?? 0);
   }
-  const held = await deviceCounts(q, devs.map((d) => d.id));
-  const devices = devs.map((d) => ({ ...d, ...held.get(d.id)! }));
   const sensors = known ?? (await listSensors(q, silentAfterS));
   return {
     rules,
     oldest_pending_s: Math.max(0, oldest),
-    failed: devices.filter((d) => Number(d.failed) > 0).map((d) => ({ device: d.name, failed: Number(d.failed), last_error: d.last_error })),
-    devices: devices.map((d) => ({ name: d.name, enabled: Boolean(d.enabled), applied: Number(d.applied ?? 0), pending: Number(d.pending ?? 0), failed: Number(d.failed ?? 0) })),
+    failed: devices.filter((d) => d.failed > 0).map((d) => ({ device: d.name, failed: d.failed, last_error: d.last_rule_error })),
+    devices: devices.map((d) => ({ name: d.name, enabled: Boolean(d.enabled), applied: d.applied, pending: d.pending, failed: d.failed })),
     silent_sensors: sensors.filter((s) => s.silent).map((s) => s.name),
     unapproved_honeypots: sensors.filter((s) => s.honeypots_unapproved > 0).map((s) => ({ sensor: s.name, honeypots: s.honeypots_unapproved })),
     sensors: sensors.length,
