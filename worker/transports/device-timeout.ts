@@ -8,25 +8,13 @@
  * sudoers keeps naming only the firewall tools; sudo passes the SIGTERM on to the tool.
  * Linux only (coreutils or busybox `timeout`): the nftables, iptables and ipset adapters.
  */
-import type { Step } from '../devices/types.ts';
-import { TransportError, type Session, type Transport } from './types.ts';
+import { withPrefix } from './prefix.ts';
+import type { Transport } from './types.ts';
 
 export const DEVICE_TIMEOUT_ADAPTERS: readonly string[] = ['nftables', 'iptables', 'ipset'];
-
-function bounded(step: Step, secs: number): Step {
-  if (!('argv' in step)) throw new TransportError('E_STEP', 'a device-side timeout applies to commands, not to device CLI sessions');
-  const pre = ['timeout', '-k', '2', String(secs)];
-  return { ...step, argv: [...pre, ...step.argv], ...(step.unless ? { unless: [...pre, ...step.unless] } : {}) };
-}
 
 /** `workerTimeoutMs`: the worker's own deadline for a command; the device's is 5 s shorter. */
 export function withDeviceTimeout(inner: Transport, workerTimeoutMs: number): Transport {
   const secs = Math.max(1, Math.floor(workerTimeoutMs / 1000) - 5);
-  return {
-    name: inner.name,
-    async open(): Promise<Session> {
-      const s = await inner.open();
-      return { ...s, run: async (steps) => s.run(steps.map((st) => bounded(st, secs))), close: () => s.close() };
-    },
-  };
+  return withPrefix(inner, ['timeout', '-k', '2', String(secs)], 'a device-side timeout');
 }
