@@ -179,6 +179,19 @@ export const ipset: Adapter = Object.freeze<Adapter>({
   maxTimeoutS: IPSET_MAX_TIMEOUT_S,
   unsupported,
   setup,
+  // A reboot (ipset keeps nothing across one unless saved) or `ipset destroy` takes the sets,
+  // and the idempotent setup would create them again, empty: a set of ours missing from the
+  // list of names is the sign (`list -n` prints names only, however full the sets are).
+  lostCheck: (raw?: DeviceOptions) => {
+    const want = ipsetSets(ipsetOptions(raw)).map((s) => s.name);
+    return {
+      step: { argv: ['ipset', 'list', '-n'] },
+      lost: (stdout: string) => {
+        const have = new Set(stdout.split('\n').map((l) => l.trim()));
+        return want.some((n) => !have.has(n));
+      },
+    };
+  },
   render,
   readState,
   parseState,
