@@ -122,8 +122,7 @@ async function applyWith(
   }
   for (const [msg, rows] of refused) await fail(rows, msg);
   if (neverHeld.length) {
-    await markDone(db, neverHeld, deps.workerId);
-    out.removed += neverHeld.length;
+    out.removed += (await markDone(db, neverHeld, deps.workerId)).removed;
   }
   if (!ok.length) return out;
   lap('validate');
@@ -224,11 +223,12 @@ async function applyWith(
     return out;
   }
   lap('device');
-  await markDone(db, ok, deps.workerId);
+  // (rows whose rule changed while in flight are released, not counted: they go next round)
+  const done = await markDone(db, ok, deps.workerId);
   await deviceHealth(db, device.id, null);
   lap('record');
-  out.applied = ok.filter((c) => c.desired === 'present').length;
-  out.removed += ok.length - out.applied;
+  out.applied = done.applied;
+  out.removed += done.removed;
   return out;
 }
 

@@ -31,8 +31,13 @@ export async function release(db: Db, rows: Claimed[], workerId: string): Promis
  */
 const RECORD_LANES = 2;
 
-export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<void> {
+/**
+ * Records rows as done; returns how many were recorded of each wish (a row whose wish changed
+ * meanwhile is released, not counted).
+ */
+export async function markDone(db: Db, rows: Claimed[], workerId: string): Promise<{ applied: number; removed: number }> {
   let recorded = 0;
+  const done = { applied: 0, removed: 0 };
   const chunks: Claimed[][] = [];
   for (let i = 0; i < rows.length; i += CHUNK) chunks.push(rows.slice(i, i + CHUNK));
   let next = 0;
@@ -46,7 +51,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
         // every statement stands alone (autocommit): a deadlock victim is run again whole
-        for (const [version, ids] of byVersion(chunk)) {
+        for (const { version, desired, ids } of byVersionAndWish(chunk)) {
           const r = await withRetry(async () => {
             // READ COMMITTED, like the activation below (see activateRules): no gap locks
             if (rc) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
@@ -56,11 +61,12 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
                    applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
                    removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
                    last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
-               WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ?`,
-              [...ids, workerId, version],
+               WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ? AND desired = ?`,
+              [...ids, workerId, version, desired],
             );
           });
           recorded += r.affectedRows;
+          done[desired === 'present' ? 'applied' : 'removed'] += r.affectedRows;
         }
         const ruleIds = [...new Set(chunk.filter((r) => r.desired === 'present').map((r) => r.rule_id))];
         if (ruleIds.length) await activateRules(q, ruleIds, rc);
@@ -78,6 +84,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
   if (failed) throw failed.reason;
   // rows whose wish changed meanwhile (another version) were not recorded: let them go
   if (recorded < rows.length) await release(db, rows, workerId);
+  return done;
 }
 
 /**
@@ -112,6 +119,18 @@ export async function activateRules(q: Queryable, ruleIds: number[], readCommitt
 async function readCommittedAllowed(q: Queryable): Promise<boolean> {
   const [v] = await q.rows<{ lb: number | string; f: string }>('SELECT @@log_bin AS lb, @@binlog_format AS f');
   return !(Number(v?.lb) === 1 && String(v?.f).toUpperCase() === 'STATEMENT');
+}
+
+/** The ids of a chunk by the version and wish they were claimed at (nearly always one or two groups). */
+function byVersionAndWish(rows: Claimed[]): { version: number; desired: Claimed['desired']; ids: number[] }[] {
+  const m = new Map<string, { version: number; desired: Claimed['desired']; ids: number[] }>();
+  for (const r of rows) {
+    const k = `${r.version} ${r.desired}`;
+    const g = m.get(k);
+    if (g) g.ids.push(r.id);
+    else m.set(k, { version: r.version, desired: r.desired, ids: [r.id] });
+  }
+  return [...m.values()];
 }
 
 /** The ids of a chunk by the version they were claimed at (nearly always one version). */

@@ -210,16 +210,35 @@ describe('claims and device leases', () => {
     await t.db.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ?', [dev.id]);
   });
 
-  it("a rule dropped while a worker applies it is not recorded as applied: its removal comes next", async () => {
-    const dev = await deviceWithRules(1);
+  it("a rule dropped while a worker applies it is not recorded (nor counted) as applied: its removal comes next", async () => {
+    const dev = await deviceWithRules(2);
     const claimed = await claimDue(workerDb, { workerId: 'w1', limit: 10, leaseS: 60, deviceId: dev.id });
-    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [dev.ruleIds[0]]);
-    await markDone(workerDb, claimed, 'w1');
-    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'pending', claimed_by: null }]);
+    expect(claimed).toHaveLength(2);
+    const [row] = await t.db.rows<DeviceRow>('SELECT * FROM Device WHERE id = ?', [dev.id]);
+    // the DBA drops the first rule while the batch is on the device
+    const dropping: Transport = {
+      name: 'dry-run',
+      async open() {
+        const s = await transportFor(row!, { print: (x) => sent.push(x) }).open();
+        return {
+          async run(steps) {
+            await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [dev.ruleIds[0]]);
+            return s.run(steps);
+          },
+          close: () => s.close(),
+        };
+      },
+    };
+    const o = await applyDeviceBatch(workerDb, row!, claimed, { adapterFor, transportFor: () => dropping, workerId: 'w1' });
+    expect(o).toMatchObject({ applied: 1, removed: 0, failed: 0 });
+    expect(await rowsOf(dev.id)).toMatchObject([
+      { desired: 'absent', state: 'pending', claimed_by: null },
+      { desired: 'present', state: 'applied', claimed_by: null },
+    ]);
     await workerDb.exec('UPDATE Device SET claimed_by = NULL, claimed_until = NULL WHERE id = ?', [dev.id]);
     const res = await new Worker(workerDb, deps, { deviceId: dev.id }).tick();
     expect(res.outcomes).toMatchObject([{ device: dev.name, applied: 0, removed: 1, failed: 0 }]);
-    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'removed' }]);
+    expect(await rowsOf(dev.id)).toMatchObject([{ desired: 'absent', state: 'removed' }, { desired: 'present', state: 'applied' }]);
   });
 });
 
