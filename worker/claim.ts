@@ -35,10 +35,17 @@ export interface ClaimOptions {
   deviceId?: number;
 }
 
+/**
+ * Due rows, and free leases: unclaimed, lapsed, or held by the asking worker itself. A worker
+ * claims only between its batches (a tick waits for every device's batch), so what still
+ * carries its own id is left over from a batch that could not be recorded (the database went
+ * away mid-batch): it takes that back at once instead of waiting out its own lease.
+ * (Each takes the worker id as its one parameter.)
+ */
 const DUE = `rd.state IN ('pending', 'failed') AND rd.next_attempt_at <= UTC_TIMESTAMP(3)
-  AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3))`;
+  AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3) OR rd.claimed_by = ?)`;
 
-const LEASE_FREE = '(claimed_until IS NULL OR claimed_until < UTC_TIMESTAMP(3))';
+const LEASE_FREE = '(claimed_until IS NULL OR claimed_until < UTC_TIMESTAMP(3) OR claimed_by = ?)';
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
@@ -50,7 +57,7 @@ async function leaseDevice(db: Queryable, deviceId: number, holder: string, leas
   const r = await withRetry(() => db.exec(
     `UPDATE Device SET claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
      WHERE id = ? ${enabledOnly ? 'AND enabled = 1' : ''} AND ${LEASE_FREE}`,
-    [holder, leaseS, deviceId],
+    [holder, leaseS, deviceId, holder],
   ));
   return r.affectedRows === 1;
 }
@@ -63,7 +70,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<Claimed[]> {
      WHERE d.enabled = 1 AND ${LEASE_FREE} ${o.deviceId !== undefined ? 'AND d.id = ?' : ''}
        AND EXISTS (SELECT 1 FROM RuleDevice rd WHERE rd.device_id = d.id AND ${DUE})
      ORDER BY d.id`,
-    o.deviceId !== undefined ? [o.deviceId] : [],
+    [o.workerId, ...(o.deviceId !== undefined ? [o.deviceId] : []), o.workerId],
   );
   const leased: number[] = [];
   for (const d of candidates) if (await leaseDevice(db, d.id, o.workerId, o.leaseS)) leased.push(d.id);
@@ -78,7 +85,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<Claimed[]> {
          ORDER BY rd.device_id, rd.id
          LIMIT ${limit}
          FOR UPDATE SKIP LOCKED`,
-        leased,
+        [...leased, o.workerId],
       );
       for (let i = 0; i < due.length; i += 5000) {
         const ids = due.slice(i, i + 5000).map((r) => r.id);

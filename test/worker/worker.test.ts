@@ -177,6 +177,20 @@ describe('claims and device leases', () => {
     expect((await rowsOf(dev.id)).map((r) => r.attempts)).toEqual([2, 2]);
   });
 
+  it('takes back at once what it left claimed itself when the database went away mid-batch', async () => {
+    const dev = await deviceWithRules(2);
+    const w = new Worker(workerDb, deps, { deviceId: dev.id });
+    // what a batch whose recording failed leaves: the device leased and its rows claimed by
+    // this worker for the whole lease
+    const left = await claimDue(workerDb, { workerId: w.id, limit: 10, leaseS: 60, deviceId: dev.id });
+    expect(left).toHaveLength(2);
+    // another worker still waits for the lease
+    expect(await claimDue(workerDb, { workerId: 'other', limit: 10, leaseS: 60, deviceId: dev.id })).toEqual([]);
+    const res = await w.tick();
+    expect(res.outcomes).toMatchObject([{ device: dev.name, applied: 2, failed: 0 }]);
+    expect((await rowsOf(dev.id)).map((r) => [r.state, r.claimed_by])).toEqual([['applied', null], ['applied', null]]);
+  });
+
   it('a batch longer than the lease keeps the device: the lease is renewed while it runs', { timeout: 30_000 }, async () => {
     const dev = await deviceWithRules(2);
     const slow = new Worker(workerDb, { adapterFor, transportFor: (d: DeviceRow) => slowDryRun(d, 4500) }, { deviceId: dev.id, leaseS: 3 });
