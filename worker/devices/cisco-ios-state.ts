@@ -18,7 +18,7 @@ export const IOS_LAST_SEQ = 2147483647;
  */
 const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
   bgp: 179, biff: 512, bootpc: 68, bootps: 67, chargen: 19, cmd: 514, daytime: 13, discard: 9, dnsix: 195,
-  domain: 53, echo: 7, exec: 512, finger: 79, ftp: 21, 'ftp-data': 20, gopher: 70, hostname: 101, ident: 113,
+  domain: 53, drip: 3949, echo: 7, exec: 512, finger: 79, ftp: 21, 'ftp-data': 20, gopher: 70, hostname: 101, ident: 113,
   irc: 194, isakmp: 500, klogin: 543, kshell: 544, login: 513, lpd: 515, 'mobile-ip': 434, msrpc: 135, nameserver: 42,
   'netbios-dgm': 138, 'netbios-ns': 137, 'netbios-ss': 139, nntp: 119, 'non500-isakmp': 4500, ntp: 123,
   'onep-plain': 15001, 'onep-tls': 15002, 'pim-auto-rp': 496, pop2: 109, pop3: 110, rip: 520, ripv6: 521,
@@ -46,7 +46,7 @@ function proto(word: string, family: Family, line: string): StateEntry['proto'] 
 }
 
 function entry(body: string, family: Family, id: number, line: string): StateEntry {
-  const t = body.replace(/\(\d+ matches?\)/g, ' ').replace(/\blog\b/g, ' ').trim().split(/\s+/);
+  const t = body.replace(/\(\d+ match(?:es)?\)/g, ' ').replace(/\blog\b/g, ' ').trim().split(/\s+/);
   const bits = family === 4 ? 32 : 128;
   let i = 0;
   const p = proto(t[i++] ?? '', family, line);
@@ -106,15 +106,28 @@ export function iosParseState(outputs: readonly string[]): StateEntry[] {
   const out: StateEntry[] = [];
   // (an interactive IOS session ends its lines with CR LF)
   const lines = (i: number) => (outputs[i] ?? '').split(/\r?\n/).map((l) => l.replace(/\r+$/, ''));
-  for (const line of lines(0)) {
-    const m = /^\s*(\d+)\s+(deny|permit)\s+(.*)$/.exec(line);
-    if (m && m[2] === 'deny') out.push(entry(m[3]!, 4, Number(m[1]), line));
-    else if (m && /^ip any any\b/.test(m[3]!)) finalPermit(Number(m[1]), line);
-  }
-  for (const line of lines(1)) {
-    const m = /^\s*(deny|permit)\s+(.*?)\s+sequence\s+(\d+)\s*$/.exec(line);
-    if (m && m[1] === 'deny') out.push(entry(m[2]!, 6, Number(m[3]), line));
-    else if (m && /^ipv6 any any\b/.test(m[2]!)) finalPermit(Number(m[3]), line);
+  for (const family of [4, 6] as const) {
+    let entries = 0;
+    let permit = false;
+    for (const line of lines(family === 4 ? 0 : 1)) {
+      const m = family === 4
+        ? /^\s*(\d+)\s+(deny|permit)\s+(.*)$/.exec(line)
+        : /^\s*(deny|permit)\s+(.*?)\s+sequence\s+(\d+)\s*$/.exec(line);
+      if (!m) continue;
+      const [seq, verb, body] = family === 4 ? [m[1]!, m[2]!, m[3]!] : [m[3]!, m[1]!, m[2]!];
+      entries++;
+      if (verb === 'deny') out.push(entry(body, family, Number(seq), line));
+      else if (new RegExp(`^${family === 4 ? 'ip' : 'ipv6'} any any\\b`).test(body)) {
+        finalPermit(Number(seq), line);
+        permit = true;
+      }
+    }
+    // entries but no final permit (removed by hand): the list's implicit deny drops every
+    // other packet on the interface; the state read says so rather than report no drift
+    if (entries && !permit) {
+      throw new IpmsError('E_DEVICE_STATE', `cisco-ios state: the IPv${family} list has no final '${family === 4 ? 'permit ip' : 'permit ipv6'} any any' ` +
+        `(sequence ${IOS_LAST_SEQ}): its implicit deny drops all other traffic; enter it again in the ACL`);
+    }
   }
   return sortedUnique(out);
 }

@@ -133,8 +133,16 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(() => a.parseState([renumbered, ''])).toThrow(/the final permit is entry 70, not 2147483647/);
     const renumbered6 = sample('cisco-ios', 'state-v6.txt').replace(/sequence 2147483647/, 'sequence 40');
     expect(() => a.parseState(['', renumbered6])).toThrow(/the final permit is entry 40/);
-    // port names IOS-XE 16 prints (msrpc is 135)
-    expect(a.parseState([' 110 deny tcp host 198.51.100.1 host 192.0.2.1 eq msrpc\r\n', ''])).toMatchObject([{ dstPort: 135, id: 110 }]);
+    // a final permit removed by hand: the list's implicit deny drops everything else
+    const noPermit = sample('cisco-ios', 'state-v4.txt').replace(/^.*permit ip any any.*$/m, '');
+    expect(() => a.parseState([noPermit, ''])).toThrow(/the IPv4 list has no final 'permit ip any any'/);
+    expect(() => a.parseState(['', sample('cisco-ios', 'state-v6.txt').replace(/^.*permit ipv6 any any.*$/m, '')])).toThrow(/the IPv6 list has no final/);
+    // (an empty or missing list is no entries at all, and no complaint)
+    expect(a.parseState(['Router#show ip access-lists IPMS-IN\r\nRouter#', ''])).toEqual([]);
+    // port names IOS-XE 16 prints (msrpc is 135; drip 3949 is in the tcp list), with the hit
+    // count IOS adds in the singular too
+    expect(a.parseState([' 110 deny tcp host 198.51.100.1 host 192.0.2.1 eq msrpc\r\n 2147483647 permit ip any any\r\n', ''])).toMatchObject([{ dstPort: 135, id: 110 }]);
+    expect(a.parseState([' 111 deny tcp host 198.51.100.1 host 192.0.2.1 eq drip (1 match)\r\n 2147483647 permit ip any any (1 match)\r\n', ''])).toMatchObject([{ dstPort: 3949, id: 111 }]);
   });
 
   it("cisco-ios: the setup of a later connection takes IOS's duplicate-sequence answer for its final permit as done", () => {
