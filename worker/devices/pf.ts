@@ -7,8 +7,8 @@
  * loaded again (every `pfctl -f /etc/pf.conf`, a pfSense/OPNsense "apply") empties the table,
  * which silently unblocked everything until the next reconcile; tables inside an anchor, made
  * by `-T add`, are left alone when the main ruleset is reloaded (fail2ban's pf action works so).
- * Addresses go to `pfctl -a ipms -t <table> -T add|delete|replace -f -` on stdin, any number per
- * command. A small batch's new sources also lose their states (`pfctl -k`, see render): pf lets
+ * Addresses go to `pfctl -a ipms -t <table> -T add|delete|replace -f -` on stdin, up to
+ * PF_CHUNK per add or delete. A small batch's new sources also lose their states (`pfctl -k`, see render): pf lets
  * the packets of a state through without looking at rules. Deleting an address that is not there is not an error ("0/1 addresses
  * deleted"), adding one that is there neither. Nested networks are separate table entries.
  * Source addresses only (tables hold addresses); no per-entry timeout (the worker removes
@@ -77,6 +77,21 @@ function pfctl(o: PfOptions, table: string, verb: 'add' | 'delete' | 'replace', 
   return { argv: ['pfctl', '-a', o.anchor, '-t', table, '-T', verb, '-f', '-'], stdin: addrs.length ? `${addrs.join('\n')}\n` : '' };
 }
 
+/**
+ * Most addresses one `pfctl -T add|delete` takes here. pfctl hands a command's whole list to the
+ * kernel in one request, and FreeBSD refuses a request over net.pf.request_maxcount (65535 by
+ * default) with EINVAL: bigger adds and deletes go as several commands (each is idempotent).
+ * `-T replace` (a full render) and `-T show` (a state read) cannot be split; over 65535
+ * entries a table needs that tunable raised (README).
+ */
+export const PF_CHUNK = 50_000;
+
+function pfctlChunks(o: PfOptions, table: string, verb: 'add' | 'delete', addrs: readonly string[]): ExecStep[] {
+  const steps: ExecStep[] = [];
+  for (let i = 0; i < addrs.length; i += PF_CHUNK) steps.push(pfctl(o, table, verb, addrs.slice(i, i + PF_CHUNK)));
+  return steps;
+}
+
 function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
   const o = pfOptions(raw);
   const mode = call.mode ?? 'delta';
@@ -95,12 +110,10 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   } else if (mode === 'delta') {
     const removable = notWanted(batch.remove, [...batch.add, ...keep], entryOf);
     for (const t of tables(o)) {
-      const del = of(removable, t.action);
-      if (del.length) steps.push(pfctl(o, t.name, 'delete', del));
+      steps.push(...pfctlChunks(o, t.name, 'delete', of(removable, t.action)));
     }
     for (const t of tables(o)) {
-      const add = of(batch.add, t.action);
-      if (add.length) steps.push(pfctl(o, t.name, 'add', add));
+      steps.push(...pfctlChunks(o, t.name, 'add', of(batch.add, t.action)));
     }
     // pf passes the packets of an existing state without looking at its rules: a source just
     // blocked would keep its open connections. `pfctl -k` kills its states, one command per
@@ -144,6 +157,13 @@ export const pf: Adapter = Object.freeze<Adapter>({
   maxTimeoutS: 0,
   unsupported,
   setup,
+  // The anchor's rules and tables live in the kernel only: a reboot (or `pfctl -a ipms -F all`)
+  // takes them, and the setup of the next connection would make the tables again, empty. No
+  // rules in the anchor is the sign (the setup loads them, and nothing else removes them).
+  lostCheck: (raw?: DeviceOptions) => ({
+    step: { argv: ['pfctl', '-a', pfOptions(raw).anchor, '-s', 'rules'] },
+    lost: (stdout: string) => !/^\s*block\b/m.test(stdout),
+  }),
   render,
   readState,
   parseState,

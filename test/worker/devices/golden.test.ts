@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ipToBytes } from '../../../lib/ip.ts';
 import { IpmsError } from '../../../lib/errors.ts';
 import { ADAPTERS, adapterFor, formatPlan, keyText, toDeviceRule, type DeviceRule } from '../../../worker/devices/index.ts';
-import { joinPlans } from '../../../worker/devices/types.ts';
+import { joinPlans, type ExecStep } from '../../../worker/devices/types.ts';
 import { sessionError } from '../../../worker/transports/types.ts';
 
 interface FxRule { id: number; src: string; prefix: number; dst?: string; proto?: string; port?: number; action: string; expiresInS?: number }
@@ -168,6 +168,36 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(kills({ killStates: 0 })).toBe(0);
     expect(kills({ killStates: sup.length - 1 })).toBe(0);
     expect(code(() => a.render({ add: sup, remove: [] }, { killStates: -1 }))).toBe('E_DEVICE_OPTION');
+  });
+
+  it('pf: adds and deletes go at most 50,000 addresses a command (FreeBSD refuses a request over net.pf.request_maxcount, 65535)', () => {
+    const a = ADAPTERS.pf!;
+    const many = Array.from({ length: 120_000 }, (_, i) => rule({ id: i + 1, src: `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, prefix: 32, action: 'DROP' }));
+    const steps = a.render({ add: many, remove: [] }, { killStates: 0 }).steps as ExecStep[];
+    expect(steps.map((st) => [st.argv.slice(4).join(' '), st.stdin!.trim().split('\n').length])).toEqual([
+      ['ipms -T add -f -', 50_000], ['ipms -T add -f -', 50_000], ['ipms -T add -f -', 20_000],
+    ]);
+    // every address once, in order
+    expect(steps.flatMap((st) => st.stdin!.trim().split('\n'))).toEqual(many.map((r) => r.src.address));
+    const del = a.render({ add: [], remove: many.slice(0, 60_000) }, { killStates: 0 }).steps as ExecStep[];
+    expect(del.map((st) => `${st.argv[6]} ${st.stdin!.trim().split('\n').length}`)).toEqual(['delete 50000', 'delete 10000']);
+  });
+
+  it('pf: a device whose anchor lost its rules (a reboot) is seen as lost', () => {
+    const check = ADAPTERS.pf!.lostCheck!({ anchor: 'ipms' });
+    expect(check.step).toEqual({ argv: ['pfctl', '-a', 'ipms', '-s', 'rules'] });
+    expect(check.lost('')).toBe(true);
+    expect(check.lost('No ALTQ support in kernel\nALTQ related functions disabled\n')).toBe(true);
+    expect(check.lost('block drop in quick from <ipms> to any\nblock return in quick from <ipms_reject> to any\n')).toBe(false);
+  });
+
+  it('ipset: a device whose sets are gone (a reboot, ipset destroy) is seen as lost', () => {
+    const check = ADAPTERS.ipset!.lostCheck!();
+    expect(check.step).toEqual({ argv: ['ipset', 'list', '-n'] });
+    expect(check.lost('ipms4\nipms6\nipms4-reject\nipms6-reject\nf2b-sshd\n')).toBe(false);
+    expect(check.lost('f2b-sshd\n')).toBe(true);
+    expect(check.lost('ipms4\nipms4-reject\n')).toBe(true);
+    expect(ADAPTERS.ipset!.lostCheck!({ ipv6: false }).lost('ipms4\nipms4-reject\n')).toBe(false);
   });
 
   it('pf: pfctl -T show (hand-written sample)', () => {
