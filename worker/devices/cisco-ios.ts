@@ -67,12 +67,33 @@ function unsupported(r: DeviceRule, raw?: DeviceOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * Entry lines per session. Each session is typed line by line and echoed back, under the
+ * transport's timeout per step: a feed's worth of entries goes as several sessions on the one
+ * connection, in order.
+ */
+export const SESSION_LINES = 1000;
+
 function session(o: IosOptions, blocks: { 4: string[]; 6: string[] }): Plan {
-  const lines: string[] = [];
-  if (blocks[4].length) lines.push(`ip access-list extended ${o.acl}`, ...blocks[4].map((l) => ` ${l}`), 'exit');
-  if (blocks[6].length) lines.push(`ipv6 access-list ${o.acl6}`, ...blocks[6].map((l) => ` ${l}`), 'exit');
-  if (!lines.length) return { steps: [] };
-  return { steps: [{ session: ['configure terminal', ...lines, 'end', ...(o.writeMemory ? ['write memory'] : [])] }] };
+  const steps: { session: string[] }[] = [];
+  let lines: string[] = [];
+  let room = 0;
+  for (const [header, entries] of [[`ip access-list extended ${o.acl}`, blocks[4]], [`ipv6 access-list ${o.acl6}`, blocks[6]]] as const) {
+    for (let i = 0; i < entries.length;) {
+      if (room === 0) {
+        lines = ['configure terminal'];
+        steps.push({ session: lines });
+        room = SESSION_LINES;
+      }
+      const part = entries.slice(i, i + room);
+      lines.push(header, ...part.map((l) => ` ${l}`), 'exit');
+      i += part.length;
+      room -= part.length;
+    }
+  }
+  for (const st of steps) st.session.push('end');
+  if (steps.length && o.writeMemory) steps[steps.length - 1]!.session.push('write memory');
+  return { steps };
 }
 
 function setup(raw?: DeviceOptions): Plan {

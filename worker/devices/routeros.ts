@@ -90,8 +90,15 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
     const t = r.expiresInS !== undefined && r.expiresInS <= ROUTEROS_MAX_TIMEOUT_S ? ` timeout=${compactDuration(r.expiresInS)}` : '';
     lines.push(find(r), `${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`);
   }
-  return { steps: lines.length ? [{ session: lines }] : [] };
+  // typed line by line and echoed back, under the transport's timeout per step: a feed's worth
+  // goes as several sessions on the one connection, in order
+  const steps: SessionStep[] = [];
+  for (let i = 0; i < lines.length; i += SESSION_LINES) steps.push({ session: lines.slice(i, i + SESSION_LINES) });
+  return { steps };
 }
+
+/** Lines per session (see render). */
+export const SESSION_LINES = 1000;
 
 function readState(raw?: DeviceOptions): Plan {
   const o = routerOsOptions(raw);

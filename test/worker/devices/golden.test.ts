@@ -183,6 +183,24 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(del.map((st) => `${st.argv[6]} ${st.stdin!.trim().split('\n').length}`)).toEqual(['delete 50000', 'delete 10000']);
   });
 
+  it('cisco-ios and routeros: a feed\'s worth of entries goes as sessions of at most 1,000 entry lines, in order', () => {
+    const many = Array.from({ length: 1499 }, (_, i) => rule({ id: i + 1, src: `11.0.${i >> 8}.${i & 255}`, prefix: 32, action: 'DROP' }));
+    const v6 = rule({ id: 1501, src: '2001:db8::1', prefix: 128, action: 'DROP' });
+    const ios = ADAPTERS['cisco-ios']!.render({ add: [...many, v6], remove: [] }, { writeMemory: true }).steps as { session: string[] }[];
+    // 2 lines per add (no ..., then the entry): 3000 lines in sessions of 1000
+    expect(ios.map((st) => st.session.filter((l) => l.startsWith(' ')).length)).toEqual([1000, 1000, 1000]);
+    for (const st of ios) expect([st.session[0], st.session.at(-1)]).toEqual(['configure terminal', st === ios.at(-1) ? 'write memory' : 'end']);
+    // the last session ends the IPv4 list and holds the IPv6 entry, each under its header
+    expect(ios.at(-1)!.session.filter((l) => !l.startsWith(' '))).toEqual(['configure terminal', 'ip access-list extended IPMS-IN', 'exit',
+      'ipv6 access-list IPMS6-IN', 'exit', 'end', 'write memory']);
+    expect(ios.at(-1)!.session.slice(-6, -3)).toEqual(['ipv6 access-list IPMS6-IN', ' no deny ipv6 host 2001:db8::1 any', ' deny ipv6 host 2001:db8::1 any sequence 1501']);
+    const entries = ios.flatMap((st) => st.session.filter((l) => /^ \d+ deny ip /.test(l)).map((l) => Number(l.trim().split(' ')[0])));
+    expect(entries).toEqual(many.map((r) => r.id));
+    const ros = ADAPTERS.routeros!.render({ add: many, remove: [] }).steps as { session: string[] }[];
+    expect(ros.map((st) => st.session.length)).toEqual([1000, 1000, 998]);
+    expect(ros.flatMap((st) => st.session).filter((l) => l.includes(' add ')).length).toBe(1499);
+  });
+
   it('pf: a device whose anchor lost its rules (a reboot) is seen as lost', () => {
     const check = ADAPTERS.pf!.lostCheck!({ anchor: 'ipms' });
     expect(check.step).toEqual({ argv: ['pfctl', '-a', 'ipms', '-s', 'rules'] });
