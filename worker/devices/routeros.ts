@@ -6,7 +6,7 @@
  * fails when the output holds an error line (see sessionError); a retry of the batch is
  * harmless, every line being idempotent as written. An add is written as `remove [find ...]` then `add`: adding an
  * address that is on the list is an error ("already have such entry"), removing nothing is not,
- * and the pair refreshes the timeout. `find address=` compares the text RouterOS stores, which
+ * and the pair refreshes the timeout (a rule the device never held is a plain add: see render). `find address=` compares the text RouterOS stores, which
  * drops the /32 of an IPv4 host, so hosts are written without it. Source addresses only.
  * There is no RouterOS here: the tests are golden text only.
  */
@@ -84,11 +84,18 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   const lines: string[] = [];
   const entryOf = (k: DeviceKey) => `${k.action} ${address(k)}`;
   for (const r of sortedUnique(notWanted(batch.remove, [...batch.add, ...keep], entryOf).filter((r) => !unsupported(r, raw)))) lines.push(find(r));
+  // `remove [find ...]` walks the whole list: for a feed of 100k, 100k walks of up to 100k
+  // entries. A fresh rule (RenderCall.fresh: never on the device) alone on its entry in the
+  // batch cannot be there, so it is a plain add; were it there after all (an admin's own entry),
+  // the add fails the step, and the retry, no longer fresh, removes first.
+  const uses = new Map<string, number>();
+  for (const r of [...batch.add, ...batch.remove, ...keep]) uses.set(entryOf(r), (uses.get(entryOf(r)) ?? 0) + 1);
   // the longest-lived of rules sharing an address wins
   const life = (r: DeviceRule) => r.expiresInS ?? Infinity;
   for (const r of sortedUnique([...batch.add].sort((a, b) => life(b) - life(a) || a.id - b.id))) {
     const t = r.expiresInS !== undefined && r.expiresInS <= ROUTEROS_MAX_TIMEOUT_S ? ` timeout=${compactDuration(r.expiresInS)}` : '';
-    lines.push(find(r), `${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`);
+    if (!(call.fresh?.has(r.id) && uses.get(entryOf(r)) === 1)) lines.push(find(r));
+    lines.push(`${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`);
   }
   // typed line by line and echoed back, under the transport's timeout per step: a feed's worth
   // goes as several sessions on the one connection, in order

@@ -201,6 +201,19 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(ros.flatMap((st) => st.session).filter((l) => l.includes(' add ')).length).toBe(1499);
   });
 
+  it('routeros: a fresh rule alone on its entry is a plain add (no walk of the list to remove it first)', () => {
+    const a = ADAPTERS.routeros!;
+    const [r1, r2, r3] = [1, 2, 3].map((id) => rule({ id, src: `198.51.100.${id}`, prefix: 32, action: 'DROP' }));
+    const twin = rule({ id: 4, src: '198.51.100.2', prefix: 32, action: 'DROP' });
+    const lines = (a.render({ add: [r1!, r2!, r3!], remove: [] }, undefined, { mode: 'delta', fresh: new Set([1, 2]), keep: [twin] }).steps[0] as { session: string[] }).session;
+    expect(lines.filter((l) => l.includes(' remove '))).toEqual([
+      // rule 2 shares its entry with a kept rule, rule 3 is not fresh
+      '/ip firewall address-list remove [find list=ipms address=198.51.100.2]',
+      '/ip firewall address-list remove [find list=ipms address=198.51.100.3]',
+    ]);
+    expect(lines.filter((l) => l.includes(' add ')).length).toBe(3);
+  });
+
   it('pf: a device whose anchor lost its rules (a reboot) is seen as lost', () => {
     const check = ADAPTERS.pf!.lostCheck!({ anchor: 'ipms' });
     expect(check.step).toEqual({ argv: ['pfctl', '-a', 'ipms', '-s', 'rules'] });
