@@ -51,7 +51,8 @@ export const ROLES: readonly Role[] = [
     purpose: 'runs `ipms worker` / `ipms apply --once`: reads rules and devices, records outcomes',
     grants: [
       ['SELECT', 'Rule'],
-      ['UPDATE (status)', 'Rule'],
+      // (reason: a rule superseded by a wider one says so; see supersedeNarrower)
+      ['UPDATE (status, reason)', 'Rule'],
       ['SELECT', 'Device'],
       ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until)', 'Device'],
       ['SELECT, UPDATE', 'RuleDevice'],

@@ -19,7 +19,7 @@
 -- were most of the cost of recording a large batch (13 of 20 us a row here). It says so with
 -- @ipms_batch_record on its session; the test also asks for exactly that change of status, which
 -- the comparisons would let through anyway, so the variable left set on a worker's session
--- lets nothing else past (its account may change only Rule.status). An account that may edit
+-- lets nothing else past (its account may change only Rule.status and reason). An account that may edit
 -- a rule's traffic could set it by hand to skip these checks for its own statement only.
 CREATE TRIGGER Rule_before_update BEFORE UPDATE ON Rule FOR EACH ROW
 body: BEGIN

@@ -99,7 +99,7 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
 export async function activateRules(q: Queryable, ruleIds: number[], readCommitted = true): Promise<void> {
   for (let i = 0; i < ruleIds.length; i += CHUNK) {
     const ids = ruleIds.slice(i, i + CHUNK);
-    await withRetry(async () => {
+    const r = await withRetry(async () => {
       // (for the next transaction only: with autocommit, the UPDATE below)
       if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       return q.exec(
@@ -109,6 +109,39 @@ export async function activateRules(q: Queryable, ruleIds: number[], readCommitt
         ids,
       );
     });
+    if (r.affectedRows) await supersedeNarrower(q, ids, readCommitted);
+  }
+}
+
+/**
+ * A threshold rule for all of a source's traffic, now active on every device, makes the
+ * source's narrower open rules (a port, a protocol, a destination: a `ssh` threshold's rule from
+ * before the flood) redundant: they are dropped, saying why, so that the source ends with one
+ * rule, and the devices with one entry. Not before: dropping them when the wide rule is created
+ * would open their ports until it is on every device. A narrower rule that would outlive the
+ * wide one (a longer or no expiry) stays. Rules from a feed or by hand are left as they are.
+ * Best effort: a worker account granted before this (UPDATE of Rule.status only) cannot write
+ * the reason, and the rules then stay side by side, as they did.
+ */
+async function supersedeNarrower(q: Queryable, ids: number[], readCommitted: boolean): Promise<void> {
+  try {
+    await withRetry(async () => {
+      if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      return q.exec(
+        `UPDATE Rule w STRAIGHT_JOIN Rule n
+           ON n.src_ip >= w.src_ip AND n.src_ip <= w.src_last AND LENGTH(n.src_ip) = LENGTH(w.src_ip)
+         SET n.status = 'dropped', n.reason = LEFT(CONCAT(IFNULL(n.reason, ''), ' [dropped: rule ', w.id, ' blocks all its traffic]'), 255)
+         WHERE w.id IN (${ids.map(() => '?').join(',')}) AND w.status = 'active' AND w.origin = 'threshold'
+           AND w.dst_ip IS NULL AND w.dst_port IS NULL AND w.proto IS NULL
+           AND n.id <> w.id AND n.status IN ('pending', 'active') AND n.src_last <= w.src_last
+           AND (n.dst_ip IS NOT NULL OR n.dst_port IS NOT NULL OR n.proto IS NOT NULL)
+           AND (w.expires_at IS NULL OR n.expires_at <= w.expires_at)`,
+        ids,
+      );
+    });
+  } catch (err) {
+    // ER_COLUMNACCESS_DENIED_ERROR: an account from `db grants` of an earlier version
+    if ((err as { errno?: number }).errno !== 1143) throw err;
   }
 }
 

@@ -1,0 +1,71 @@
+/**
+ * A source blocked on one port (an `ssh` threshold) that then floods everything gets the
+ * `default` rule for all its traffic; once that one is on every device, the narrow rule is
+ * dropped (saying why), and the device keeps one entry for the source. Through the worker's own
+ * database account (its grants from `ipms db grants`) and a dry-run device.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDatabaseUrl } from '../../lib/config.ts';
+import { openDb, type Db } from '../../lib/db.ts';
+import type { DeviceRow } from '../../lib/types.ts';
+import { adapterFor } from '../../worker/adapters.ts';
+import { transportFor } from '../../worker/target.ts';
+import { Worker } from '../../worker/worker.ts';
+import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
+import { burst, insertHits, rules } from '../helpers/hits.ts';
+
+let t: TestDb;
+let workerDb: Db;
+const sent: string[] = [];
+const deps = { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => sent.push(s), timeoutMs: 5000 }) };
+
+beforeAll(async () => {
+  t = await freshDatabase('supersede');
+  workerDb = openDb(parseDatabaseUrl(await roleAccount(t, 'ipms_worker', 'ipms_t_supersede', 'supersede-pw')), { poolSize: 2 });
+  await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
+  await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw', '192.0.2.250', 'nftables', 'dry-run')");
+  await t.db.exec("INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits) VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5)");
+});
+
+afterAll(async () => {
+  await workerDb?.end();
+  await t?.close();
+});
+
+describe('a narrow rule under a wider one', () => {
+  it('is dropped once the rule for all the source\'s traffic is on every device, and not before', async () => {
+    const w = new Worker(workerDb, deps);
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 14:00:30', src: '198.51.100.71', dstPort: 22 }));
+    expect((await w.tick()).outcomes).toMatchObject([{ device: 'fw', applied: 1 }]);
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 14:00:31', src: '198.51.100.71', dstPort: 80 }));
+    // both open while the wide one is not on the device yet: port 22 stays shut meanwhile
+    expect((await rules(t.db, "src = '198.51.100.71'")).map((r) => [r.threshold, r.status])).toEqual([['ssh', 'active'], ['default', 'pending']]);
+    expect((await w.tick()).outcomes).toMatchObject([{ device: 'fw', applied: 1 }]);
+    const [narrow, wide] = await rules(t.db, "src = '198.51.100.71'");
+    expect([narrow!.status, wide!.status]).toEqual(['dropped', 'active']);
+    const [why] = await t.db.rows<{ reason: string }>('SELECT reason FROM Rule WHERE id = ?', [narrow!.id]);
+    expect(why!.reason).toContain(`[dropped: rule ${wide!.id} blocks all its traffic]`);
+    // the next round takes the narrow entry off the device; the wide one stays
+    const before = sent.length;
+    expect((await w.tick()).outcomes).toMatchObject([{ device: 'fw', applied: 0, removed: 1 }]);
+    const text = sent.slice(before).join('\n');
+    expect(text).toMatch(/delete element inet ipms drop4_port \{\n\s*\|\s*198\.51\.100\.71 \. 6 \. 22\n/);
+    expect(text).not.toMatch(/delete element inet ipms drop4 \{/);
+  });
+
+  it('stays when it would outlive the wider rule, or when the wider rule came from a feed or by hand', async () => {
+    await t.db.exec("UPDATE Threshold SET duration_s = 3600 WHERE name = 'default'");
+    const w = new Worker(workerDb, deps);
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 15:00:30', src: '198.51.100.72', dstPort: 22 }));
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 15:00:31', src: '198.51.100.72', dstPort: 80 }));
+    await w.tick();
+    // the ssh rule is permanent, the default one an hour: both stay
+    expect((await rules(t.db, "src = '198.51.100.72'")).map((r) => [r.threshold, r.status])).toEqual([['ssh', 'active'], ['default', 'active']]);
+    await t.db.exec("UPDATE Threshold SET duration_s = NULL WHERE name = 'default'");
+    // a manual rule for all traffic of a source with a threshold rule on port 22
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 16:00:30', src: '198.51.100.73', dstPort: 22 }));
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.73'), 'manual')");
+    await w.tick();
+    expect((await rules(t.db, "src = '198.51.100.73'")).map((r) => [r.origin, r.status])).toEqual([['threshold', 'active'], ['manual', 'active']]);
+  });
+});
