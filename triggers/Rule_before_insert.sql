@@ -9,6 +9,14 @@ BEGIN
   DECLARE v_prefix INT;
   DECLARE v_what VARCHAR(200);
   DECLARE v_msg VARCHAR(255);
+  -- A session may set its own clock (SET timestamp needs no privilege): a sensor's account
+  -- could then write a rule created years ahead, whose devices' rows are not due before then,
+  -- an open rule that shields its source from real ones meanwhile. A rule is written on the
+  -- server's clock or not at all (NOW() is the session's, SYSDATE() the server's: both local
+  -- time, so the session's time zone does not matter).
+  IF ABS(TIMESTAMPDIFF(SECOND, NOW(), SYSDATE())) > 300 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: this session runs on a clock of its own (SET timestamp): a rule is written on the server\'s clock only';
+  END IF;
   -- an IPv4-mapped address (::ffff:192.0.2.1) is its IPv4 address (see ipms_cidr)
   IF LENGTH(NEW.src_ip) = 16 AND LEFT(NEW.src_ip, 12) = UNHEX('00000000000000000000FFFF') AND IFNULL(NEW.src_prefix, 128) >= 96 THEN
     SET NEW.src_ip = RIGHT(NEW.src_ip, 4), NEW.src_prefix = IFNULL(NEW.src_prefix, 128) - 96;

@@ -19,8 +19,9 @@
 --    separate SELECT could read a snapshot that misses concurrent hits, and costs a statement.
 --    The `fired` flag flips under that same row lock, so one key and window fires once.
 -- A session could forge these variables only for its own inserts, and a session that can
--- insert hits can already make any count it likes; the protected-address checks in
--- ipms_threshold_crossed and Rule_before_insert do not depend on them.
+-- insert hits can already make any count it likes; ipms_threshold_crossed reads the threshold
+-- again before a rule (enabled, max_hits, sensor, grouping), and the protected-address checks
+-- there and in Rule_before_insert do not depend on them.
 -- Session variables take the collation of the session that set them, which need not be the
 -- table's: comparisons with them name one (COLLATE utf8mb4_bin) to be valid in any session.
 -- Windows are tumbling, numbered FLOOR(seconds since 1970 UTC / window_s) of the event's own

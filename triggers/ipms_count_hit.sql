@@ -63,12 +63,14 @@ BEGIN
     SET @ipms_thr_stmt = NOW(6) + 0, @ipms_thr_loaded = SYSDATE(6);
     -- Purge counters of windows that ended more than the horizon ago, in event time capped at
     -- the clock: a replayed old log keeps its own recent windows, a clock running ahead
-    -- cannot purge the present.
+    -- cannot purge the present. The server's clock: a session that set its own ahead (SET
+    -- timestamp) is taken back by its lead over SYSDATE().
     IF v_horizon > 0 AND NOT (p_id DIV v_horizon <=> @ipms_purged_block) THEN
       SET @ipms_purged_block = p_id DIV v_horizon;
       SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_horizon_s');
       DELETE FROM ThresholdCounter
-      WHERE window_end < TO_SECONDS(LEAST(p_ts, UTC_TIMESTAMP(3))) - 62167219200 - IFNULL(v_horizon, 86400);
+      WHERE window_end < TO_SECONDS(LEAST(p_ts, UTC_TIMESTAMP(3) - INTERVAL GREATEST(TIMESTAMPDIFF(SECOND, SYSDATE(), NOW()), 0) SECOND))
+                         - 62167219200 - IFNULL(v_horizon, 86400);
     END IF;
   END IF;
 

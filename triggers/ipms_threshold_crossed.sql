@@ -14,6 +14,26 @@ proc: BEGIN
   DECLARE v_proto VARCHAR(16);
   DECLARE v_now DATETIME(3);
   DECLARE v_what VARCHAR(200);
+  DECLARE v_enabled TINYINT;
+  DECLARE v_max INT UNSIGNED;
+  DECLARE v_sensor INT UNSIGNED;
+  DECLARE v_group VARCHAR(16);
+  -- The caller's threshold values come from session variables (see SensorLog_after_insert),
+  -- which a session can set itself: the threshold is read again here, where it is rare. A
+  -- disabled one, a lower max_hits than the table's (forged, or a DBA's raise within the
+  -- statement), another sensor's, or another grouping makes no rule, and the key's windows that
+  -- have not reached the table's max_hits are no longer marked as fired (else a forged fire
+  -- would keep the real crossing of that window from making its rule).
+  SELECT t.action, t.duration_s, t.name, t.enabled, t.max_hits, t.sensor_id, t.group_by
+    INTO v_action, v_duration, v_name, v_enabled, v_max, v_sensor, v_group
+    FROM Threshold t WHERE t.id = p_threshold_id;
+  IF NOT (v_enabled <=> 1) OR p_hits < v_max OR (v_sensor IS NOT NULL AND NOT (v_sensor <=> p_sensor_id))
+     OR (v_group = 'src') <> (p_proto = '') OR (v_group IN ('src_dst_dport', 'tuple')) <> (p_dst <> '') THEN
+    UPDATE ThresholdCounter SET fired = 0
+    WHERE threshold_id = p_threshold_id AND src_ip = p_src AND dst_ip = p_dst AND dst_port = p_dst_port
+      AND proto = p_proto AND fired = 1 AND (hits < v_max OR NOT (v_enabled <=> 1));
+    LEAVE proc;
+  END IF;
   -- a hit logged from an IPv4-mapped address is from its IPv4 address (see ipms_cidr)
   IF LENGTH(p_src) = 16 AND LEFT(p_src, 12) = UNHEX('00000000000000000000FFFF') THEN
     SET p_src = RIGHT(p_src, 4);
@@ -42,8 +62,6 @@ proc: BEGIN
                AND r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL) THEN
     LEAVE proc;
   END IF;
-  SELECT t.action, t.duration_s, t.name INTO v_action, v_duration, v_name
-  FROM Threshold t WHERE t.id = p_threshold_id;
   -- Devices only take protocol names from a fixed list, each in its address family; anything
   -- else (a hit logged as icmp from an IPv6 source) widens to all protocols.
   SET v_proto = IF(p_proto IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp')
