@@ -122,11 +122,13 @@ start() {
   done
   # The admin account used by migrations, tests and the quickstart (local server only).
   local pw; pw=$(password)
-  client -e "CREATE USER IF NOT EXISTS 'ipms_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
-             ALTER USER 'ipms_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
-             GRANT ALL PRIVILEGES ON *.* TO 'ipms_admin'@'127.0.0.1' WITH GRANT OPTION;
-             CREATE DATABASE IF NOT EXISTS \`$dbname\`;" \
-    || die "could not create the admin account"
+  # (on standard input, not in the arguments: a command line is visible to every local user)
+  client <<SQL || die "could not create the admin account"
+CREATE USER IF NOT EXISTS 'ipms_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
+ALTER USER 'ipms_admin'@'127.0.0.1' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON *.* TO 'ipms_admin'@'127.0.0.1' WITH GRANT OPTION;
+CREATE DATABASE IF NOT EXISTS \`$dbname\`;
+SQL
   [ "$fresh" = 1 ] && say "initialised a new datadir in $datadir"
   say "running on 127.0.0.1:$port (socket $sock)"
   url

@@ -21,7 +21,8 @@ step "creating the schema and triggers (ipms db migrate)"
 node bin/ipms.mjs db migrate
 
 step "a threshold for the demo"
-npx --no-install tsx scripts/quickstart.ts prepare "$url"
+# (the URL goes in the environment, not the arguments: a command line is visible to every local user)
+npx --no-install tsx scripts/quickstart.ts prepare
 
 step "ingesting samples/honeyevse-honeyd.log as sensor 'quickstart' (ipms ingest)"
 # The sample's honeypot is 185.213.114.29; its time zone is not published, so UTC.
@@ -29,7 +30,7 @@ node bin/ipms.mjs ingest --sensor quickstart --tz UTC --honeypot-net 185.213.114
   --state-dir "${IPMS_HOME:-.ipms}/state" samples/honeyevse-honeyd.log
 
 step "the rules that came out"
-npx --no-install tsx scripts/quickstart.ts rules "$url"
+npx --no-install tsx scripts/quickstart.ts rules
 
 cat <<'TXT'
 

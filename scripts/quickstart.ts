@@ -11,9 +11,10 @@ const SENSOR = 'quickstart';
 const DEMO = 'quickstart-demo';
 const DEMO_HITS = 40;
 
-const [what, url] = process.argv.slice(2);
+const [what] = process.argv.slice(2);
+const url = process.env.IPMS_DATABASE_URL;
 if (!url || (what !== 'prepare' && what !== 'rules')) {
-  console.error('usage: quickstart.ts prepare|rules DATABASE_URL');
+  console.error('usage: IPMS_DATABASE_URL=... quickstart.ts prepare|rules');
   process.exit(2);
 }
 const db = openDb(parseDatabaseUrl(url), { poolSize: 1 });
@@ -31,7 +32,7 @@ try {
     const [d] = await db.rows<{ max_hits: number; window_s: number }>("SELECT max_hits, window_s FROM Threshold WHERE name = 'default'");
     console.log(
       `NOTE: no real public honeyd log reaches the default threshold (${d?.max_hits ?? 50} hits from one source in ${d?.window_s ?? 1} s);\n` +
-        `      the busiest second of the shipped sample has 42. So this quickstart adds a threshold of its own,\n` +
+        `      the busiest second of the shipped sample has 41 counted hits. So this quickstart adds a threshold of its own,\n` +
         `      '${DEMO}': ${DEMO_HITS} hits in 1 s, for sensor '${SENSOR}' only. 'default' is unchanged.`,
     );
   } else {
