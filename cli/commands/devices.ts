@@ -7,7 +7,7 @@ import { listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
-import { ADAPTER_NAMES, TOOL_CHECK, adapterFor } from '../../worker/adapters.ts';
+import { ADAPTER_NAMES, TOOL_CHECK, adapterFor, privilegedCheck } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
 import { withDeviceLease } from '../../worker/claim.ts';
 import { reconcile } from '../../worker/reconcile.ts';
@@ -32,8 +32,8 @@ function optionsArg(pairs: string[] | undefined): string | null {
   if (!pairs?.length) return null;
   const o: Record<string, string | number | boolean> = {};
   for (const p of pairs) {
-    const m = /^([A-Za-z][A-Za-z0-9_]{0,31})=([A-Za-z0-9_.:-]{1,64})$/.exec(p);
-    if (!m) throw new InputError(`--option: '${p}' must be key=value (letters, digits, _ . : -)`);
+    const m = /^([A-Za-z][A-Za-z0-9_]{0,31})=([A-Za-z0-9_.:,-]{1,64})$/.exec(p);
+    if (!m) throw new InputError(`--option: '${p}' must be key=value (letters, digits, _ . : - and commas between the names of a list)`);
     const v = m[2]!;
     o[m[1]!] = /^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v;
   }
@@ -131,6 +131,18 @@ function deps(ctx: Context, json = false) {
   return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => (json ? ctx.io.err(s) : ctx.io.out(s)) }) };
 }
 
+/**
+ * What the administrator does by hand, once (bind the IOS ACLs to an interface, add the pf
+ * anchor to pf.conf, move the RouterOS reject rules up): without it the rules are recorded as
+ * applied and block nothing.
+ */
+function printManual(ctx: Context, name: string, adapter: string, opts: DeviceOptions): void {
+  const manual = adapterFor(adapter).setup(opts).manual;
+  if (!manual) return;
+  ctx.io.out(`device ${name}: yours to do by hand, once, on the device (ipms does not; its rules depend on it):`);
+  for (const line of manual.split('\n')) ctx.io.out(`  ${line}`);
+}
+
 export function registerDevices(program: Command, ctx: Context): void {
   const devices = program.command('devices').description('the firewalls and routers that enforce rules');
 
@@ -175,6 +187,7 @@ export function registerDevices(program: Command, ctx: Context): void {
         host_key: o.hostKey ?? null, options, applies_to: appliesTo, enabled: !o.disabled, sudo: Boolean(o.sudo) });
       ctx.io.out(`device ${name}: added${o.disabled ? ' (disabled)' : ''}`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${host} is device ${name}'s management address`);
+      printManual(ctx, name, adapter, options ? JSON.parse(options) as DeviceOptions : {});
     });
 
   devices.command('set <name>')
@@ -269,6 +282,15 @@ export function registerDevices(program: Command, ctx: Context): void {
           });
           ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'}); ${(r?.stdout || r?.stderr || '').trim().split('\n')[0] ?? ''}`);
         } else ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'})`);
+        const priv = privilegedCheck(d.adapter, deviceOptions(d));
+        if (priv) {
+          await session.run([priv]).catch((err: unknown) => {
+            throw new IpmsError('E_DEVICE', `device ${name}: connected, but \`${priv.argv.join(' ')}\` failed, which every batch needs the rights for ` +
+              `(root, or --sudo and its sudoers line: see the README): ${oneLine(err)}`, EXIT.FAILURE);
+          });
+          ctx.io.out(`device ${name}: allowed to change the firewall (${priv.argv.join(' ')})`);
+        }
+        printManual(ctx, name, d.adapter, deviceOptions(d));
       } finally {
         await session.close();
       }

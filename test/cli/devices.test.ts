@@ -166,6 +166,18 @@ describe('ipms devices', () => {
     expect((await ipms(t.url, 'devices', 'remove', 'mangled')).code).toBe(0);
   });
 
+  it('devices add says what the administrator does by hand (IOS: bind the ACLs; pf: the anchor line)', async () => {
+    const ios = await ipms(t.url, 'devices', 'add', 'edge-ios', '--adapter', 'cisco-ios', '--transport', 'dry-run', '--disabled');
+    expect(ios.out).toMatch(/^device edge-ios: added \(disabled\)\ndevice edge-ios: yours to do by hand, once, on the device \(ipms does not; its rules depend on it\):\n/);
+    expect(ios.out).toContain('   ip access-group IPMS-IN in\n');
+    expect(ios.out).toContain('   ipv6 traffic-filter IPMS6-IN in');
+    const pf = await ipms(t.url, 'devices', 'add', 'edge-pf', '--adapter', 'pf', '--transport', 'dry-run', '--option', 'anchor=ipms_edge', '--disabled');
+    expect(pf.out).toContain('  anchor "ipms_edge"');
+    const nft = await ipms(t.url, 'devices', 'add', 'edge-nft', '--adapter', 'nftables', '--transport', 'dry-run', '--disabled');
+    expect(nft.out).toBe('device edge-nft: added (disabled)');
+    for (const d of ['edge-ios', 'edge-pf', 'edge-nft']) expect((await ipms(t.url, 'devices', 'remove', d)).code).toBe(0);
+  });
+
   it('devices test: a device it cannot reach is a failed test (exit 1), said as such', async () => {
     expect((await ipms(t.url, 'devices', 'add', 'far', '--adapter', 'nftables', '--host', '127.0.0.1', '--port', '1', '--user', 'root',
       '--key', '/nonexistent/ipms-key', '--host-key', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).code).toBe(0);

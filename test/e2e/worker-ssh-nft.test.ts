@@ -39,7 +39,7 @@ describe('hits to a dropped packet and back', () => {
   it('tests the device: host key checked, nft present', async () => {
     const r = await ipms(t.url, 'devices', 'test', 'fw');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^device fw: connected \(host key SHA256:.{43}\); nftables v\d/);
+    expect(r.out).toMatch(/^device fw: connected \(host key SHA256:.{43}\); nftables v\d.*\ndevice fw: allowed to change the firewall \(nft list tables\)$/);
   });
 
   it('blocks the attacker after the threshold, and lets it in again when the rule is dropped', async () => {

@@ -54,7 +54,14 @@ async function attackAndApply(device: string): Promise<RuleJson> {
 
 describe('iptables and ipset over SSH', () => {
   it('iptables: blocks the attacker after the threshold, repairs drift, and lets it in again on drop', async () => {
-    expect((await ipms(t.url, 'devices', 'test', 'ipt')).out).toMatch(/^device ipt: connected \(host key SHA256:.{43}\); iptables v\d/);
+    expect((await ipms(t.url, 'devices', 'test', 'ipt')).out).toMatch(/^device ipt: connected \(host key SHA256:.{43}\); iptables v\d.*\ndevice ipt: allowed to change the firewall \(iptables -w 10 -S INPUT\)$/);
+    // the tool answers --version to anyone: what the batches need is checked too (here the
+    // chain to hook is not there; a login without root rights fails the same read)
+    const addBad = await ipms(t.url, 'devices', 'add', 'ipt-nochain', '--adapter', 'iptables', ...lab.sshArgs(), '--option', 'hooks=NOSUCHCHAIN', '--option', 'chain=IPMS_NC', '--disabled');
+    expect(addBad.code, addBad.err).toBe(0);
+    const bad = await ipms(t.url, 'devices', 'test', 'ipt-nochain');
+    expect([bad.code, bad.err]).toEqual([1, expect.stringMatching(/^ipms: device ipt-nochain: connected, but `iptables -w 10 -S NOSUCHCHAIN` failed, which every batch needs the rights for .*: /)]);
+    expect((await ipms(t.url, 'devices', 'remove', 'ipt-nochain')).code).toBe(0);
     expect(lab.attackerCanConnect()).toBe(true);
     // spoofed hits "from" the worker made a rule before its first connection: the connection
     // tells the worker its address, which is whitelisted, and the rule is not sent (it is dropped)

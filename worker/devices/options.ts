@@ -27,7 +27,9 @@ export class OptionReader {
   }
 
   names(key: string, def: readonly string[]): string[] {
-    const v = this.o[key] ?? def;
+    const raw = this.o[key] ?? def;
+    // (a list, or from the CLI's --option key=a,b the names with commas between)
+    const v = typeof raw === 'string' ? raw.split(',') : raw;
     if (!Array.isArray(v) || v.length === 0) throw new InputError(`${this.adapter} option ${key}: a non-empty list of names`, 'E_DEVICE_OPTION');
     return [...new Set(v.map((x) => checkName(x, `${this.adapter} option ${key}`)))];
   }

@@ -103,6 +103,15 @@ describe.each(Object.keys(ADAPTERS))('%s golden text', (name) => {
     expect(a.objects({ [key]: 'ipmsother' })).not.toEqual(objs);
   });
 
+  it('takes a list option from the CLI as names with commas between (--option hooks=INPUT,FORWARD)', () => {
+    for (const name of ['iptables', 'ipset'] as const) {
+      const a = ADAPTERS[name]!;
+      expect(a.setup({ hooks: 'INPUT,FORWARD' })).toEqual(a.setup({ hooks: ['INPUT', 'FORWARD'] }));
+      expect(a.setup({ hooks: 'INPUT' }).steps.length).toBeLessThan(a.setup().steps.length);
+      expect(code(() => a.setup({ hooks: 'INPUT,$(reboot)' }))).toBe('E_DEVICE_OPTION');
+    }
+  });
+
   it('refuses to take over a built-in chain or another tool\'s table, which it would rewrite whole', () => {
     const taken = { nftables: ['filter', 'NAT', 'firewalld'], iptables: ['INPUT', 'FORWARD', 'DOCKER-USER', 'f2b-sshd'] }[name as 'nftables'] ?? [];
     for (const bad of taken) expect(code(() => a.setup({ [name === 'nftables' ? 'table' : 'chain']: bad }))).toBe('E_DEVICE_OPTION');
