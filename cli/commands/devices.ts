@@ -228,8 +228,20 @@ export function registerDevices(program: Command, ctx: Context): void {
       await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
-      if ((set.host !== undefined && set.host !== d.host) || (set.port !== undefined && set.port !== d.port)) {
-        ctx.io.err(`ipms: device ${name} is now reached elsewhere: the rules recorded as applied went to the old address; check with ipms devices reconcile ${name} --dry-run`);
+      // Where its rules land changed (another address, transport or table): what was recorded as
+      // applied is on the old target (or, from dry-run, nowhere). It is all sent again; adds are
+      // idempotent, so a device that has them already loses nothing.
+      const moved = (['host', 'port', 'transport', 'options'] as const).filter((c) => set[c] !== undefined && set[c] !== d[c]);
+      if (moved.length) {
+        const r = await ctx.db().exec(
+          `UPDATE RuleDevice SET state = 'pending', next_attempt_at = UTC_TIMESTAMP(3), last_error = NULL, updated_at = UTC_TIMESTAMP(3)
+           WHERE device_id = ? AND desired = 'present' AND state = 'applied'`, [d.id]);
+        if (r.affectedRows) {
+          ctx.io.out(`device ${name}: ${r.affectedRows} rule(s) recorded as applied go to it again (its ${moved.join(', ')} changed)`);
+          if (d.transport !== 'dry-run') {
+            ctx.io.err(`ipms: device ${name}: what ipms put on the old ${moved.includes('options') ? 'objects' : 'target'} stays there; take it off by hand if that device is still in use`);
+          }
+        }
       }
     });
 

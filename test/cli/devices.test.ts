@@ -81,7 +81,8 @@ describe('ipms devices', () => {
     const r = await ipms(t.url, 'devices', 'set', 'edge', '--host-key', NEW_FP, '--port', '2222', '--no-sudo', '--option', 'table=ipms_fw');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe(`device edge: port, host_key ${NEW_FP}, sudo, options changed`);
-    expect(r.err).toMatch(/now reached elsewhere: .* ipms devices reconcile edge --dry-run/);
+    // (it holds no rules: nothing to send again)
+    expect(r.err).toBe('');
     expect((await ipms(t.url, 'devices', 'show', 'edge', '--json')).json()).toMatchObject({ port: 2222, host_key: NEW_FP, sudo: false, options: '{"table":"ipms_fw"}' });
     // a dry-run device going live must say how to log in
     const live = await ipms(t.url, 'devices', 'set', 'lab', '--transport', 'ssh');
@@ -164,6 +165,27 @@ describe('ipms devices', () => {
     const set = await ipms(t.url, 'devices', 'set', 'mangled', '--option', 'table=ipms_m');
     expect([set.code, set.err]).toEqual([2, expect.stringMatching(/options in the database are not a JSON object/)]);
     expect((await ipms(t.url, 'devices', 'remove', 'mangled')).code).toBe(0);
+  });
+
+  it('devices set of where rules land (address, transport, table) sends what was recorded as applied again', async () => {
+    expect((await ipms(t.url, 'devices', 'add', 'mover', '--adapter', 'nftables', '--transport', 'dry-run')).code).toBe(0);
+    const rule = (await ipms(t.url, 'rules', 'add', '198.18.30.1', '--device', 'mover', '--json')).json<{ id: number }>();
+    // (it also takes the open rules of earlier tests)
+    const first = await ipms(t.url, 'apply', '--once', '--device', 'mover');
+    const n = Number(/mover: (\d+) applied, 0 removed, 0 failed/.exec(first.out)?.[1]);
+    expect(n).toBeGreaterThanOrEqual(1);
+    // a key or a user is the same device: nothing to send again
+    expect((await ipms(t.url, 'devices', 'set', 'mover', '--user', 'ipms')).out).toBe('device mover: username changed');
+    const moved = await ipms(t.url, 'devices', 'set', 'mover', '--option', 'table=ipms_moved');
+    expect([moved.code, moved.out]).toEqual([0, `device mover: options changed\ndevice mover: ${n} rule(s) recorded as applied go to it again (its options changed)`]);
+    const [rd] = await t.db.rows<{ state: string }>('SELECT state FROM RuleDevice WHERE rule_id = ?', [rule.id]);
+    expect(rd!.state).toBe('pending');
+    const again = await ipms(t.url, 'apply', '--once', '--device', 'mover');
+    expect(again.out).toMatch(/add element inet ipms_moved drop4 \{\n(\s*\|.*\n)*\s*\|\s*198\.18\.30\.1,?\n/);
+    expect(again.out).toContain(`mover: ${n} applied, 0 removed, 0 failed`);
+    expect((await ipms(t.url, 'rules', 'drop', String(rule.id))).code).toBe(0);
+    expect((await ipms(t.url, 'apply', '--once', '--device', 'mover')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'remove', 'mover', '--leave-rules')).code).toBe(0);
   });
 
   it('devices add says what the administrator does by hand (IOS: bind the ACLs; pf: the anchor line)', async () => {
