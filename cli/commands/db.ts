@@ -46,10 +46,11 @@ export function registerDb(program: Command, ctx: Context): void {
   db.command('grants')
     .description('print CREATE USER / GRANT statements for each component (least privilege)')
     .option('--host <host>', "client host part of the accounts ('%' = any)", '%')
-    .option('--database <name>', 'database name (default: the configured one)')
+    .option('--database <name>', "database name (default: the configured one, else 'ipms')")
     .option('--sensor <name>', 'only the account of this sensor, ipms_sensor_NAME (repeatable): one per sensor host', collect)
     .action((opts: { host: string; database?: string; sensor?: string[] }) => {
-      const name = opts.database ?? ctx.dbConfig().database;
+      // (nothing is contacted: before any database exists, the name the README uses)
+      const name = opts.database ?? ctx.config().db?.database ?? 'ipms';
       if (opts.sensor?.length) {
         const roles = opts.sensor.map((s) => {
           const role = sensorRole(nameArg(s, '--sensor'));

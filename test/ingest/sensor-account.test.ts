@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb } from '../../lib/db.ts';
+import { ipms } from '../helpers/cli.ts';
 import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 import { ingestJson, runCli } from './helpers/cli.ts';
 
@@ -39,6 +40,10 @@ describe('the ipms_sensor account', () => {
       expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
     }
     // one account per sensor, with the same grants: dropped alone when that host is not trusted
+    // before any database exists (nothing is contacted): the README's name, ipms
+    const none = await ipms(undefined, 'db', 'grants', '--host', '10.0.0.%');
+    expect(none.code, none.err).toBe(0);
+    expect(none.out).toContain("GRANT INSERT ON `ipms`.`SensorLog` TO 'ipms_sensor'@'10.0.0.%';");
     const own = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'dmz-1', '--host', '192.0.2.44']);
     expect(own.code).toBe(0);
     expect(own.out).toContain("CREATE USER IF NOT EXISTS 'ipms_sensor_dmz-1'@'192.0.2.44' IDENTIFIED BY 'CHANGE-ME';");
