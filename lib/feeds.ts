@@ -9,7 +9,8 @@
  *    simulated,...; the ip column is SCOPE:VALUE, e.g. Ip:192.0.2.1 or Range:192.0.2.0/24), or
  *    a CSV with separate scope and value columns (cscli decisions import's). Only bans of an Ip
  *    or Range are entries; simulated decisions, other actions (captcha) and other scopes
- *    (Country, AS, Username) are skipped and counted, not errors.
+ *    (Country, AS, Username) are skipped and counted, not errors. A ban's expiration (time left,
+ *    `3h59m4.5s`) becomes its entry's expiry, unless the import gives --expire.
  */
 import { InputError } from './errors.ts';
 import { parseCidr, type Cidr } from './ip.ts';
@@ -21,6 +22,26 @@ export interface FeedEntry {
   line: number;
   cidr: Cidr;
   comment?: string;
+  /** how long the feed itself says to block it (crowdsec-csv: the decision's expiration) */
+  expiresInS?: number;
+}
+
+/**
+ * A decision's time left as CrowdSec writes it: a Go duration (`3h59m4.5s`, `59m`, `120ms`),
+ * or a date it ends at. Seconds, rounded up; undefined when there is none or it is unreadable.
+ */
+export function crowdsecExpiry(text: string | undefined, now = Date.now()): number | undefined {
+  const t = text?.trim();
+  if (!t) return undefined;
+  const go = /^(?:(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns))+$/;
+  if (go.test(t)) {
+    const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
+    let secs = 0;
+    for (const m of t.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) secs += Number(m[1]) * unit[m[2]!]!;
+    return secs > 0 ? Math.ceil(secs) : undefined;
+  }
+  const at = Date.parse(t);
+  return Number.isFinite(at) && at > now ? Math.ceil((at - now) / 1000) : undefined;
 }
 
 export interface FeedReject {
@@ -132,6 +153,9 @@ export function parseFeed(text: string, format: FeedFormat): FeedResult {
         }
         const reason = get('reason') ?? get('scenario');
         tryCidr(value, n, out, reason || undefined);
+        const left = crowdsecExpiry(get('expiration') ?? get('until') ?? get('duration'));
+        const e = out.entries.at(-1);
+        if (left !== undefined && e?.line === n) e.expiresInS = left;
         return;
       }
     }

@@ -182,7 +182,11 @@ export async function addBlacklist(
     else ok.push(e);
   }
   const action = opts.action ?? 'DROP';
-  const expires = opts.expiresAt ?? null;
+  // the import's --expire, else what the feed says for the entry (a CrowdSec ban's time left)
+  const now = Date.now();
+  const expiresOf = (e: FeedEntry): Date | null =>
+    opts.expiresAt !== undefined && opts.expiresAt !== null ? opts.expiresAt
+      : e.expiresInS !== undefined ? new Date(now + e.expiresInS * 1000) : null;
   for (let i = 0; i < ok.length; i += 1000) {
     const chunk = ok.slice(i, i + 1000);
     const had = new Map((await db.rows<{ cidr: string; action: string; expires_at: Date | null; source: string | null }>(
@@ -202,14 +206,14 @@ export async function addBlacklist(
          source = IF(VALUES(source) <=> 'manual', 'manual', source)`,
       chunk.flatMap((e) => [
         e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
-        action, expires,
+        action, expiresOf(e),
       ]),
     );
     for (const e of chunk) {
       const h = had.get(e.cidr.text);
       if (!h) out.added++;
       else if ((h.source === (opts.source ?? null) || opts.source === 'manual')
-        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expires?.getTime() ?? null))) out.renewed++;
+        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expiresOf(e)?.getTime() ?? null))) out.renewed++;
       else out.present++;
     }
   }

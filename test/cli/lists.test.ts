@@ -2,7 +2,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFeed } from '../../lib/feeds.ts';
+import { crowdsecExpiry, parseFeed } from '../../lib/feeds.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
 import { ipms } from '../helpers/cli.ts';
 import { burst, insertHits } from '../helpers/hits.ts';
@@ -117,6 +117,13 @@ describe('ipms blacklist', () => {
     expect(got.dshield).toMatchObject({ entries: 1, added: 1 });
     expect(got.spamhaus).toMatchObject({ entries: 1, added: 1 });
     expect(got['crowdsec-csv']).toMatchObject({ entries: 3, added: 3, skipped: 3, rejected: [{ line: 8 }] });
+    // each ban keeps its own time left (3h59m45.1s, 3h50m58.1s, 4h), as the rule's expiry
+    const left = await t.db.rows<{ cidr: string; s: number }>(
+      "SELECT cidr, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at) AS s FROM Blacklist WHERE source = 'crowdsec-csv' ORDER BY cidr");
+    const want: Record<string, number> = { '203.0.113.200/32': 14386, '198.51.102.0/24': 13859, '2001:db8:77::1/128': 14400 };
+    for (const r of left) expect(Math.abs(Number(r.s) - want[r.cidr]!), r.cidr).toBeLessThan(30);
+    const [rule] = await t.db.rows<{ s: number }>("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at) AS s FROM RuleView WHERE src = '203.0.113.200' AND status = 'pending'");
+    expect(Math.abs(Number(rule!.s) - 14386)).toBeLessThan(30);
     const srcs = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>().map((e) => `${e.cidr} ${e.source}`);
     expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '198.51.102.0/24 crowdsec-csv', '2001:db8:77::1/128 crowdsec-csv', '2001:db8:66::/48 plain']));
     // FireHOL level1 lists the bogons too: the inside ranges, 0.0.0.0/8 and multicast are refused, with the reason
@@ -186,6 +193,12 @@ describe('ipms blacklist', () => {
     const after = await ruleOf('198.18.20.0/24');
     expect(after.filter((r) => r.status === 'pending')).toEqual([]);
     expect(Date.parse(after.find((r) => r.status === 'disabled')!.expires_at) - Date.now()).toBeGreaterThan(119 * 3600_000);
+  });
+
+  it("reads a CrowdSec decision's time left: a Go duration, or the date it ends", () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(['3h59m45.1s', '4h', '59m', '1.5s', '120ms', '2026-01-01T01:00:00Z', '', 'soon', '2025-12-31T00:00:00Z'].map((x) => crowdsecExpiry(x, now)))
+      .toEqual([14386, 14400, 3540, 2, 1, 3600, undefined, undefined, undefined]);
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {
