@@ -55,7 +55,8 @@ export const ROLES: readonly Role[] = [
       ['UPDATE (status, reason)', 'Rule'],
       ['SELECT', 'Device'],
       ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until)', 'Device'],
-      ['SELECT, UPDATE', 'RuleDevice'],
+      // (what a batch records: never which rule or device a row is for, nor what it should be)
+      ['SELECT, UPDATE (state, attempts, last_error, next_attempt_at, applied_at, removed_at, claimed_by, claimed_until, updated_at)', 'RuleDevice'],
       ['SELECT', 'Whitelist'],
       // (its own address as a device sees it, whitelisted: see rememberPeers in worker/apply.ts)
       ['INSERT (cidr, comment, created_by)', 'Whitelist'],

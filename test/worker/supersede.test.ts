@@ -32,6 +32,15 @@ afterAll(async () => {
   await t?.close();
 });
 
+describe("the worker's account", () => {
+  it('records outcomes, but cannot say which rule or device a row is for, nor what it should be', async () => {
+    await expect(workerDb.exec("UPDATE RuleDevice SET desired = 'absent' WHERE id = 0")).rejects.toThrow(/command denied/);
+    await expect(workerDb.exec('UPDATE RuleDevice SET rule_id = 1 WHERE id = 0')).rejects.toThrow(/command denied/);
+    await expect(workerDb.exec('UPDATE Rule SET src_ip = src_ip WHERE id = 0')).rejects.toThrow(/command denied/);
+    await workerDb.exec("UPDATE RuleDevice SET state = 'pending', last_error = NULL WHERE id = 0");
+  });
+});
+
 describe('a narrow rule under a wider one', () => {
   it('is dropped once the rule for all the source\'s traffic is on every device, and not before', async () => {
     const w = new Worker(workerDb, deps);
