@@ -39,11 +39,11 @@ describe('the ipms_sensor account', () => {
     ]) {
       expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
     }
-    // one account per sensor, with the same grants: dropped alone when that host is not trusted
     // before any database exists (nothing is contacted): the README's name, ipms
     const none = await ipms(undefined, 'db', 'grants', '--host', '10.0.0.%');
     expect(none.code, none.err).toBe(0);
     expect(none.out).toContain("GRANT INSERT ON `ipms`.`SensorLog` TO 'ipms_sensor'@'10.0.0.%';");
+    // one account per sensor, with the same grants: dropped alone when that host is not trusted
     const own = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'dmz-1', '--host', '192.0.2.44']);
     expect(own.code).toBe(0);
     expect(own.out).toContain("CREATE USER IF NOT EXISTS 'ipms_sensor_dmz-1'@'192.0.2.44' IDENTIFIED BY 'CHANGE-ME';");
@@ -79,6 +79,28 @@ describe('the ipms_sensor account', () => {
     expect(again.err).not.toMatch(/approval/);
     const shown = await runCli(['--database-url', t.url, 'sensors', 'show', 'least', '--json']);
     expect(JSON.parse(shown.out)).toMatchObject({ honeypots: 2, honeypots_unapproved: 0, honeypot_nets: ['10.99.1.0/24'] });
+  });
+
+  it("as a sensor's own account (ipms_sensor_NAME), keeps that sensor's checkpoints only", async () => {
+    const ownUrl = await roleAccount(t, 'ipms_sensor', 'ipms_sensor_own1', 'own1-pw');
+    const st = mkdtempSync(join(tmpdir(), 'ipms-own-'));
+    const mine = await runCli(['--database-url', ownUrl, 'ingest', '--json', '--sensor', 'own1', '--tz', 'UTC', '--state-dir', st, `${CONTACT}honeyd.log`]);
+    expect(mine.code, mine.err).toBe(0);
+    // another sensor's ingest (or checkpoint) is refused to it
+    await t.db.exec("INSERT IGNORE INTO Sensor (name) VALUES ('other1')");
+    const theirs = await runCli(['--database-url', ownUrl, 'ingest', '--sensor', 'other1', '--tz', 'UTC', '--state-dir', st, `${CONTACT}honeyd.log`]);
+    expect(theirs.code).not.toBe(0);
+    expect(theirs.err).toMatch(/account ipms_sensor_own1 writes for its own sensor only/);
+    const own = openDb(parseDatabaseUrl(ownUrl), { poolSize: 1 });
+    try {
+      const [ids] = await t.db.rows<{ other: number }>("SELECT id AS other FROM Sensor WHERE name = 'other1'");
+      const [me] = await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name = 'own1'");
+      expect((await own.exec('UPDATE IngestCheckpoint SET path = path WHERE sensor_id = ?', [me!.id])).affectedRows).toBeGreaterThanOrEqual(0);
+      await t.db.exec("INSERT INTO IngestCheckpoint (sensor_id, file_key, fp, fp_len) VALUES (?, 'k-other', 'f', 1)", [ids!.other]);
+      await expect(own.exec('UPDATE IngestCheckpoint SET byte_offset = byte_offset + 20000 WHERE sensor_id = ?', [ids!.other])).rejects.toThrow(/writes for its own sensor only/);
+    } finally {
+      await own.end();
+    }
   });
 
   it('can read and change nothing else', async () => {
