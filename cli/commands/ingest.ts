@@ -1,5 +1,5 @@
 /** `ipms ingest`: the honeyd2db shim (honeyd2db/ingest.ts does the work). */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -108,6 +108,18 @@ unreachable with the spool full.`,
       nameArg(flags.sensor, '--sensor');
       if (files.length === 0) throw new InputError('name at least one log file, or - for standard input');
       if (files.filter((f) => f === '-').length > 1) throw new InputError('standard input (-) can be named once');
+      // every file readable before anything is written (the sensor's registration included):
+      // exit 2 means nothing was changed. (--follow waits for a file that is not there yet)
+      if (!flags.follow) {
+        for (const f of files) {
+          if (f === '-') continue;
+          try {
+            accessSync(f, fsConstants.R_OK);
+          } catch (err) {
+            throw new InputError(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+          }
+        }
+      }
       // the machine's zone as Intl resolves it (it reads TZ too, in every form glibc takes)
       const tz = flags.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
       if (!isKnownZone(tz)) throw new InputError(`--tz: unknown time zone '${tz}' (an IANA name such as UTC or Europe/Paris)`);

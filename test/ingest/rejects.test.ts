@@ -118,5 +118,9 @@ describe('what stops a run', () => {
       expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(2);
       expect(r.err, args.join(' ')).toMatch(msg);
     }
+    // nothing was changed: not even the sensor's registration
+    const r = await runCli([...base(), '--sensor', 'never-read', join(dir, 'does-not-exist.log')]);
+    expect(r.code).toBe(2);
+    expect(await t.db.rows("SELECT id FROM Sensor WHERE name = 'never-read'")).toEqual([]);
   });
 });
