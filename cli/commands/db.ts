@@ -31,6 +31,19 @@ export function registerDb(program: Command, ctx: Context): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
       const st = await dbStatus(ctx.db({ asIs: true }));
+      // An account of a component (sensor, worker) sees neither the schema's history nor the
+      // triggers (information_schema lists what an account has rights on): nothing but the
+      // migration's finished mark can be told from it, which every account may read.
+      if (!st.applied.length) {
+        const finished = await ctx.db({ asIs: true }).rows<{ finished_at: Date }>('SELECT finished_at FROM ipms_migrated WHERE id = 1').catch(() => []);
+        if (finished.length) {
+          const note = `this account may not see the schema's history or its triggers (it lacks the rights; run db status as the migrating account); the last migration finished at ${finished[0]!.finished_at.toISOString()}`;
+          if (opts.json) return ctx.json({ ...st, visible: false, finished_at: finished[0]!.finished_at });
+          ctx.io.out(`server: ${st.server}`);
+          ctx.io.out(note);
+          return;
+        }
+      }
       if (opts.json) return ctx.json(st);
       const bad = st.programs.filter((p) => p.state !== 'ok');
       ctx.io.out(`server: ${st.server} (binary log ${st.binlog ? 'on' : 'off'}, log_bin_trust_function_creators ${st.trustFunctionCreators ? 'on' : 'off'})`);

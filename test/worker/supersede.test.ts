@@ -11,17 +11,20 @@ import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { transportFor } from '../../worker/target.ts';
 import { Worker } from '../../worker/worker.ts';
+import { ipms } from '../helpers/cli.ts';
 import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 import { burst, insertHits, rules } from '../helpers/hits.ts';
 
 let t: TestDb;
 let workerDb: Db;
+let workerUrl: string;
 const sent: string[] = [];
 const deps = { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => sent.push(s), timeoutMs: 5000 }) };
 
 beforeAll(async () => {
   t = await freshDatabase('supersede');
-  workerDb = openDb(parseDatabaseUrl(await roleAccount(t, 'ipms_worker', 'ipms_t_supersede', 'supersede-pw')), { poolSize: 2 });
+  workerUrl = await roleAccount(t, 'ipms_worker', 'ipms_t_supersede', 'supersede-pw');
+  workerDb = openDb(parseDatabaseUrl(workerUrl), { poolSize: 2 });
   await t.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
   await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw', '192.0.2.250', 'nftables', 'dry-run')");
   await t.db.exec("INSERT INTO Threshold (name, proto, dst_port, group_by, window_s, max_hits) VALUES ('ssh', 'tcp', 22, 'src_dport', 60, 5)");
@@ -38,6 +41,12 @@ describe("the worker's account", () => {
     await expect(workerDb.exec('UPDATE RuleDevice SET rule_id = 1 WHERE id = 0')).rejects.toThrow(/command denied/);
     await expect(workerDb.exec('UPDATE Rule SET src_ip = src_ip WHERE id = 0')).rejects.toThrow(/command denied/);
     await workerDb.exec("UPDATE RuleDevice SET state = 'pending', last_error = NULL WHERE id = 0");
+  });
+
+  it('db status says what it cannot see, rather than that nothing is migrated', async () => {
+    const r = await ipms(workerUrl, 'db', 'status');
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toMatch(/this account may not see the schema's history or its triggers .*; the last migration finished at \d{4}-/);
   });
 });
 
