@@ -10,6 +10,9 @@ import {
 import { requireSensor } from '../../lib/queries/sensors.ts';
 import { actionArg, cidrArg, intArg, ipArg, listOf, nameArg, portArg, protoArg } from '../args.ts';
 import type { Context } from '../context.ts';
+import { adapterFor } from '../../worker/adapters.ts';
+import { toDeviceRule, type RuleInput } from '../../worker/devices/canonical.ts';
+import type { DeviceOptions } from '../../worker/devices/types.ts';
 import { renderTable } from '../table.ts';
 
 function traffic(r: RuleOut): string {
@@ -20,6 +23,29 @@ function traffic(r: RuleOut): string {
 
 function age(iso: string): string {
   return formatDuration((Date.now() - Date.parse(iso)) / 1000);
+}
+
+/**
+ * The devices of a rule whose adapter cannot express it (a port on ipset, pf or RouterOS, which
+ * block addresses only): it fails there on every batch, and stays pending, which is better said
+ * when it is made.
+ */
+async function cannotCarry(ctx: Context, ruleId: number): Promise<string[]> {
+  const rows = await ctx.db().rows<RuleInput & { device: string; adapter: string; options: string | null }>(
+    `SELECT r.id, r.src_ip, r.src_prefix, r.src_last, r.dst_ip, r.dst_port, r.proto, r.action, r.expires_at,
+            d.name AS device, d.adapter, d.options
+     FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id JOIN Device d ON d.id = rd.device_id
+     WHERE rd.rule_id = ? AND rd.desired = 'present' ORDER BY d.name`, [ruleId]);
+  const out: string[] = [];
+  for (const row of rows) {
+    try {
+      const why = adapterFor(row.adapter).unsupported(toDeviceRule(row, { protected: [], purpose: 'keep' }), row.options ? JSON.parse(row.options) as DeviceOptions : {});
+      if (why) out.push(`device ${row.device} (${row.adapter}) cannot carry rule ${ruleId}: ${why}; it fails there until dropped (or give --device)`);
+    } catch {
+      // (what the worker refuses for other reasons it says itself)
+    }
+  }
+  return out;
 }
 
 function deviceSummary(r: RuleOut): string {
@@ -157,6 +183,7 @@ export function registerRules(program: Command, ctx: Context): void {
         expires_at: r.expires_at, reason: r.reason, devices: o.device ?? null });
       if (o.json) return ctx.json(r);
       ctx.io.out(`rule ${id}: ${r.action} ${r.src} -> ${traffic(r)} (${deviceSummary(r)})`);
+      for (const w of await cannotCarry(ctx, id)) ctx.io.err(`ipms: ${w}`);
     });
 
   rules

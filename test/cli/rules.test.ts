@@ -129,6 +129,18 @@ describe('adding and changing rules', () => {
     expect((await ipms(t.url, 'rules', 'list', '--src', '203.0.113.99', '--json')).json<RuleJson[]>()).toEqual([]);
   });
 
+  it('says when a device it goes to cannot express it (a port on an ipset device)', async () => {
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('ips1', 'ips1.example.net', 'ipset', 'dry-run')");
+    const port = await ipms(t.url, 'rules', 'add', '198.51.100.140', '--dst-port', '22');
+    expect(port.code).toBe(0);
+    expect(port.err).toMatch(/^ipms: device ips1 \(ipset\) cannot carry rule \d+: ipset matches source addresses only; .*; it fails there until dropped \(or give --device\)$/);
+    const plain = await ipms(t.url, 'rules', 'add', '198.51.100.141');
+    expect([plain.code, plain.err]).toEqual([0, '']);
+    const named = await ipms(t.url, 'rules', 'add', '198.51.100.142', '--dst-port', '22', '--device', 'fw1');
+    expect([named.code, named.err]).toEqual([0, '']);
+    expect((await ipms(t.url, 'devices', 'remove', 'ips1', '--leave-rules')).code).toBe(0);
+  });
+
   it('disables, enables, drops and edits, with the right exit codes', async () => {
     const [rule] = (await ipms(t.url, 'rules', 'list', '--origin', 'threshold', '--json')).json<RuleJson[]>();
     const id = String(rule!.id);
