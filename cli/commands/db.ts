@@ -82,6 +82,9 @@ export function registerDb(program: Command, ctx: Context): void {
           '-- then the other accounts (their grants name tables, which must exist by then).',
           '-- With the binary log on (MySQL 8 default), creating triggers also needs SUPER, or the server',
           '-- option log_bin_trust_function_creators=1 (safe with binlog_format=ROW, the default).',
+          '-- CREATE USER IF NOT EXISTS leaves an existing account\'s password as it was (ALTER USER ... IDENTIFIED BY',
+          '-- changes it). MariaDB keeps these statements, passwords included, in its binary log: run them',
+          '-- with SET SESSION sql_log_bin = 0 where that is allowed, or use IDENTIFIED BY PASSWORD \'*hash\'.',
           ...grantStatements(name, opts.host),
         ].join('\n'),
       );
