@@ -12,6 +12,7 @@ import { burst, insertHits, nowTs } from '../helpers/hits.ts';
 import { Worker } from '../../worker/worker.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { transportFor } from '../../worker/target.ts';
+import { sshTransport } from '../../worker/transports/ssh.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 
 let lab: Lab;
@@ -160,6 +161,27 @@ describe('hits to a dropped packet and back', () => {
 });
 
 describe('a command that hangs on the device', () => {
+  it('types a device CLI session into the login shell and logs out with the step\'s own command (exit unless given)', { timeout: 30_000 }, async () => {
+    // (the lab's login shell stands for the router's console: no router here; RouterOS's
+    // /quit is not a shell command, so the shell's own `logout` shows the step's word is used)
+    const [d] = await t.db.rows<DeviceRow>("SELECT * FROM Device WHERE name = 'fw'");
+    const session = await sshTransport({
+      name: d!.name, host: d!.host, port: d!.port, username: d!.username, keyRef: d!.key_ref, hostKey: d!.host_key, timeoutMs: 10_000,
+    }).open();
+    try {
+      const [ios] = await session.run([{ session: ['echo ipms-$((6*7))', 'echo ipms-$((6*8))'] }]);
+      expect(ios!.stdout).toMatch(/^ipms-42\r?$/m);
+      expect(ios!.stdout).toMatch(/^ipms-48\r?$/m);
+      const started = Date.now();
+      const [ros] = await session.run([{ session: ['echo ipms-$((6*9))'], logout: 'logout\n' }]);
+      expect(ros!.stdout).toMatch(/^ipms-54\r?$/m);
+      // it ended there, not at the step's timeout
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await session.close();
+    }
+  });
+
   it('is killed there by the device-side timeout, not left to run after the worker gave up', { timeout: 30_000 }, async () => {
     const [d] = await t.db.rows<DeviceRow>("SELECT * FROM Device WHERE name = 'fw'");
     // the worker's deadline 7 s: the device's is 2 s (5 s shorter)

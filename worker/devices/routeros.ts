@@ -68,7 +68,7 @@ function setup(raw?: DeviceOptions): Plan {
     }
   }
   const manual = `# RouterOS appends the ${listOf(o, 'REJECT')} filter rules at the end of /ip(v6) firewall filter; move them above your accept rules.`;
-  return { steps: [{ session: lines }], manual };
+  return { steps: [{ session: lines, logout: LOGOUT }], manual };
 }
 
 function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
@@ -100,12 +100,19 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   // typed line by line and echoed back, under the transport's timeout per step: a feed's worth
   // goes as several sessions on the one connection, in order
   const steps: SessionStep[] = [];
-  for (let i = 0; i < lines.length; i += SESSION_LINES) steps.push({ session: lines.slice(i, i + SESSION_LINES) });
+  for (let i = 0; i < lines.length; i += SESSION_LINES) steps.push({ session: lines.slice(i, i + SESSION_LINES), logout: LOGOUT });
   return { steps };
 }
 
 /** Lines per session (see render). */
 export const SESSION_LINES = 1000;
+
+/**
+ * How RouterOS's console is left: its `/quit` command (it has no `exit`, which it would answer
+ * with "bad command name", failing the step). Control-D, its other way out, is lost when typed
+ * ahead of the prompt (a shell's line editor drops it; tried on a Linux login shell).
+ */
+const LOGOUT = '/quit\n';
 
 function readState(raw?: DeviceOptions): Plan {
   const o = routerOsOptions(raw);
@@ -113,7 +120,7 @@ function readState(raw?: DeviceOptions): Plan {
   for (const a of ['DROP', 'REJECT'] as const) {
     for (const f of families(o)) {
       const m = `${menu(f)} address-list`;
-      steps.push({ session: [`:foreach i in=[${m} find list=${listOf(o, a)}] do={:put [${m} get $i address]}`] });
+      steps.push({ session: [`:foreach i in=[${m} find list=${listOf(o, a)}] do={:put [${m} get $i address]}`], logout: LOGOUT });
     }
   }
   return { steps };

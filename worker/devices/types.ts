@@ -57,6 +57,11 @@ export interface SessionStep {
   readonly session: readonly string[];
   /** device error lines holding one of these texts mean "already so", not a failure */
   readonly okErrors?: readonly string[];
+  /**
+   * What ends the session after its lines: `exit` (IOS) unless given. RouterOS has no `exit`
+   * command (it would answer "bad command name", a failed step): `/quit`.
+   */
+  readonly logout?: string;
 }
 
 export type Step = ExecStep | SessionStep;

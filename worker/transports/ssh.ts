@@ -107,7 +107,7 @@ function execOne(client: Client, argv: readonly string[], stdin: string | undefi
 }
 
 /** A device CLI session (Cisco IOS, RouterOS): lines written to a shell; errors are in the output. */
-function shellSession(client: Client, lines: readonly string[], timeoutMs: number, okErrors?: readonly string[]): Promise<StepResult> {
+function shellSession(client: Client, lines: readonly string[], timeoutMs: number, okErrors?: readonly string[], logout = 'exit\n'): Promise<StepResult> {
   return new Promise((resolve, reject) => {
     client.shell({ term: 'dumb' }, (err, stream: ClientChannel) => {
       if (err) return reject(new TransportError('E_EXEC', `shell: ${err.message}`));
@@ -127,7 +127,7 @@ function shellSession(client: Client, lines: readonly string[], timeoutMs: numbe
         if (bad) reject(new TransportError('E_STEP', `device said: ${bad}`));
         else resolve({ stdout: out, stderr: '', code: 0 });
       });
-      stream.end(`${[...lines, 'exit'].join('\n')}\n`);
+      stream.end(`${lines.join('\n')}\n${logout}`);
     });
   });
 }
@@ -144,7 +144,7 @@ export function sshTransport(t: Target): Transport {
         async run(steps: readonly Step[]) {
           const out: StepResult[] = [];
           for (const step of steps) {
-            if ('session' in step) out.push(await shellSession(client, step.session, t.timeoutMs, step.okErrors));
+            if ('session' in step) out.push(await shellSession(client, step.session, t.timeoutMs, step.okErrors, step.logout));
             else out.push(...(await runExecSteps([step], (argv, stdin) => execOne(client, argv, stdin, t.timeoutMs))));
           }
           return out;
