@@ -108,9 +108,10 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
 export const SESSION_LINES = 1000;
 
 /**
- * How RouterOS's console is left: its `/quit` command (it has no `exit`, which it would answer
- * with "bad command name", failing the step). Control-D, its other way out, is lost when typed
- * ahead of the prompt (a shell's line editor drops it; tried on a Linux login shell).
+ * How RouterOS's console is left: its `/quit` command. `exit` is IOS's, not among RouterOS's
+ * console commands (an unknown command is answered "bad command name", which fails the step).
+ * Control-D, the console manual's other way out, is lost when typed ahead of the prompt (a
+ * line editor drops it: tried on a Linux login shell). Not tried on a RouterOS device: none here.
  */
 const LOGOUT = '/quit\n';
 
