@@ -27,7 +27,7 @@ function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
     case 'ssh': {
       const timeoutMs = deps.timeoutMs ?? 30_000;
       const ssh = sshTransport({
-        name: d.name, host: d.host, port: d.port, username: d.username, keyRef: d.key_ref, hostKey: d.host_key, timeoutMs,
+        name: d.name, host: d.host, port: d.port, username: loginName(d), keyRef: d.key_ref, hostKey: d.host_key, timeoutMs,
       });
       // (inside sudo's wrapper: `timeout ... sudo -n -- nft ...`)
       return DEVICE_TIMEOUT_ADAPTERS.includes(d.adapter) ? withDeviceTimeout(ssh, timeoutMs) : ssh;
@@ -53,3 +53,14 @@ export function deviceOptions(d: DeviceRow): DeviceOptions {
 }
 
 export type AdapterLookup = (name: string) => Adapter;
+
+/**
+ * RouterOS takes console options after a '+' in the login name (its manual, "Console login
+ * options"): no colours (`c`), no terminal detection (`t`), and a terminal wide and tall enough
+ * (`511w4098h`) that long lines are not wrapped: what the worker reads back, errors included,
+ * comes as plain lines. A name that already carries options is left as the admin wrote it.
+ */
+export function loginName(d: Pick<DeviceRow, 'adapter' | 'username'>): string | null {
+  if (d.adapter !== 'routeros' || !d.username || d.username.includes('+')) return d.username;
+  return `${d.username}+ct511w4098h`;
+}

@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loginName } from '../../worker/target.ts';
 import { dryRunTransport } from '../../worker/transports/dryrun.ts';
 import { localTransport } from '../../worker/transports/local.ts';
 import { shellQuote } from '../../worker/transports/quote.ts';
@@ -122,6 +123,15 @@ describe('sudo', () => {
       '[dry-run fw2] unless sudo -n -- iptables -w 10 -C INPUT -j IPMS: sudo -n -- iptables -w 10 -I INPUT 1 -j IPMS',
     ]);
     await expect(s.run([{ session: ['configure terminal'] }])).rejects.toThrow(/sudo applies to commands, not to device CLI sessions/);
+  });
+});
+
+describe('RouterOS login name', () => {
+  it('asks for plain lines (no colours, no terminal detection, no wrapping); other devices log in as given', () => {
+    expect(loginName({ adapter: 'routeros', username: 'ipms' })).toBe('ipms+ct511w4098h');
+    expect(loginName({ adapter: 'routeros', username: null })).toBeNull();
+    expect(loginName({ adapter: 'cisco-ios', username: 'ipms' })).toBe('ipms');
+    expect(loginName({ adapter: 'nftables', username: 'root' })).toBe('root');
   });
 });
 
