@@ -11,10 +11,13 @@ BEGIN
   DECLARE v_msg VARCHAR(255);
   -- A session may set its own clock (SET timestamp needs no privilege): a sensor's account
   -- could then write a rule created years ahead, whose devices' rows are not due before then,
-  -- an open rule that shields its source from real ones meanwhile. A rule is written on the
-  -- server's clock or not at all (NOW() is the session's, SYSDATE() the server's: both local
-  -- time, so the session's time zone does not matter).
-  IF ABS(TIMESTAMPDIFF(SECOND, NOW(), SYSDATE())) > 300 THEN
+  -- an open rule that shields its source from real ones meanwhile. No rule is written from a
+  -- session whose clock runs ahead of the server's (NOW() is the session's, and in a stored
+  -- program the statement's start; SYSDATE() the server's now: both local time, so the time
+  -- zone does not matter). Behind is allowed: a long statement, a replica replaying the binary
+  -- log, a restore (a clock set back only makes rules due or expired at once). A server run
+  -- with --sysdate-is-now makes SYSDATE() NOW(), and this check nothing.
+  IF TIMESTAMPDIFF(SECOND, SYSDATE(), NOW()) > 300 THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: this session runs on a clock of its own (SET timestamp): a rule is written on the server\'s clock only';
   END IF;
   -- an IPv4-mapped address (::ffff:192.0.2.1) is its IPv4 address (see ipms_cidr)

@@ -50,7 +50,8 @@ BEGIN
     -- upsert inserted (a first hit crosses max_hits <= 1), else by the UPDATE clause.
     -- (ROW_COUNT() would tell insert from update, but is not maintained inside triggers.)
     IF LAST_INSERT_ID() = 1 THEN
-      CALL ipms_threshold_crossed(@ipms_t1_id, NEW.src_ip, '', 0, '', @ipms_t1_max, NEW.sensor_id);
+      CALL ipms_threshold_crossed(@ipms_t1_id, NEW.src_ip, (TO_SECONDS(NEW.ts) - 62167219200) DIV @ipms_t1_win, '', 0, 0, '',
+                                  @ipms_t1_max, NEW.sensor_id);
     END IF;
   ELSE
     -- Everything else (the first row of each statement, other configurations) in a procedure:

@@ -104,7 +104,8 @@ BEGIN
         max_hits = v_max,
         sensor_id = p_sensor_id;
       IF LAST_INSERT_ID() = 1 THEN
-        CALL ipms_threshold_crossed(v_id, p_src_ip, v_dst, v_dport, v_kproto, v_max, p_sensor_id);
+        CALL ipms_threshold_crossed(v_id, p_src_ip, (TO_SECONDS(p_ts) - 62167219200) DIV v_win, v_dst, v_dport,
+                                    IF(v_group = 'tuple', IFNULL(p_src_port, 0), 0), v_kproto, v_max, p_sensor_id);
       END IF;
     END IF;
   END WHILE;

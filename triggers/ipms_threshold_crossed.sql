@@ -5,8 +5,9 @@
 -- an open rule for all its traffic; an identical open rule is kept (the unique open_key makes
 -- that safe under concurrency, where a read-then-write check would not be).
 CREATE PROCEDURE ipms_threshold_crossed(
-  IN p_threshold_id INT UNSIGNED, IN p_src VARBINARY(16), IN p_dst VARBINARY(16),
-  IN p_dst_port INT UNSIGNED, IN p_proto VARCHAR(16), IN p_hits INT UNSIGNED, IN p_sensor_id INT UNSIGNED)
+  IN p_threshold_id INT UNSIGNED, IN p_src VARBINARY(16), IN p_window_no BIGINT UNSIGNED, IN p_dst VARBINARY(16),
+  IN p_dst_port INT UNSIGNED, IN p_src_port INT UNSIGNED, IN p_proto VARCHAR(16), IN p_hits INT UNSIGNED,
+  IN p_sensor_id INT UNSIGNED)
 proc: BEGIN
   DECLARE v_action VARCHAR(8);
   DECLARE v_duration INT UNSIGNED;
@@ -21,17 +22,19 @@ proc: BEGIN
   -- The caller's threshold values come from session variables (see SensorLog_after_insert),
   -- which a session can set itself: the threshold is read again here, where it is rare. A
   -- disabled one, a lower max_hits than the table's (forged, or a DBA's raise within the
-  -- statement), another sensor's, or another grouping makes no rule, and the key's windows that
-  -- have not reached the table's max_hits are no longer marked as fired (else a forged fire
-  -- would keep the real crossing of that window from making its rule).
+  -- statement), another sensor's, or another grouping makes no rule, and the counter row that
+  -- fired (this key and window: its whole primary key, the row this statement holds already)
+  -- is no longer marked as fired, unless it has reached the table's max_hits (else a forged
+  -- fire would keep the real crossing of that window from making its rule).
   SELECT t.action, t.duration_s, t.name, t.enabled, t.max_hits, t.sensor_id, t.group_by
     INTO v_action, v_duration, v_name, v_enabled, v_max, v_sensor, v_group
     FROM Threshold t WHERE t.id = p_threshold_id;
   IF NOT (v_enabled <=> 1) OR p_hits < v_max OR (v_sensor IS NOT NULL AND NOT (v_sensor <=> p_sensor_id))
      OR (v_group = 'src') <> (p_proto = '') OR (v_group IN ('src_dst_dport', 'tuple')) <> (p_dst <> '') THEN
     UPDATE ThresholdCounter SET fired = 0
-    WHERE threshold_id = p_threshold_id AND src_ip = p_src AND dst_ip = p_dst AND dst_port = p_dst_port
-      AND proto = p_proto AND fired = 1 AND (hits < v_max OR NOT (v_enabled <=> 1));
+    WHERE threshold_id = p_threshold_id AND src_ip = p_src AND window_no = p_window_no AND dst_ip = p_dst
+      AND dst_port = p_dst_port AND src_port = p_src_port AND proto = p_proto
+      AND (hits < v_max OR NOT (v_enabled <=> 1));
     LEAVE proc;
   END IF;
   -- a hit logged from an IPv4-mapped address is from its IPv4 address (see ipms_cidr)

@@ -115,33 +115,52 @@ export async function activateRules(q: Queryable, ruleIds: number[], readCommitt
 
 /**
  * A threshold rule for all of a source's traffic, now active on every device, makes the
- * source's narrower open rules (a port, a protocol, a destination: a `ssh` threshold's rule from
- * before the flood) redundant: they are dropped, saying why, so that the source ends with one
- * rule, and the devices with one entry. Not before: dropping them when the wide rule is created
- * would open their ports until it is on every device. A narrower rule that would outlive the
- * wide one (a longer or no expiry) stays. Rules from a feed or by hand are left as they are.
+ * source's narrower open threshold rules (a port, a protocol, a destination: a `ssh`
+ * threshold's rule from before the flood) redundant: they are dropped, saying why, so that the
+ * source ends with one rule, and the devices with one entry. Not before: dropping them when the
+ * wide rule is created would open their ports until it is on every device. A narrower rule
+ * stays when it would outlive the wide one (a longer or no expiry), when one of its devices
+ * does not hold the wide one (another scope, devices chosen by hand), and when it or the wide
+ * one came from a feed or by hand (an admin's port rule outlives a threshold's decision).
  * Best effort: a worker account granted before this (UPDATE of Rule.status only) cannot write
  * the reason, and the rules then stay side by side, as they did.
  */
 async function supersedeNarrower(q: Queryable, ids: number[], readCommitted: boolean): Promise<void> {
-  try {
-    await withRetry(async () => {
-      if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      return q.exec(
-        `UPDATE Rule w STRAIGHT_JOIN Rule n
-           ON n.src_ip >= w.src_ip AND n.src_ip <= w.src_last AND LENGTH(n.src_ip) = LENGTH(w.src_ip)
-         SET n.status = 'dropped', n.reason = LEFT(CONCAT(IFNULL(n.reason, ''), ' [dropped: rule ', w.id, ' blocks all its traffic]'), 255)
-         WHERE w.id IN (${ids.map(() => '?').join(',')}) AND w.status = 'active' AND w.origin = 'threshold'
-           AND w.dst_ip IS NULL AND w.dst_port IS NULL AND w.proto IS NULL
-           AND n.id <> w.id AND n.status IN ('pending', 'active') AND n.src_last <= w.src_last
-           AND (n.dst_ip IS NOT NULL OR n.dst_port IS NOT NULL OR n.proto IS NOT NULL)
-           AND (w.expires_at IS NULL OR n.expires_at <= w.expires_at)`,
-        ids,
-      );
-    });
-  } catch (err) {
-    // ER_COLUMNACCESS_DENIED_ERROR: an account from `db grants` of an earlier version
-    if ((err as { errno?: number }).errno !== 1143) throw err;
+  // Which, read first: the drop below fires Rule_before_update, which writes RuleDevice, so its
+  // own statement may not read RuleDevice (error 1442). Then each drop by id, still open.
+  const pairs = await q.rows<{ n: number; w: number }>(
+    `SELECT n.id AS n, MIN(w.id) AS w
+     FROM Rule w STRAIGHT_JOIN Rule n
+       ON n.src_ip >= w.src_ip AND n.src_ip <= w.src_last AND LENGTH(n.src_ip) = LENGTH(w.src_ip)
+     WHERE w.id IN (${ids.map(() => '?').join(',')}) AND w.status = 'active' AND w.origin = 'threshold'
+       AND w.dst_ip IS NULL AND w.dst_port IS NULL AND w.proto IS NULL
+       AND n.id <> w.id AND n.status IN ('pending', 'active') AND n.src_last <= w.src_last
+       AND n.origin = 'threshold' AND n.targeted = 0
+       AND (n.dst_ip IS NOT NULL OR n.dst_port IS NOT NULL OR n.proto IS NOT NULL)
+       AND (w.expires_at IS NULL OR n.expires_at <= w.expires_at)
+       AND NOT EXISTS (SELECT 1 FROM RuleDevice nd
+                       WHERE nd.rule_id = n.id AND nd.desired = 'present'
+                         AND NOT EXISTS (SELECT 1 FROM RuleDevice wd
+                                         WHERE wd.rule_id = w.id AND wd.device_id = nd.device_id
+                                           AND wd.desired = 'present' AND wd.state = 'applied'))
+     GROUP BY n.id`,
+    ids,
+  );
+  for (const p of pairs) {
+    try {
+      await withRetry(async () => {
+        if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        return q.exec(
+          `UPDATE Rule SET status = 'dropped', reason = LEFT(CONCAT(IFNULL(reason, ''), ' [dropped: rule ', ?, ' blocks all its traffic]'), 255)
+           WHERE id = ? AND status IN ('pending', 'active')`,
+          [p.w, p.n],
+        );
+      });
+    } catch (err) {
+      // ER_COLUMNACCESS_DENIED_ERROR: an account from `db grants` of an earlier version
+      if ((err as { errno?: number }).errno !== 1143) throw err;
+      return;
+    }
   }
 }
 

@@ -39,6 +39,14 @@ describe('a session that forges', () => {
     // the same hits on the server's clock
     await insertHits(sensor, burst(50, { ts: '2026-03-01 10:00:00', src: '198.51.100.31' }));
     expect((await rules(t.db, "src = '198.51.100.31'")).map((r) => r.status)).toEqual(['pending']);
+    // a clock behind the server's (a long statement, a replica, a restore replaying the binary
+    // log) writes rules: they are due at once
+    await sensor.pinned(async (q) => {
+      await q.exec("SET timestamp = UNIX_TIMESTAMP() - 3600");
+      await insertHits(q, burst(50, { ts: '2026-03-01 10:00:00', src: '198.51.100.34' }));
+      await q.exec('SET timestamp = DEFAULT');
+    });
+    expect((await rules(t.db, "src = '198.51.100.34'")).map((r) => r.status)).toEqual(['pending']);
   });
 
   it('the thresholds of its statement (a disabled one, a lower max_hits) makes no rule, and does not spend the window', async () => {

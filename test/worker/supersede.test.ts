@@ -85,5 +85,26 @@ describe('a narrow rule under a wider one', () => {
     await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.100.73'), 'manual')");
     await w.tick();
     expect((await rules(t.db, "src = '198.51.100.73'")).map((r) => [r.origin, r.status])).toEqual([['threshold', 'active'], ['manual', 'active']]);
+    // an admin's port rule under a threshold's rule for all traffic
+    await t.db.exec("INSERT INTO Rule (src_ip, proto, dst_port, origin) VALUES (INET6_ATON('198.51.100.74'), 'tcp', 22, 'manual')");
+    await w.tick();
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 17:00:31', src: '198.51.100.74', dstPort: 80 }));
+    await w.tick();
+    expect((await rules(t.db, "src = '198.51.100.74'")).map((r) => [r.origin, r.status])).toEqual([['manual', 'active'], ['threshold', 'active']]);
+  });
+
+  it('stays while one of its devices does not hold the wider rule', async () => {
+    // fw2 holds the narrow rule, then is disabled: it gets nothing new, the wide rule included
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw2', '192.0.2.251', 'nftables', 'dry-run')");
+    const w = new Worker(workerDb, deps);
+    await insertHits(t.db, burst(5, { ts: '2026-01-01 18:00:30', src: '198.51.100.75', dstPort: 22 }));
+    await w.tick();
+    expect((await rules(t.db, "src = '198.51.100.75'")).map((r) => [r.threshold, r.status])).toEqual([['ssh', 'active']]);
+    await t.db.exec("UPDATE Device SET enabled = 0 WHERE name = 'fw2'");
+    await insertHits(t.db, burst(50, { ts: '2026-01-01 18:00:31', src: '198.51.100.75', dstPort: 80 }));
+    await w.tick();
+    // the wide rule is active (on fw, its one device); fw2 still enforces port 22 only by the narrow rule
+    expect((await rules(t.db, "src = '198.51.100.75'")).map((r) => [r.threshold, r.status])).toEqual([['ssh', 'active'], ['default', 'active']]);
+    await t.db.exec("DELETE FROM Device WHERE name = 'fw2'");
   });
 });
