@@ -27,21 +27,25 @@ export interface FeedEntry {
 }
 
 /**
- * A decision's time left as CrowdSec writes it: a Go duration (`3h59m4.5s`, `59m`, `120ms`),
- * or a date it ends at. Seconds, rounded up; undefined when there is none or it is unreadable.
+ * A decision's time left as CrowdSec writes it: a Go duration (`3h59m4.5s`, `59m`, `120ms`, and
+ * `1d` as some versions print), or a date it ends at. Seconds, rounded up; `expired` for a
+ * decision whose time is up (0s, a negative duration, a past date: it is not imported, rather
+ * than blocked for good); `unreadable` for text that is neither; undefined when there is none.
  */
-export function crowdsecExpiry(text: string | undefined, now = Date.now()): number | undefined {
+export function crowdsecExpiry(text: string | undefined, now = Date.now()): number | 'expired' | 'unreadable' | undefined {
   const t = text?.trim();
   if (!t) return undefined;
-  const go = /^(?:(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns))+$/;
+  const go = /^-?(?:(\d+(?:\.\d+)?)(d|h|m|s|ms|us|µs|ns))+$/;
   if (go.test(t)) {
-    const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
+    if (t.startsWith('-')) return 'expired';
+    const unit: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
     let secs = 0;
-    for (const m of t.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) secs += Number(m[1]) * unit[m[2]!]!;
-    return secs > 0 ? Math.ceil(secs) : undefined;
+    for (const m of t.matchAll(/(\d+(?:\.\d+)?)(d|h|ms|m|s|us|µs|ns)/g)) secs += Number(m[1]) * unit[m[2]!]!;
+    return secs > 0 ? Math.ceil(secs) : 'expired';
   }
   const at = Date.parse(t);
-  return Number.isFinite(at) && at > now ? Math.ceil((at - now) / 1000) : undefined;
+  if (!Number.isFinite(at)) return 'unreadable';
+  return at > now ? Math.ceil((at - now) / 1000) : 'expired';
 }
 
 export interface FeedReject {
@@ -151,9 +155,14 @@ export function parseFeed(text: string, format: FeedFormat): FeedResult {
           out.rejects.push({ line: n, text: line.slice(0, 80), reason: 'no value' });
           return;
         }
+        const left = crowdsecExpiry(get('expiration') ?? get('until') ?? get('duration'));
+        if (left === 'expired') return skip('decision expired');
+        if (left === 'unreadable') {
+          out.rejects.push({ line: n, text: line.slice(0, 80), reason: 'unreadable expiration (a duration such as 3h59m or a date)' });
+          return;
+        }
         const reason = get('reason') ?? get('scenario');
         tryCidr(value, n, out, reason || undefined);
-        const left = crowdsecExpiry(get('expiration') ?? get('until') ?? get('duration'));
         const e = out.entries.at(-1);
         if (left !== undefined && e?.line === n) e.expiresInS = left;
         return;

@@ -138,6 +138,18 @@ export interface BlacklistImport {
  * Entries that overlap a protected range are refused here, before the database would refuse
  * the whole batch for one of them.
  */
+/**
+ * Expiries this close are the same: a feed that gives each entry its time left (CrowdSec) gives
+ * a slightly different end on every import, which would otherwise send the whole feed to every
+ * device again each time (a changed expiry is put on the devices anew).
+ */
+const SAME_EXPIRY_S = 300;
+
+function sameExpiry(a: Date | null, b: Date | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.abs(a.getTime() - b.getTime()) < SAME_EXPIRY_S * 1000;
+}
+
 export async function addBlacklist(
   db: Db,
   entries: FeedEntry[],
@@ -187,6 +199,15 @@ export async function addBlacklist(
   const expiresOf = (e: FeedEntry): Date | null =>
     opts.expiresAt !== undefined && opts.expiresAt !== null ? opts.expiresAt
       : e.expiresInS !== undefined ? new Date(now + e.expiresInS * 1000) : null;
+  // An end the feed gives per entry (its time left) comes out slightly different on every
+  // import: within SAME_EXPIRY_S of the one the entry has, it is the same, and the entry keeps
+  // it (else each import would send the whole feed to every device again). An --expire the
+  // admin gives is taken as given.
+  const expiryFor = (e: FeedEntry, had: { expires_at: Date | null } | undefined): Date | null => {
+    const want = expiresOf(e);
+    const fromFeed = !(opts.expiresAt !== undefined && opts.expiresAt !== null) && e.expiresInS !== undefined;
+    return fromFeed && had?.expires_at && want && sameExpiry(had.expires_at, want) ? had.expires_at : want;
+  };
   for (let i = 0; i < ok.length; i += 1000) {
     const chunk = ok.slice(i, i + 1000);
     const had = new Map((await db.rows<{ cidr: string; action: string; expires_at: Date | null; source: string | null }>(
@@ -206,14 +227,14 @@ export async function addBlacklist(
          source = IF(VALUES(source) <=> 'manual', 'manual', source)`,
       chunk.flatMap((e) => [
         e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
-        action, expiresOf(e),
+        action, expiryFor(e, had.get(e.cidr.text)),
       ]),
     );
     for (const e of chunk) {
       const h = had.get(e.cidr.text);
       if (!h) out.added++;
       else if ((h.source === (opts.source ?? null) || opts.source === 'manual')
-        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expiresOf(e)?.getTime() ?? null))) out.renewed++;
+        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expiryFor(e, h)?.getTime() ?? null))) out.renewed++;
       else out.present++;
     }
   }

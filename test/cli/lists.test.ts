@@ -102,6 +102,8 @@ describe('ipms blacklist', () => {
         '805,CAPI,Country:FR,x,ban,,,1,1h,false,805',
         '806,crowdsec,Ip:2001:db8:77::1,crowdsecurity/ssh-bf,ban,,,6,4h,false,806',
         '807,crowdsec,Ip:not-an-address,crowdsecurity/ssh-bf,ban,,,6,4h,false,807',
+        // time up (cscli shows what is left, negative once past): not imported
+        '808,crowdsec,Ip:203.0.113.203,crowdsecurity/ssh-bf,ban,,,6,-2m3s,false,808',
       ].join('\n'),
     };
     const got: Record<string, unknown> = {};
@@ -116,7 +118,7 @@ describe('ipms blacklist', () => {
     expect(got.firehol).toMatchObject({ entries: 2, added: 2 });
     expect(got.dshield).toMatchObject({ entries: 1, added: 1 });
     expect(got.spamhaus).toMatchObject({ entries: 1, added: 1 });
-    expect(got['crowdsec-csv']).toMatchObject({ entries: 3, added: 3, skipped: 3, rejected: [{ line: 8 }] });
+    expect(got['crowdsec-csv']).toMatchObject({ entries: 3, added: 3, skipped: 4, rejected: [{ line: 8 }] });
     // each ban keeps its own time left (3h59m45.1s, 3h50m58.1s, 4h), as the rule's expiry
     const left = await t.db.rows<{ cidr: string; s: number }>(
       "SELECT cidr, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at) AS s FROM Blacklist WHERE source = 'crowdsec-csv' ORDER BY cidr");
@@ -124,6 +126,13 @@ describe('ipms blacklist', () => {
     for (const r of left) expect(Math.abs(Number(r.s) - want[r.cidr]!), r.cidr).toBeLessThan(30);
     const [rule] = await t.db.rows<{ s: number }>("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at) AS s FROM RuleView WHERE src = '203.0.113.200' AND status = 'pending'");
     expect(Math.abs(Number(rule!.s) - 14386)).toBeLessThan(30);
+    // the same CSV again a little later: the same ends (time left is now less), nothing renewed
+    // and nothing sent again; the rule's device rows are not touched
+    const [v0] = await t.db.rows<{ v: number }>("SELECT SUM(version) AS v FROM RuleDevice rd JOIN RuleView r ON r.id = rd.rule_id WHERE r.src = '203.0.113.200'");
+    const reimport = await ipms(t.url, 'blacklist', 'import', join(dir, 'crowdsec-csv.txt'), '--format', 'crowdsec-csv', '--source', 'crowdsec-csv', '--json');
+    expect(reimport.json()).toMatchObject({ added: 0, renewed: 0, present: 3 });
+    const [v1] = await t.db.rows<{ v: number }>("SELECT SUM(version) AS v FROM RuleDevice rd JOIN RuleView r ON r.id = rd.rule_id WHERE r.src = '203.0.113.200'");
+    expect(v1!.v).toEqual(v0!.v);
     const srcs = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>().map((e) => `${e.cidr} ${e.source}`);
     expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '198.51.102.0/24 crowdsec-csv', '2001:db8:77::1/128 crowdsec-csv', '2001:db8:66::/48 plain']));
     // FireHOL level1 lists the bogons too: the inside ranges, 0.0.0.0/8 and multicast are refused, with the reason
@@ -197,8 +206,12 @@ describe('ipms blacklist', () => {
 
   it("reads a CrowdSec decision's time left: a Go duration, or the date it ends", () => {
     const now = Date.UTC(2026, 0, 1);
-    expect(['3h59m45.1s', '4h', '59m', '1.5s', '120ms', '2026-01-01T01:00:00Z', '', 'soon', '2025-12-31T00:00:00Z'].map((x) => crowdsecExpiry(x, now)))
-      .toEqual([14386, 14400, 3540, 2, 1, 3600, undefined, undefined, undefined]);
+    expect(['3h59m45.1s', '4h', '59m', '1.5s', '120ms', '1d', '2026-01-01T01:00:00Z', ''].map((x) => crowdsecExpiry(x, now)))
+      .toEqual([14386, 14400, 3540, 2, 1, 86400, 3600, undefined]);
+    // a decision whose time is up is not imported (not blocked for good), and text that is no
+    // time is a refused line
+    expect(['0s', '-5m', '-1h2m', '2025-12-31T00:00:00Z', 'soon'].map((x) => crowdsecExpiry(x, now)))
+      .toEqual(['expired', 'expired', 'expired', 'expired', 'unreadable']);
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {
