@@ -224,23 +224,31 @@ export function registerDevices(program: Command, ctx: Context): void {
       await refuseSameObject(ctx, after);
       const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
       const cols = Object.keys(set);
-      await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
-      await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
-      ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
-      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
-      // Where its rules land changed (another address, transport or table): what was recorded as
-      // applied is on the old target (or, from dry-run, nowhere). It is all sent again; adds are
-      // idempotent, so a device that has them already loses nothing.
-      const moved = (['host', 'port', 'transport', 'options'] as const).filter((c) => set[c] !== undefined && set[c] !== d[c]);
-      if (moved.length) {
+      // Where its rules land (another address, transport or objects): the change and the rows
+      // sent again are made holding the device's lease, so no batch is on its way to the old
+      // target meanwhile (a row of such a batch would be recorded as applied, and never reach the
+      // new one). An option that names no object (writeMemory) moves nothing.
+      const objectsOf = (x: DeviceRow) => JSON.stringify(adapterFor(x.adapter).objects(deviceOptions(x)));
+      const moved: string[] = (['host', 'port', 'transport'] as const).filter((c) => set[c] !== undefined && set[c] !== d[c]);
+      if (set.options !== undefined && objectsOf(after) !== objectsOf(d)) moved.push('options');
+      const change = async () => {
+        await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
+        if (!moved.length) return 0;
+        // what was recorded as applied is on the old target (or, from dry-run, nowhere): it is
+        // all sent again; adds are idempotent, so a device that has them already loses nothing
         const r = await ctx.db().exec(
           `UPDATE RuleDevice SET state = 'pending', next_attempt_at = UTC_TIMESTAMP(3), last_error = NULL, updated_at = UTC_TIMESTAMP(3)
            WHERE device_id = ? AND desired = 'present' AND state = 'applied'`, [d.id]);
-        if (r.affectedRows) {
-          ctx.io.out(`device ${name}: ${r.affectedRows} rule(s) recorded as applied go to it again (its ${moved.join(', ')} changed)`);
-          if (d.transport !== 'dry-run') {
-            ctx.io.err(`ipms: device ${name}: what ipms put on the old ${moved.includes('options') ? 'objects' : 'target'} stays there; take it off by hand if that device is still in use`);
-          }
+        return r.affectedRows;
+      };
+      const again = moved.length ? await withDeviceLease(ctx.db(), d, newWorkerId(), change) : await change();
+      await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
+      ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
+      for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
+      if (again) {
+        ctx.io.out(`device ${name}: ${again} rule(s) recorded as applied go to it again (its ${moved.join(', ')} changed)`);
+        if (d.transport !== 'dry-run') {
+          ctx.io.err(`ipms: device ${name}: what ipms put on the old ${moved.includes('options') ? 'objects' : 'target'} stays there; take it off by hand if that device is still in use`);
         }
       }
     });

@@ -174,8 +174,9 @@ describe('ipms devices', () => {
     const first = await ipms(t.url, 'apply', '--once', '--device', 'mover');
     const n = Number(/mover: (\d+) applied, 0 removed, 0 failed/.exec(first.out)?.[1]);
     expect(n).toBeGreaterThanOrEqual(1);
-    // a key or a user is the same device: nothing to send again
+    // a key or a user is the same device, and so is an option that names no object: nothing to send again
     expect((await ipms(t.url, 'devices', 'set', 'mover', '--user', 'ipms')).out).toBe('device mover: username changed');
+    expect((await ipms(t.url, 'devices', 'set', 'mover', '--option', 'table=ipms')).out).toBe('device mover: options changed');
     const moved = await ipms(t.url, 'devices', 'set', 'mover', '--option', 'table=ipms_moved');
     expect([moved.code, moved.out]).toEqual([0, `device mover: options changed\ndevice mover: ${n} rule(s) recorded as applied go to it again (its options changed)`]);
     const [rd] = await t.db.rows<{ state: string }>('SELECT state FROM RuleDevice WHERE rule_id = ?', [rule.id]);
@@ -183,6 +184,13 @@ describe('ipms devices', () => {
     const again = await ipms(t.url, 'apply', '--once', '--device', 'mover');
     expect(again.out).toMatch(/add element inet ipms_moved drop4 \{\n(\s*\|.*\n)*\s*\|\s*198\.18\.30\.1,?\n/);
     expect(again.out).toContain(`mover: ${n} applied, 0 removed, 0 failed`);
+    // a worker's batch in flight (its lease held): the change waits for it, then sends again
+    await t.db.exec("UPDATE Device SET claimed_by = 'w-busy', claimed_until = UTC_TIMESTAMP(3) + INTERVAL 1.5 SECOND WHERE name = 'mover'");
+    const t0 = Date.now();
+    const waited = await ipms(t.url, 'devices', 'set', 'mover', '--host', '192.0.2.77');
+    expect(waited.out).toMatch(/rule\(s\) recorded as applied go to it again \(its host changed\)/);
+    expect(Date.now() - t0).toBeGreaterThan(1000);
+    expect((await t.db.rows<{ c: string | null }>("SELECT claimed_by AS c FROM Device WHERE name = 'mover'"))[0]!.c).toBeNull();
     expect((await ipms(t.url, 'rules', 'drop', String(rule.id))).code).toBe(0);
     expect((await ipms(t.url, 'apply', '--once', '--device', 'mover')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'remove', 'mover', '--leave-rules')).code).toBe(0);
