@@ -81,8 +81,8 @@ function pfctl(o: PfOptions, table: string, verb: 'add' | 'delete' | 'replace', 
  * Most addresses one `pfctl -T add|delete` takes here. pfctl hands a command's whole list to the
  * kernel in one request, and FreeBSD refuses a request over net.pf.request_maxcount (65535 by
  * default) with EINVAL: bigger adds and deletes go as several commands (each is idempotent).
- * `-T replace` (a full render) and `-T show` (a state read) cannot be split; over 65535
- * entries a table needs that tunable raised (README).
+ * A full render replaces the first chunk and adds the rest; `-T show` (a state read) cannot
+ * be split: over 65535 entries reading a table back needs that tunable raised (README).
  */
 export const PF_CHUNK = 50_000;
 
@@ -105,8 +105,14 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   const of = (rules: readonly DeviceRule[], action: Action) => sortedUnique(rules.filter((r) => r.action === action && !unsupported(r))).map(address);
   if (mode === 'full') {
     if (batch.remove.length) throw new InputError('pf: a full render takes the whole desired state in add; remove must be empty', 'E_RENDER');
-    // -T replace swaps the whole table content in one ioctl
-    for (const t of tables(o)) steps.push(pfctl(o, t.name, 'replace', of(batch.add, t.action)));
+    // -T replace swaps the whole table content in one ioctl. Over PF_CHUNK addresses FreeBSD
+    // refuses that request (net.pf.request_maxcount): the first chunk replaces, the rest is
+    // added in chunks after it (addresses past the first chunk that were there are missing
+    // for the moments between the commands; a table lost in a reboot is empty anyway).
+    for (const t of tables(o)) {
+      const all = of(batch.add, t.action);
+      steps.push(pfctl(o, t.name, 'replace', all.slice(0, PF_CHUNK)), ...pfctlChunks(o, t.name, 'add', all.slice(PF_CHUNK)));
+    }
   } else if (mode === 'delta') {
     const removable = notWanted(batch.remove, [...batch.add, ...keep], entryOf);
     for (const t of tables(o)) {

@@ -188,6 +188,11 @@ describe('adapters that exist only as golden text parse sample device output', (
     ]);
     // every address once, in order
     expect(steps.flatMap((st) => st.stdin!.trim().split('\n'))).toEqual(many.map((r) => r.src.address));
+    // a full render (a table lost in a reboot, a reconcile): the first chunk replaces, the rest is added
+    const full = a.render({ add: many, remove: [] }, { killStates: 0 }, { mode: 'full' }).steps as ExecStep[];
+    expect(full.map((st) => `${st.argv[4]} ${st.argv[6]} ${st.stdin ? st.stdin.trim().split('\n').length : 0}`)).toEqual([
+      'ipms replace 50000', 'ipms add 50000', 'ipms add 20000', 'ipms_reject replace 0',
+    ]);
     const del = a.render({ add: [], remove: many.slice(0, 60_000) }, { killStates: 0 }).steps as ExecStep[];
     expect(del.map((st) => `${st.argv[6]} ${st.stdin!.trim().split('\n').length}`)).toEqual(['delete 50000', 'delete 10000']);
   });
