@@ -27,17 +27,18 @@ describe('ipms whitelist', () => {
     expect((await ipms(t.url, 'whitelist', 'add', '198.51.100.1/24')).err).toMatch(/host bits set; did you mean 198\.51\.100\.0\/24/);
   });
 
-  it('refuses entries wider than /8 (IPv4) or /7 (IPv6): a slip would drop every rule', async () => {
+  it('refuses entries wider than /8 (IPv4) or /16 (IPv6, but for the inside ranges): a slip would drop every rule', async () => {
     await insertHits(t.db, burst(50, { ts: '2026-06-01 10:00:00', src: '203.0.113.77' }));
-    for (const wide of ['0.0.0.0/0', '128.0.0.0/1', '2000::/3', '::/0']) {
+    for (const wide of ['0.0.0.0/0', '128.0.0.0/1', '2000::/3', '::/0', '2a00::/7', '2000::/15']) {
       const r = await ipms(t.url, 'whitelist', 'add', wide);
-      expect([r.code, r.err], wide).toEqual([2, expect.stringMatching(/^ipms: whitelist entry \S+ is wider than \/8 \(IPv4\) or \/7 \(IPv6\): it would drop every rule in it; whitelist narrower ranges$/)]);
+      expect([r.code, r.err], wide).toEqual([2, expect.stringMatching(/^ipms: whitelist entry \S+ is wider than \/8 \(IPv4\) or \/16 \(IPv6, but for fc00::\/7 and fe80::\/10\): it would drop every rule in it; whitelist narrower ranges$/)]);
     }
     // a DBA's INSERT, and an edit, the same
     await expect(t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('0.0.0.0/0')")).rejects.toThrow(/wider than \/8/);
-    await t.db.exec("INSERT INTO Whitelist (cidr) VALUES ('10.0.0.0/8'), ('fc00::/7')");
+    const inside = ['10.0.0.0/8', 'fc00::/7', 'fd00::/8', 'fe80::/10', '2001:db8::/32'];
+    await t.db.exec(`INSERT INTO Whitelist (cidr) VALUES ${inside.map(() => '(?)').join(', ')}`, inside);
     await expect(t.db.exec("UPDATE Whitelist SET cidr = '0.0.0.0/4' WHERE cidr = '10.0.0.0/8'")).rejects.toThrow(/wider than \/8/);
-    await t.db.exec("DELETE FROM Whitelist WHERE cidr IN ('10.0.0.0/8', 'fc00::/7')");
+    await t.db.exec(`DELETE FROM Whitelist WHERE cidr IN (${inside.map(() => '?').join(', ')})`, inside);
     expect((await t.db.rows<{ status: string }>("SELECT status FROM RuleView WHERE src = '203.0.113.77'")).map((r) => r.status)).toEqual(['pending']);
   });
 
