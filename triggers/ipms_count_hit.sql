@@ -21,6 +21,7 @@ BEGIN
   DECLARE v_kproto VARCHAR(16);
   DECLARE v_horizon INT UNSIGNED;
   DECLARE v_len BIGINT;
+  DECLARE v_cut BIGINT;
 
   -- Once per statement: the enabled thresholds, as 'id,proto,port,sensor,group_by,window_s,max_hits;...'
   IF NOT (@ipms_thr_stmt <=> NOW(6) + 0) OR @ipms_thr_loaded < SYSDATE(6) - INTERVAL 1 SECOND THEN
@@ -68,9 +69,11 @@ BEGIN
     IF v_horizon > 0 AND NOT (p_id DIV v_horizon <=> @ipms_purged_block) THEN
       SET @ipms_purged_block = p_id DIV v_horizon;
       SET v_horizon = (SELECT CAST(s.value AS UNSIGNED) FROM Setting s WHERE s.name = 'counter_horizon_s');
-      DELETE FROM ThresholdCounter
-      WHERE window_end < TO_SECONDS(LEAST(p_ts, UTC_TIMESTAMP(3) - INTERVAL GREATEST(TIMESTAMPDIFF(SECOND, SYSDATE(), NOW()), 0) SECOND))
-                         - 62167219200 - IFNULL(v_horizon, 86400);
+      -- (the cut-off computed first: SYSDATE() in the DELETE's own condition is evaluated row by
+      -- row, which makes it a full scan instead of a range of ix_counter_window_end)
+      SET v_cut = TO_SECONDS(LEAST(p_ts, UTC_TIMESTAMP(3) - INTERVAL GREATEST(TIMESTAMPDIFF(SECOND, SYSDATE(), NOW()), 0) SECOND))
+                  - 62167219200 - IFNULL(v_horizon, 86400);
+      DELETE FROM ThresholdCounter WHERE window_end < v_cut;
     END IF;
   END IF;
 
