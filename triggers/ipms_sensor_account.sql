@@ -10,7 +10,7 @@ BEGIN
   IF v_user COLLATE utf8mb4_bin LIKE 'ipms\_sensor\_%'
      AND NOT EXISTS (SELECT 1 FROM Sensor s
                      WHERE s.id = p_sensor_id AND CONCAT('ipms_sensor_', s.name) COLLATE utf8mb4_bin = v_user COLLATE utf8mb4_bin) THEN
-    SET v_msg = CONCAT('ipms: account ', LEFT(v_user, 64), ' writes for its own sensor only, not sensor id ', IFNULL(p_sensor_id, 'NULL'));
+    SET v_msg = CONCAT('ipms: account ', LEFT(v_user, 40), ' writes for its own sensor only, not sensor id ', IFNULL(p_sensor_id, 'NULL'));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
 END
