@@ -302,7 +302,8 @@ export function registerDevices(program: Command, ctx: Context): void {
           });
           ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'}); ${(r?.stdout || r?.stderr || '').trim().split('\n')[0] ?? ''}`);
         } else ctx.io.out(`device ${name}: connected (host key ${d.host_key ?? 'not used'})`);
-        const priv = privilegedCheck(d.adapter, deviceOptions(d));
+        // (a dry-run device runs nothing: there is no right to check)
+        const priv = d.transport === 'dry-run' ? undefined : privilegedCheck(d.adapter, deviceOptions(d));
         if (priv) {
           await session.run([priv]).catch((err: unknown) => {
             throw new IpmsError('E_DEVICE', `device ${name}: connected, but \`${priv.argv.join(' ')}\` failed, which every batch needs the rights for ` +
