@@ -4,6 +4,7 @@
  * migrating user), so a sensor that may only INSERT into SensorLog still gets its hits counted
  * and rules created without being able to read or change a rule itself.
  */
+import { createHash } from 'node:crypto';
 
 export interface Role {
   user: string;
@@ -83,7 +84,17 @@ export const ROLES: readonly Role[] = [
  */
 export function sensorRole(sensor: string): Role {
   const base = ROLES.find((r) => r.user === 'ipms_sensor')!;
-  return { ...base, user: `ipms_sensor_${sensor}`, purpose: `runs \`ipms ingest --sensor ${sensor}\` on that sensor only` };
+  return { ...base, user: sensorAccount(sensor), purpose: `runs \`ipms ingest --sensor ${sensor}\` on that sensor only` };
+}
+
+/**
+ * A sensor's own account: ipms_sensor_NAME, within the 32 characters MySQL allows in a user
+ * name; a name over 20 characters keeps its first 11 and 8 hex digits of its SHA-1
+ * (`ipms_sensor_honeypot-fr_1a2b3c4d`). triggers/ipms_sensor_account.sql makes the same name.
+ */
+export function sensorAccount(sensor: string): string {
+  if (sensor.length <= 20) return `ipms_sensor_${sensor}`;
+  return `ipms_sensor_${sensor.slice(0, 11)}_${createHash('sha1').update(sensor, 'utf8').digest('hex').slice(0, 8)}`;
 }
 
 function quoteIdent(s: string): string {

@@ -9,7 +9,11 @@ BEGIN
   DECLARE v_msg VARCHAR(255);
   IF v_user COLLATE utf8mb4_bin LIKE 'ipms\_sensor\_%'
      AND NOT EXISTS (SELECT 1 FROM Sensor s
-                     WHERE s.id = p_sensor_id AND CONCAT('ipms_sensor_', s.name) COLLATE utf8mb4_bin = v_user COLLATE utf8mb4_bin) THEN
+                     WHERE s.id = p_sensor_id
+                       -- (as lib/grants.ts names it: a name over 20 characters is cut and hashed)
+                       AND IF(CHAR_LENGTH(s.name) <= 20, CONCAT('ipms_sensor_', s.name),
+                              CONCAT('ipms_sensor_', LEFT(s.name, 11), '_', LEFT(SHA1(s.name), 8))) COLLATE utf8mb4_bin
+                           = v_user COLLATE utf8mb4_bin) THEN
     SET v_msg = CONCAT('ipms: account ', LEFT(v_user, 40), ' writes for its own sensor only, not sensor id ', IFNULL(p_sensor_id, 'NULL'));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;

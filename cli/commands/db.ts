@@ -65,12 +65,7 @@ export function registerDb(program: Command, ctx: Context): void {
       // (nothing is contacted: before any database exists, the name the README uses)
       const name = opts.database ?? ctx.config().db?.database ?? 'ipms';
       if (opts.sensor?.length) {
-        const roles = opts.sensor.map((s) => {
-          const role = sensorRole(nameArg(s, '--sensor'));
-          // (MySQL 8 allows 32 characters in a user name)
-          if (role.user.length > 32) throw new InputError(`--sensor: ${role.user} is longer than the 32 characters MySQL allows in a user name`);
-          return role;
-        });
+        const roles = opts.sensor.map((s) => sensorRole(nameArg(s, '--sensor')));
         ctx.io.out(['-- Run as a privileged account once the database is migrated; replace CHANGE-ME with the sensor\'s own password.',
           ...grantStatements(name, opts.host, roles)].join('\n'));
         return;

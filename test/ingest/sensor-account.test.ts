@@ -4,6 +4,7 @@
  * rules: they run with their definer's rights), keeps its checkpoints, and can do nothing
  * else: no reading SensorLog or Data, no changing or deleting anything.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,8 +51,11 @@ describe('the ipms_sensor account', () => {
     expect(own.out).toContain(`GRANT INSERT ON \`${t.cfg.database}\`.\`SensorLog\` TO 'ipms_sensor_dmz-1'@'192.0.2.44';`);
     expect(own.out).not.toContain('ipms_admin');
     expect(own.out.match(/^GRANT /gm)).toHaveLength(r.out.split('\n').filter((l) => l.startsWith('GRANT ') && l.includes("TO 'ipms_sensor'@")).length);
+    // a name too long for MySQL's 32 characters: its first 11 and 8 hex digits of its SHA-1
     const long = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'a-very-long-sensor-name-x']);
-    expect([long.code, long.err]).toEqual([2, 'ipms: --sensor: ipms_sensor_a-very-long-sensor-name-x is longer than the 32 characters MySQL allows in a user name']);
+    const hash = createHash('sha1').update('a-very-long-sensor-name-x').digest('hex').slice(0, 8);
+    expect([long.code, long.err]).toEqual([0, '']);
+    expect(long.out).toContain(`CREATE USER IF NOT EXISTS 'ipms_sensor_a-very-long_${hash}'@'%'`);
   });
 
   it('is enough to ingest everything, again, and with its honeyd.conf', async () => {
@@ -101,6 +105,18 @@ describe('the ipms_sensor account', () => {
     } finally {
       await own.end();
     }
+  });
+
+  it('as the cut and hashed account of a sensor with a long name, ingests for it', async () => {
+    const name = 'honeypot-frankfurt-dc2-rack7';
+    const user = `ipms_sensor_${name.slice(0, 11)}_${createHash('sha1').update(name).digest('hex').slice(0, 8)}`;
+    expect(user.length).toBeLessThanOrEqual(32);
+    const url = await roleAccount(t, 'ipms_sensor', user, 'long-pw');
+    const st = mkdtempSync(join(tmpdir(), 'ipms-long-'));
+    const r = await runCli(['--database-url', url, 'ingest', '--sensor', name, '--tz', 'UTC', '--state-dir', st, `${CONTACT}honeyd.log`]);
+    expect(r.code, r.err).toBe(0);
+    const other = await runCli(['--database-url', url, 'ingest', '--sensor', 'own1', '--tz', 'UTC', '--state-dir', st, `${CONTACT}honeyd.log`]);
+    expect(other.err).toMatch(/writes for its own sensor only/);
   });
 
   it('can read and change nothing else', async () => {
