@@ -6,6 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 
+/** The tables the CLI and the console write (and a DBA tunes: Network, Setting, Threshold). */
+export const ADMIN_WRITES = [
+  'AuditLog', 'Blacklist', 'Data', 'Device', 'IngestCheckpoint', 'Network', 'Profile', 'ProfilePort', 'Rule',
+  'RuleDevice', 'Sensor', 'SensorLog', 'SensorNet', 'Setting', 'Threshold', 'VirtHost', 'WebSecret', 'WebSession',
+  'WebUser', 'Whitelist',
+];
+
 export interface Role {
   user: string;
   purpose: string;
@@ -72,8 +79,15 @@ export const ROLES: readonly Role[] = [
     user: 'ipms_admin',
     purpose: 'the `ipms` CLI and web console of administrators',
     // (EXECUTE: the routines are listed only to accounts that may run them, and `db status`
-    // checks that each is there; running one gives nothing its table rights do not)
-    grants: [['SELECT, INSERT, UPDATE, DELETE, SHOW VIEW, EXECUTE', '*']],
+    // checks that each is there; running one gives nothing its table rights do not.) It writes
+    // the tables it manages, not what the migrations keep (their marks, the fixed
+    // NoSourceRange and PrefixLength lists) nor what the triggers derive (WhitelistPrefix,
+    // ThresholdCounter): with those, deleting 127.0.0.0/8 from NoSourceRange let a rule for
+    // loopback through.
+    grants: [
+      ['SELECT, SHOW VIEW, EXECUTE', '*'],
+      ...ADMIN_WRITES.map((t): [string, string] => ['INSERT, UPDATE, DELETE', t]),
+    ],
   },
 ];
 
