@@ -103,11 +103,12 @@ export function sensorRole(sensor: string): Role {
 
 /**
  * A sensor's own account: ipms_sensor_NAME, within the 32 characters MySQL allows in a user
- * name; a name over 20 characters keeps its first 11 and 8 hex digits of its SHA-1
- * (`ipms_sensor_honeypot-fr_1a2b3c4d`). triggers/ipms_sensor_account.sql makes the same name.
+ * name; a name of 20 characters or more keeps its first 11 and 8 hex digits of its SHA-1
+ * (`ipms_sensor_honeypot-fr_1a2b3c4d`: always 32 characters, so never the account of a shorter
+ * name, at most 31). triggers/ipms_sensor_account.sql makes the same name.
  */
 export function sensorAccount(sensor: string): string {
-  if (sensor.length <= 20) return `ipms_sensor_${sensor}`;
+  if (sensor.length < 20) return `ipms_sensor_${sensor}`;
   return `ipms_sensor_${sensor.slice(0, 11)}_${createHash('sha1').update(sensor, 'utf8').digest('hex').slice(0, 8)}`;
 }
 

@@ -10,8 +10,8 @@ BEGIN
   IF v_user COLLATE utf8mb4_bin LIKE 'ipms\_sensor\_%'
      AND NOT EXISTS (SELECT 1 FROM Sensor s
                      WHERE s.id = p_sensor_id
-                       -- (as lib/grants.ts names it: a name over 20 characters is cut and hashed)
-                       AND IF(CHAR_LENGTH(s.name) <= 20, CONCAT('ipms_sensor_', s.name),
+                       -- (as lib/grants.ts names it: a name of 20 characters or more is cut and hashed)
+                       AND IF(CHAR_LENGTH(s.name) < 20, CONCAT('ipms_sensor_', s.name),
                               CONCAT('ipms_sensor_', LEFT(s.name, 11), '_', LEFT(SHA1(s.name), 8))) COLLATE utf8mb4_bin
                            = v_user COLLATE utf8mb4_bin) THEN
     SET v_msg = CONCAT('ipms: account ', LEFT(v_user, 40), ' writes for its own sensor only, not sensor id ', IFNULL(p_sensor_id, 'NULL'));

@@ -150,9 +150,13 @@ async function supersedeNarrower(q: Queryable, ids: number[], readCommitted: boo
     try {
       await withRetry(async () => {
         if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        // (the wide rule checked again in the drop itself: disabled, dropped or put back to
+        // pending since the read, it supersedes nothing)
         return q.exec(
-          `UPDATE Rule SET status = 'dropped', reason = LEFT(CONCAT(IFNULL(reason, ''), ' [dropped: rule ', ?, ' blocks all its traffic]'), 255)
-           WHERE id = ? AND status IN ('pending', 'active')`,
+          `UPDATE Rule n JOIN Rule w ON w.id = ?
+           SET n.status = 'dropped', n.reason = LEFT(CONCAT(IFNULL(n.reason, ''), ' [dropped: rule ', w.id, ' blocks all its traffic]'), 255)
+           WHERE n.id = ? AND n.status IN ('pending', 'active') AND w.status = 'active'
+             AND (w.expires_at IS NULL OR n.expires_at <= w.expires_at)`,
           [p.w, p.n],
         );
       });

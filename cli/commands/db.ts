@@ -10,6 +10,11 @@ import { dbStatus, migrate } from '../../lib/migrate.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
 
+/** A database name as an SQL identifier. */
+function quoteIdent(s: string): string {
+  return `\`${s.replace(/`/g, '``')}\``;
+}
+
 export function registerDb(program: Command, ctx: Context): void {
   const db = program.command('db').description('database schema, triggers and accounts');
 
@@ -80,6 +85,8 @@ export function registerDb(program: Command, ctx: Context): void {
           '-- CREATE USER IF NOT EXISTS leaves an existing account\'s password as it was (ALTER USER ... IDENTIFIED BY',
           '-- changes it). MariaDB keeps these statements, passwords included, in its binary log: run them',
           '-- with SET SESSION sql_log_bin = 0 where that is allowed, or use IDENTIFIED BY PASSWORD \'*hash\'.',
+          '-- GRANT only adds: an ipms_admin granted by an earlier version (writes on every table) keeps them',
+          `-- until REVOKE INSERT, UPDATE, DELETE ON ${quoteIdent(name)}.* FROM 'ipms_admin'@'${opts.host}'; then grant it as below.`,
           ...grantStatements(name, opts.host),
         ].join('\n'),
       );

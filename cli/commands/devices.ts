@@ -227,18 +227,33 @@ export function registerDevices(program: Command, ctx: Context): void {
       // Where its rules land (another address, transport or objects): the change and the rows
       // sent again are made holding the device's lease, so no batch is on its way to the old
       // target meanwhile (a row of such a batch would be recorded as applied, and never reach the
-      // new one). An option that names no object (writeMemory) moves nothing.
-      const objectsOf = (x: DeviceRow) => JSON.stringify(adapterFor(x.adapter).objects(deviceOptions(x)));
+      // new one). Options move them when the objects ipms owns there change (table, chain,
+      // sets) or the kernel ruleset they go to (the xtables backend); not an option that only
+      // says how to send (writeMemory). Old options that no longer read count as a move.
       const moved: string[] = (['host', 'port', 'transport'] as const).filter((c) => set[c] !== undefined && set[c] !== d[c]);
-      if (set.options !== undefined && objectsOf(after) !== objectsOf(d)) moved.push('options');
+      if (set.options !== undefined) {
+        const where = (x: DeviceRow) => {
+          try {
+            const o = deviceOptions(x);
+            return JSON.stringify([adapterFor(x.adapter).objects(o), o.backend ?? 'auto']);
+          } catch {
+            return undefined;
+          }
+        };
+        const before = where(d);
+        if (before === undefined || before !== where(after)) moved.push('options');
+      }
       const change = async () => {
         await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
         if (!moved.length) return 0;
-        // what was recorded as applied is on the old target (or, from dry-run, nowhere): it is
-        // all sent again; adds are idempotent, so a device that has them already loses nothing
+        // What was recorded as applied is on the old target (or, from dry-run, nowhere): it is
+        // all sent again; adds are idempotent, so a device that has them already loses nothing.
+        // Rows still claimed (a worker stalled past its lease) are let go too: its result, for
+        // the old target, is then not recorded.
         const r = await ctx.db().exec(
-          `UPDATE RuleDevice SET state = 'pending', next_attempt_at = UTC_TIMESTAMP(3), last_error = NULL, updated_at = UTC_TIMESTAMP(3)
-           WHERE device_id = ? AND desired = 'present' AND state = 'applied'`, [d.id]);
+          `UPDATE RuleDevice SET state = 'pending', next_attempt_at = UTC_TIMESTAMP(3), last_error = NULL, updated_at = UTC_TIMESTAMP(3),
+             claimed_by = NULL, claimed_until = NULL
+           WHERE device_id = ? AND desired = 'present' AND (state = 'applied' OR claimed_by IS NOT NULL)`, [d.id]);
         return r.affectedRows;
       };
       const again = moved.length ? await withDeviceLease(ctx.db(), d, newWorkerId(), change) : await change();

@@ -191,6 +191,11 @@ describe('ipms devices', () => {
     expect(waited.out).toMatch(/rule\(s\) recorded as applied go to it again \(its host changed\)/);
     expect(Date.now() - t0).toBeGreaterThan(1000);
     expect((await t.db.rows<{ c: string | null }>("SELECT claimed_by AS c FROM Device WHERE name = 'mover'"))[0]!.c).toBeNull();
+    // an iptables device switched to the other xtables backend (another kernel ruleset): sent again
+    expect((await ipms(t.url, 'devices', 'add', 'xt', '--adapter', 'iptables', '--transport', 'dry-run')).code).toBe(0);
+    expect((await ipms(t.url, 'apply', '--once', '--device', 'xt')).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'set', 'xt', '--option', 'backend=legacy')).out).toMatch(/rule\(s\) recorded as applied go to it again \(its options changed\)/);
+    expect((await ipms(t.url, 'devices', 'remove', 'xt', '--leave-rules')).code).toBe(0);
     expect((await ipms(t.url, 'rules', 'drop', String(rule.id))).code).toBe(0);
     expect((await ipms(t.url, 'apply', '--once', '--device', 'mover')).code).toBe(0);
     expect((await ipms(t.url, 'devices', 'remove', 'mover', '--leave-rules')).code).toBe(0);
