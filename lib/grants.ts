@@ -112,7 +112,8 @@ export function sensorAccount(sensor: string): string {
   return `ipms_sensor_${sensor.slice(0, 11)}_${createHash('sha1').update(sensor, 'utf8').digest('hex').slice(0, 8)}`;
 }
 
-function quoteIdent(s: string): string {
+/** An SQL identifier, quoted. */
+export function quoteIdent(s: string): string {
   return `\`${s.replace(/`/g, '``')}\``;
 }
 

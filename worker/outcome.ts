@@ -51,20 +51,16 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
       while (next < chunks.length) {
         const chunk = chunks[next++]!;
         // every statement stands alone (autocommit): a deadlock victim is run again whole
-        for (const { version, desired, ids } of byVersionAndWish(chunk)) {
-          const r = await withRetry(async () => {
-            // READ COMMITTED, like the activation below (see activateRules): no gap locks
-            if (rc) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-            return q.exec(
+        for (const { version, desired, ids } of byClaim(chunk, true)) {
+          // READ COMMITTED, like the activation below (see activateRules): no gap locks
+          const r = await execReadCommitted(q, rc,
               `UPDATE RuleDevice
                SET state = IF(desired = 'present', 'applied', 'removed'),
                    applied_at = IF(desired = 'present', UTC_TIMESTAMP(3), applied_at),
                    removed_at = IF(desired = 'absent', UTC_TIMESTAMP(3), removed_at),
                    last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = UTC_TIMESTAMP(3)
                WHERE id IN (${ids.map(() => '?').join(',')}) AND claimed_by = ? AND version = ? AND desired = ?`,
-              [...ids, workerId, version, desired],
-            );
-          });
+              [...ids, workerId, version, desired]);
           recorded += r.affectedRows;
           done[desired === 'present' ? 'applied' : 'removed'] += r.affectedRows;
         }
@@ -99,16 +95,11 @@ export async function markDone(db: Db, rows: Claimed[], workerId: string): Promi
 export async function activateRules(q: Queryable, ruleIds: number[], readCommitted = true): Promise<void> {
   for (let i = 0; i < ruleIds.length; i += CHUNK) {
     const ids = ruleIds.slice(i, i + CHUNK);
-    const r = await withRetry(async () => {
-      // (for the next transaction only: with autocommit, the UPDATE below)
-      if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      return q.exec(
+    const r = await execReadCommitted(q, readCommitted,
         `UPDATE Rule r SET r.status = 'active'
          WHERE r.id IN (${ids.map(() => '?').join(',')}) AND r.status = 'pending'
            AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.desired = 'present' AND x.state <> 'applied')`,
-        ids,
-      );
-    });
+        ids);
     if (r.affectedRows) await supersedeNarrower(q, ids, readCommitted);
   }
 }
@@ -148,24 +139,32 @@ async function supersedeNarrower(q: Queryable, ids: number[], readCommitted: boo
   );
   for (const p of pairs) {
     try {
-      await withRetry(async () => {
-        if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-        // (the wide rule checked again in the drop itself: disabled, dropped or put back to
-        // pending since the read, it supersedes nothing)
-        return q.exec(
+      // (the wide rule checked again in the drop itself: disabled, dropped or put back to
+      // pending since the read, it supersedes nothing)
+      await execReadCommitted(q, readCommitted,
           `UPDATE Rule n JOIN Rule w ON w.id = ?
            SET n.status = 'dropped', n.reason = LEFT(CONCAT(IFNULL(n.reason, ''), ' [dropped: rule ', w.id, ' blocks all its traffic]'), 255)
            WHERE n.id = ? AND n.status IN ('pending', 'active') AND w.status = 'active'
              AND (w.expires_at IS NULL OR n.expires_at <= w.expires_at)`,
-          [p.w, p.n],
-        );
-      });
+          [p.w, p.n]);
     } catch (err) {
       // ER_COLUMNACCESS_DENIED_ERROR: an account from `db grants` of an earlier version
       if ((err as { errno?: number }).errno !== 1143) throw err;
       return;
     }
   }
+}
+
+/**
+ * One autocommit statement under READ COMMITTED where the server allows it (see activateRules),
+ * run again whole when picked as a deadlock victim. (SET TRANSACTION is for the next
+ * transaction only: with autocommit, this statement.)
+ */
+function execReadCommitted(q: Queryable, readCommitted: boolean, sql: string, params: unknown[]) {
+  return withRetry(async () => {
+    if (readCommitted) await q.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    return q.exec(sql, params);
+  });
 }
 
 /**
@@ -177,27 +176,19 @@ async function readCommittedAllowed(q: Queryable): Promise<boolean> {
   return !(Number(v?.lb) === 1 && String(v?.f).toUpperCase() === 'STATEMENT');
 }
 
-/** The ids of a chunk by the version and wish they were claimed at (nearly always one or two groups). */
-function byVersionAndWish(rows: Claimed[]): { version: number; desired: Claimed['desired']; ids: number[] }[] {
+/**
+ * The ids of a chunk by the version they were claimed at, and with `wish` by their desired
+ * state too (nearly always one or two groups).
+ */
+function byClaim(rows: Claimed[], wish = false): { version: number; desired: Claimed['desired']; ids: number[] }[] {
   const m = new Map<string, { version: number; desired: Claimed['desired']; ids: number[] }>();
   for (const r of rows) {
-    const k = `${r.version} ${r.desired}`;
+    const k = wish ? `${r.version} ${r.desired}` : `${r.version}`;
     const g = m.get(k);
     if (g) g.ids.push(r.id);
     else m.set(k, { version: r.version, desired: r.desired, ids: [r.id] });
   }
   return [...m.values()];
-}
-
-/** The ids of a chunk by the version they were claimed at (nearly always one version). */
-function byVersion(rows: Claimed[]): Map<number, number[]> {
-  const m = new Map<number, number[]>();
-  for (const r of rows) {
-    const l = m.get(r.version);
-    if (l) l.push(r.id);
-    else m.set(r.version, [r.id]);
-  }
-  return m;
 }
 
 export async function markFailed(db: Db, rows: Claimed[], workerId: string, error: string): Promise<void> {
@@ -206,7 +197,7 @@ export async function markFailed(db: Db, rows: Claimed[], workerId: string, erro
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     // one backoff for the chunk, from its first row's attempts (rows of a batch fail together)
-    for (const [version, ids] of byVersion(chunk)) {
+    for (const { version, ids } of byClaim(chunk)) {
       const r = await withRetry(() => db.exec(
         `UPDATE RuleDevice
          SET state = 'failed', last_error = ?, next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND,

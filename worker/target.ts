@@ -41,7 +41,7 @@ function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
   }
 }
 
-export function deviceOptions(d: DeviceRow): DeviceOptions {
+export function deviceOptions(d: Pick<DeviceRow, 'name' | 'options'>): DeviceOptions {
   if (!d.options) return {};
   try {
     const o = JSON.parse(d.options) as unknown;

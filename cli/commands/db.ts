@@ -2,18 +2,13 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../lib/duration.ts';
 import { InputError } from '../../lib/errors.ts';
-import { grantStatements, sensorRole } from '../../lib/grants.ts';
+import { grantStatements, quoteIdent, sensorRole } from '../../lib/grants.ts';
 import { collect, nameArg } from '../args.ts';
 import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { prune } from '../../lib/queries/prune.ts';
 import { dbStatus, migrate } from '../../lib/migrate.ts';
 import type { Context } from '../context.ts';
 import { renderTable } from '../table.ts';
-
-/** A database name as an SQL identifier. */
-function quoteIdent(s: string): string {
-  return `\`${s.replace(/`/g, '``')}\``;
-}
 
 export function registerDb(program: Command, ctx: Context): void {
   const db = program.command('db').description('database schema, triggers and accounts');

@@ -12,7 +12,7 @@ import { actionArg, cidrArg, intArg, ipArg, listOf, nameArg, portArg, protoArg }
 import type { Context } from '../context.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import { toDeviceRule, type RuleInput } from '../../worker/devices/canonical.ts';
-import type { DeviceOptions } from '../../worker/devices/types.ts';
+import { deviceOptions } from '../../worker/target.ts';
 import { renderTable } from '../table.ts';
 
 function traffic(r: RuleOut): string {
@@ -31,16 +31,16 @@ function age(iso: string): string {
  * when it is made.
  */
 async function cannotCarry(ctx: Context, ruleId: number): Promise<string[]> {
-  const rows = await ctx.db().rows<RuleInput & { device: string; adapter: string; options: string | null }>(
+  const rows = await ctx.db().rows<RuleInput & { name: string; adapter: string; options: string | null }>(
     `SELECT r.id, r.src_ip, r.src_prefix, r.src_last, r.dst_ip, r.dst_port, r.proto, r.action, r.expires_at,
-            d.name AS device, d.adapter, d.options
+            d.name, d.adapter, d.options
      FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id JOIN Device d ON d.id = rd.device_id
      WHERE rd.rule_id = ? AND rd.desired = 'present' ORDER BY d.name`, [ruleId]);
   const out: string[] = [];
   for (const row of rows) {
     try {
-      const why = adapterFor(row.adapter).unsupported(toDeviceRule(row, { protected: [], purpose: 'keep' }), row.options ? JSON.parse(row.options) as DeviceOptions : {});
-      if (why) out.push(`device ${row.device} (${row.adapter}) cannot carry rule ${ruleId}: ${why}; it fails there until dropped (or give --device)`);
+      const why = adapterFor(row.adapter).unsupported(toDeviceRule(row, { protected: [], purpose: 'keep' }), deviceOptions(row));
+      if (why) out.push(`device ${row.name} (${row.adapter}) cannot carry rule ${ruleId}: ${why}; it fails there until dropped (or give --device)`);
     } catch {
       // (what the worker refuses for other reasons it says itself)
     }

@@ -134,11 +134,6 @@ export interface BlacklistImport {
 }
 
 /**
- * Insert blacklist entries in multi-row batches; each new entry becomes a rule (trigger).
- * Entries that overlap a protected range are refused here, before the database would refuse
- * the whole batch for one of them.
- */
-/**
  * Expiries this close are the same: a feed that gives each entry its time left (CrowdSec) gives
  * a slightly different end on every import, which would otherwise send the whole feed to every
  * device again each time (a changed expiry is put on the devices anew).
@@ -150,6 +145,11 @@ function sameExpiry(a: Date | null, b: Date | null): boolean {
   return Math.abs(a.getTime() - b.getTime()) < SAME_EXPIRY_S * 1000;
 }
 
+/**
+ * Insert blacklist entries in multi-row batches; each new entry becomes a rule (trigger).
+ * Entries that overlap a protected range are refused here, before the database would refuse
+ * the whole batch for one of them.
+ */
 export async function addBlacklist(
   db: Db,
   entries: FeedEntry[],
@@ -194,19 +194,15 @@ export async function addBlacklist(
     else ok.push(e);
   }
   const action = opts.action ?? 'DROP';
-  // the import's --expire, else what the feed says for the entry (a CrowdSec ban's time left)
+  // The import's --expire, taken as given; else the end the feed gives the entry (a CrowdSec
+  // ban's time left), which comes out slightly different on every import: within
+  // SAME_EXPIRY_S of the one the entry has, it is the same, and the entry keeps it.
   const now = Date.now();
-  const expiresOf = (e: FeedEntry): Date | null =>
-    opts.expiresAt !== undefined && opts.expiresAt !== null ? opts.expiresAt
-      : e.expiresInS !== undefined ? new Date(now + e.expiresInS * 1000) : null;
-  // An end the feed gives per entry (its time left) comes out slightly different on every
-  // import: within SAME_EXPIRY_S of the one the entry has, it is the same, and the entry keeps
-  // it (else each import would send the whole feed to every device again). An --expire the
-  // admin gives is taken as given.
   const expiryFor = (e: FeedEntry, had: { expires_at: Date | null } | undefined): Date | null => {
-    const want = expiresOf(e);
-    const fromFeed = !(opts.expiresAt !== undefined && opts.expiresAt !== null) && e.expiresInS !== undefined;
-    return fromFeed && had?.expires_at && want && sameExpiry(had.expires_at, want) ? had.expires_at : want;
+    if (opts.expiresAt) return opts.expiresAt;
+    if (e.expiresInS === undefined) return null;
+    const want = new Date(now + e.expiresInS * 1000);
+    return had?.expires_at && sameExpiry(had.expires_at, want) ? had.expires_at : want;
   };
   for (let i = 0; i < ok.length; i += 1000) {
     const chunk = ok.slice(i, i + 1000);
@@ -217,6 +213,7 @@ export async function addBlacklist(
     // from cron: the addresses it still lists stay blocked). An admin's entry (source manual)
     // is never changed by a feed, and an admin's add takes an entry over (it becomes manual).
     // (source is assigned last: the conditions read the old one, left to right)
+    const ends = chunk.map((e) => expiryFor(e, had.get(e.cidr.text)));
     await db.exec(
       `INSERT INTO Blacklist (cidr, first_ip, last_ip, prefix, source, comment, action, expires_at) VALUES
        ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(',')}
@@ -225,18 +222,18 @@ export async function addBlacklist(
          action = IF(source <=> VALUES(source) OR VALUES(source) <=> 'manual', VALUES(action), action),
          expires_at = IF(source <=> VALUES(source) OR VALUES(source) <=> 'manual', VALUES(expires_at), expires_at),
          source = IF(VALUES(source) <=> 'manual', 'manual', source)`,
-      chunk.flatMap((e) => [
+      chunk.flatMap((e, k) => [
         e.cidr.text, e.cidr.first, e.cidr.last, e.cidr.prefix, opts.source ?? null, e.comment?.slice(0, 255) ?? null,
-        action, expiryFor(e, had.get(e.cidr.text)),
+        action, ends[k],
       ]),
     );
-    for (const e of chunk) {
+    chunk.forEach((e, k) => {
       const h = had.get(e.cidr.text);
       if (!h) out.added++;
       else if ((h.source === (opts.source ?? null) || opts.source === 'manual')
-        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (expiryFor(e, h)?.getTime() ?? null))) out.renewed++;
+        && (h.action !== action || (h.expires_at?.getTime() ?? null) !== (ends[k]?.getTime() ?? null))) out.renewed++;
       else out.present++;
-    }
+    });
   }
   return out;
 }
