@@ -125,6 +125,12 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
     default:
       break;
   }
+  // ER_NO_SUCH_USER: a trigger, procedure or view made by an account the server does not have
+  if (e.errno === 1449) {
+    return new DatabaseError(`${e.sqlMessage ?? e.message}: ipms's triggers, procedures or views were made by an account this ` +
+      'server does not have (restored from another server, or the migrating account was dropped); run `ipms db migrate` ' +
+      'as the migrating account: it makes them again under that account', 'E_DB_DEFINER', { cause: err });
+  }
   // a CHECK constraint (MySQL 3819, MariaDB 4025): the constraint's name says which rule
   // (4025 is another error on MySQL: the message tells MariaDB's apart)
   if (e.errno === 3819 || (e.errno === 4025 && /^CONSTRAINT /.test(e.sqlMessage ?? ''))) {

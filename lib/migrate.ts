@@ -44,6 +44,8 @@ export interface MigrateReport {
   created: string[];
   unchanged: string[];
   dropped: string[];
+  /** views redefined under the migrating account (their definer was another one) */
+  views: string[];
 }
 
 export function schemaFiles(dir = SCHEMA_DIR): SqlFile[] {
@@ -148,20 +150,63 @@ async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<st
   const [has] = await q.rows<{ n: number }>(
     "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ipms_object'");
   if (Number(has?.n)) recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
-  // (a program made under another database collation counts as missing: see migrate)
-  const triggers = await q.rows<{ name: string; co: string }>(
-    'SELECT TRIGGER_NAME AS name, DATABASE_COLLATION AS co FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
+  // (a program made under another database collation counts as missing: see migrate; for the
+  // migration, so does one whose definer is not the migrating account: see definerOk)
+  const triggers = await q.rows<{ name: string; co: string; definer: string }>(
+    'SELECT TRIGGER_NAME AS name, DATABASE_COLLATION AS co, DEFINER AS definer FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
   );
-  const routines = await q.rows<{ name: string; co: string }>(
-    "SELECT ROUTINE_NAME AS name, DATABASE_COLLATION AS co FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
+  const routines = await q.rows<{ name: string; co: string; definer: string }>(
+    "SELECT ROUTINE_NAME AS name, DATABASE_COLLATION AS co, DEFINER AS definer FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
   );
-  const present = new Set([...triggers, ...routines].filter((r) => r.co === DB_COLLATION).map((r) => r.name));
-  const stale = [...triggers, ...routines].filter((r) => r.co !== DB_COLLATION).map((r) => r.name);
+  const me = readOnly ? undefined : await currentUser(q);
+  const fine = (r: { co: string; definer: string }) => r.co === DB_COLLATION && (me === undefined || definerOk(r.definer, me));
+  const present = new Set([...triggers, ...routines].filter(fine).map((r) => r.name));
+  const stale = [...triggers, ...routines].filter((r) => !fine(r)).map((r) => r.name);
   const out = new Map<string, Installed & { present: boolean }>();
   for (const r of recorded) out.set(r.name, { ...r, present: present.has(r.name) });
   for (const name of present) if (!out.has(name)) out.set(name, { name, kind: '?', sha256: '', present: true });
   for (const name of stale) if (!out.has(name)) out.set(name, { name, kind: '?', sha256: '', present: false });
   return out;
+}
+
+/** The account this session runs as, as information_schema writes definers: user@host. */
+async function currentUser(q: Queryable): Promise<string> {
+  const [r] = await q.rows<{ u: string }>('SELECT CURRENT_USER() AS u');
+  return r!.u;
+}
+
+/**
+ * Triggers, procedures and views run with the rights of their definer, the account that made
+ * them. When that account is gone (a restore onto another server, a migrating account renamed
+ * or dropped) every one of them fails with error 1449, and with the triggers every insert into
+ * their tables: the migration makes them again under its own account whenever the definer is
+ * another one (the account that migrates is the one the DBA keeps for it).
+ */
+function definerOk(definer: string, me: string): boolean {
+  return definer === me;
+}
+
+/**
+ * Views whose definer is not the migrating account are redefined under it, as they are
+ * (ALTER VIEW with information_schema's text of the query: the definer becomes the current user).
+ */
+async function redefineViews(q: Queryable): Promise<string[]> {
+  const me = await currentUser(q);
+  const views = await q.rows<{ name: string; definer: string; sql: string; security: string }>(
+    `SELECT TABLE_NAME AS name, DEFINER AS definer, VIEW_DEFINITION AS \`sql\`, SECURITY_TYPE AS security
+     FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`,
+  );
+  const done: string[] = [];
+  for (const v of views) {
+    if (definerOk(v.definer, me)) continue;
+    await q.exec(`ALTER DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteName(v.name)} AS ${v.sql}`);
+    done.push(v.name);
+  }
+  return done;
+}
+
+function quoteName(s: string): string {
+  return `\`${s.replace(/`/g, '``')}\``;
 }
 
 async function replaceProgram(q: Queryable, p: ProgramFile): Promise<void> {
@@ -210,7 +255,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
   const files = schemaFiles(opts.schemaDir);
   const programs = programFiles(opts.triggersDir);
   const db = openDb(cfg, { poolSize: 1 });
-  const report: MigrateReport = { applied: [], created: [], unchanged: [], dropped: [] };
+  const report: MigrateReport = { applied: [], created: [], unchanged: [], dropped: [], views: [] };
   try {
     await db.pinned((q) =>
       withLock(q, async () => {
@@ -267,6 +312,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           await q.exec('DELETE FROM ipms_object WHERE name = ?', [have.name]);
           report.dropped.push(have.name);
         }
+        report.views = await redefineViews(q);
         // The prefix lengths the whitelist uses (0009), listed again: an entry added while this
         // migration ran, before the Whitelist triggers that list them were in place, would be
         // missed by ipms_protected for good.
@@ -290,6 +336,12 @@ export interface DbStatus {
   applied: string[];
   pending: string[];
   programs: { name: string; kind: string; state: 'ok' | 'outdated' | 'missing' }[];
+  /**
+   * The accounts ipms's triggers, procedures and views run as (their definers, as far as this
+   * account can see them), and whether each exists: false when using one of its views failed
+   * with error 1449, null when this account cannot tell (no view of that definer).
+   */
+  definers: { account: string; objects: number; exists: boolean | null }[];
 }
 
 /** What `ipms db status` shows: schema versions, triggers, and the server's relevant settings. */
@@ -304,6 +356,7 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
   const done = exists[0]?.n ? await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`) : [];
   const doneSet = new Set(done.map((r) => r.name));
   const installed = await installedPrograms(q, true);
+  const definers = await definerCheck(q);
   return {
     server: vars?.v ?? '?',
     binlog: Number(vars?.lb) === 1,
@@ -315,7 +368,35 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
       const state = !have || !have.present ? 'missing' : have.sha256 === p.sha256 ? 'ok' : 'outdated';
       return { name: p.name, kind: p.kind, state };
     }),
+    definers,
   };
+}
+
+/** See DbStatus.definers: one view of each definer is opened (no rows read). */
+async function definerCheck(q: Queryable): Promise<DbStatus['definers']> {
+  const objs = await q.rows<{ definer: string; kind: string; name: string }>(
+    `SELECT DEFINER AS definer, 'view' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
+     UNION ALL SELECT DEFINER, 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+     UNION ALL SELECT DEFINER, 'routine', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()`,
+  );
+  const out = new Map<string, { account: string; objects: number; exists: boolean | null; view?: string }>();
+  for (const o of objs) {
+    const d = out.get(o.definer) ?? { account: o.definer, objects: 0, exists: null };
+    d.objects++;
+    if (o.kind === 'view' && !d.view) d.view = o.name;
+    out.set(o.definer, d);
+  }
+  for (const d of out.values()) {
+    if (!d.view) continue;
+    try {
+      await q.rows(`SELECT 1 FROM ${quoteName(d.view)} LIMIT 0`);
+      d.exists = true;
+    } catch (err) {
+      const e = err as { errno?: number; code?: string };
+      if (e.errno === 1449 || e.code === 'E_DB_DEFINER') d.exists = false;
+    }
+  }
+  return [...out.values()].map(({ account, objects, exists }) => ({ account, objects, exists }));
 }
 
 /**

@@ -22,7 +22,8 @@ export function registerDb(program: Command, ctx: Context): void {
       ctx.io.out(
         `schema: ${report.applied.length ? `applied ${report.applied.join(', ')}` : 'up to date'}; ` +
           `triggers and procedures: ${report.created.length} installed, ${report.unchanged.length} unchanged` +
-          (report.dropped.length ? `, ${report.dropped.length} dropped` : ''),
+          (report.dropped.length ? `, ${report.dropped.length} dropped` : '') +
+          (report.views.length ? `; views redefined under this account (their definer was another one): ${report.views.join(', ')}` : ''),
       );
     });
 
@@ -50,7 +51,15 @@ export function registerDb(program: Command, ctx: Context): void {
       ctx.io.out(`schema: ${st.applied.length} applied, ${st.pending.length} pending${st.pending.length ? ` (${st.pending.join(', ')})` : ''}`);
       ctx.io.out(`triggers and procedures: ${st.programs.length - bad.length} ok, ${bad.length} missing or outdated`);
       if (bad.length) ctx.io.out(renderTable(['name', 'kind', 'state'], bad.map((p) => [p.name, p.kind, p.state])));
-      if (st.pending.length || bad.length) {
+      for (const d of st.definers) {
+        ctx.io.out(`runs as: ${d.account} (${d.objects} triggers, procedures and views)${d.exists === false ? ' — this account does not exist here' : ''}`);
+      }
+      const gone = st.definers.filter((d) => d.exists === false);
+      if (gone.length) {
+        ctx.io.err(`ipms: triggers, procedures and views run as ${gone.map((d) => d.account).join(', ')}, which this server does not have: ` +
+          'inserts into their tables fail (error 1449); run `ipms db migrate` as the migrating account');
+        ctx.exitCode = 3;
+      } else if (st.pending.length || bad.length) {
         ctx.io.err('ipms: the database is not fully migrated: run `ipms db migrate`');
         ctx.exitCode = 3;
       }

@@ -256,4 +256,47 @@ describe('privileges with the binary log on', () => {
       await fresh.close();
     }
   });
+
+  it('makes triggers, procedures and views again under the migrating account when their definer is gone (a restore onto another server)', async () => {
+    const fresh = await freshDatabase('migrate_definer', { migrate: false });
+    const root = admin();
+    try {
+      await root.exec("DROP USER IF EXISTS 'ipms_t_gone'@'127.0.0.1'");
+      await root.exec("CREATE USER 'ipms_t_gone'@'127.0.0.1' IDENTIFIED BY 'gone-test-pw'");
+      await root.exec(`GRANT ALL ON \`${fresh.cfg.database}\`.* TO 'ipms_t_gone'@'127.0.0.1'`);
+      const u = new URL(fresh.url);
+      u.username = 'ipms_t_gone';
+      u.password = 'gone-test-pw';
+      await migrate(parseDatabaseUrl(u.toString()));
+      await root.exec("DROP USER 'ipms_t_gone'@'127.0.0.1'");
+      // every insert into a table with triggers fails now, and says what to do
+      await expect(fresh.db.exec("INSERT INTO Sensor (name) VALUES ('s1')"))
+        .rejects.toThrow(/'ipms_t_gone'@'127\.0\.0\.1'.* does not exist: .*run `ipms db migrate` as the migrating account/);
+      const st = await ipms(fresh.url, 'db', 'status');
+      expect([st.code, st.out, st.err]).toEqual([3, expect.stringMatching(/runs as: ipms_t_gone@127\.0\.0\.1 \(\d+ triggers, procedures and views\) — this account does not exist here/),
+        expect.stringMatching(/^ipms: triggers, procedures and views run as ipms_t_gone@127\.0\.0\.1, which this server does not have/)]);
+
+      const report = await migrate(fresh.cfg);
+      expect(report.applied).toEqual([]);
+      expect([report.unchanged, report.created.length > 40]).toEqual([[], true]);
+      expect(report.views).toEqual(expect.arrayContaining(['RuleView', 'ProtectedRange', 'SensorLogView']));
+      const [{ n } = { n: 0 }] = await fresh.db.rows<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM (SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+           UNION ALL SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+           UNION ALL SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()) d WHERE d.DEFINER LIKE 'ipms\\_t\\_gone@%'`);
+      expect(Number(n)).toBe(0);
+      // hits count again: the 50th in a second makes the rule
+      await fresh.db.exec("INSERT INTO Sensor (name) VALUES ('s1')");
+      const hits = Array.from({ length: 50 }, () => "(1, '2026-01-01 10:00:00.250', 'tcp', INET6_ATON('203.0.113.77'), 40000, INET6_ATON('192.168.2.1'), 22)");
+      await fresh.db.exec(`INSERT INTO SensorLog (sensor_id, ts, proto, src_ip, src_port, dst_ip, dst_port) VALUES ${hits.join(',')}`);
+      expect(await fresh.db.rows("SELECT INET6_NTOA(src_ip) AS src, status FROM Rule")).toEqual([{ src: '203.0.113.77', status: 'pending' }]);
+      expect((await ipms(fresh.url, 'db', 'status')).code).toBe(0);
+      const again = await migrate(fresh.cfg);
+      expect([again.created, again.views]).toEqual([[], []]);
+    } finally {
+      await root.exec("DROP USER IF EXISTS 'ipms_t_gone'@'127.0.0.1'");
+      await root.end();
+      await fresh.close();
+    }
+  });
 });
