@@ -131,6 +131,12 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       'server does not have (restored from another server, or the migrating account was dropped); run `ipms db migrate` ' +
       'as the migrating account: it makes them again under that account', 'E_DB_DEFINER', { cause: err });
   }
+  // ER_SP_DOES_NOT_EXIST: a procedure ipms's triggers call is missing (a dump restored without
+  // --routines): the database is not fully migrated
+  if (e.errno === 1305 && /PROCEDURE \S*ipms_\w+ does not exist/.test(e.sqlMessage ?? '')) {
+    return new DatabaseError(`database '${cfg.database}' is not fully migrated (${e.sqlMessage}: restored without --routines?): ` +
+      'run `ipms db migrate`', 'E_DB_SCHEMA', { cause: err });
+  }
   // a CHECK constraint (MySQL 3819, MariaDB 4025): the constraint's name says which rule
   // (4025 is another error on MySQL: the message tells MariaDB's apart)
   if (e.errno === 3819 || (e.errno === 4025 && /^CONSTRAINT /.test(e.sqlMessage ?? ''))) {

@@ -48,6 +48,15 @@ export interface MigrateReport {
   views: string[];
 }
 
+/**
+ * Schema files an earlier development version had and a later one took back (their content
+ * went into another file, which the same databases also ran, or a repair: 0016). A database
+ * that applied one keeps its name in ipms_migrations, and knex refuses to run with a recorded
+ * migration it cannot find ("the migration directory is corrupt"): they are listed to it as
+ * done, with nothing to run.
+ */
+const RETIRED_SCHEMA_FILES: readonly string[] = ['0014_mysql_strict'];
+
 export function schemaFiles(dir = SCHEMA_DIR): SqlFile[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
@@ -209,6 +218,14 @@ function quoteName(s: string): string {
   return `\`${s.replace(/`/g, '``')}\``;
 }
 
+/** The schema versions the database has applied (none before its first migration). */
+async function recordedMigrations(q: Queryable): Promise<string[]> {
+  const [has] = await q.rows<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [MIGRATIONS_TABLE]);
+  if (!Number(has?.n)) return [];
+  return (await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.name);
+}
+
 async function replaceProgram(q: Queryable, p: ProgramFile): Promise<void> {
   const drop = p.kind === 'TRIGGER' ? `DROP TRIGGER IF EXISTS \`${p.name}\`` : `DROP PROCEDURE IF EXISTS \`${p.name}\``;
   if (p.kind === 'TRIGGER' && p.table) {
@@ -265,6 +282,17 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
             id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
             finished_at DATETIME(3) NOT NULL
           ) ENGINE=InnoDB`);
+        // schema versions this ipms does not know: a newer version migrated the database (an
+        // older ipms run against it). Refused before anything changes, the finished mark too,
+        // so that the version that migrated it keeps working.
+        const recorded = await recordedMigrations(q);
+        const known = new Set([...files.map((f) => f.name), ...RETIRED_SCHEMA_FILES]);
+        const unknown = recorded.filter((n) => !known.has(n));
+        if (unknown.length) {
+          throw new DatabaseError(
+            `database '${cfg.database}' has schema versions this ipms does not know (${unknown.join(', ')}): a newer version of ipms ` +
+              'migrated it; use that version (nothing was changed)', 'E_MIGRATE_NEWER');
+        }
         await q.exec(`DELETE FROM ${DONE_TABLE}`);
         // Character parameters and variables of routines take the database's collation when
         // they are created: against the tables' utf8mb4_unicode_ci, MySQL 8's default
@@ -279,7 +307,10 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         const knex = await knexFor(cfg);
         try {
           const [, applied] = (await knex.migrate.latest({
-            migrationSource: migrationSource(files),
+            migrationSource: migrationSource([
+              ...files,
+              ...RETIRED_SCHEMA_FILES.filter((n) => recorded.includes(n)).map((name) => ({ name, text: '' })),
+            ].sort((a, b) => a.name.localeCompare(b.name))),
             tableName: MIGRATIONS_TABLE,
             disableTransactions: true,
           })) as [number, string[]];

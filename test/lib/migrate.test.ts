@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb } from '../../lib/db.ts';
 import { ROLES, grantStatements } from '../../lib/grants.ts';
-import { migrate, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
+import { migrate, programFiles, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
 import { splitStatements } from '../../lib/sql-split.ts';
 import { ipms } from '../helpers/cli.ts';
 import { adminUrl, freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
@@ -296,6 +296,101 @@ describe('privileges with the binary log on', () => {
     } finally {
       await root.exec("DROP USER IF EXISTS 'ipms_t_gone'@'127.0.0.1'");
       await root.end();
+      await fresh.close();
+    }
+  });
+});
+
+describe('databases of earlier development versions', () => {
+  it('a procedure missing (a dump restored without --routines) is a database not fully migrated: exit 3, run migrate', async () => {
+    const fresh = await freshDatabase('migrate_no_routines');
+    try {
+      await fresh.db.exec('DROP PROCEDURE ipms_sensor_name');
+      const r = await ipms(fresh.url, 'sensors', 'add', 'dmz-9');
+      expect([r.code, r.err]).toEqual([3, expect.stringMatching(/^ipms: database '.*' is not fully migrated \(PROCEDURE .*ipms_sensor_name does not exist: restored without --routines\?\): run `ipms db migrate`$/)]);
+      expect((await migrate(fresh.cfg)).created).toEqual(['ipms_sensor_name']);
+      expect((await ipms(fresh.url, 'sensors', 'add', 'dmz-9')).code).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('migrates a database that applied a schema file since taken back (0014_mysql_strict), and refuses one a newer ipms migrated, changing nothing', async () => {
+    const fresh = await freshDatabase('migrate_versions');
+    try {
+      await fresh.db.exec("INSERT INTO ipms_migrations (name, batch, migration_time) VALUES ('0014_mysql_strict', 1, NOW())");
+      const report = await migrate(fresh.cfg);
+      expect([report.applied, report.created]).toEqual([[], []]);
+      expect((await ipms(fresh.url, 'db', 'status')).code).toBe(0);
+
+      await fresh.db.exec("INSERT INTO ipms_migrations (name, batch, migration_time) VALUES ('0099_future', 9, NOW())");
+      await expect(migrate(fresh.cfg)).rejects.toThrow(
+        /^database '.*' has schema versions this ipms does not know \(0099_future\): a newer version of ipms migrated it; use that version \(nothing was changed\)$/);
+      const r = await ipms(fresh.url, 'db', 'migrate');
+      expect([r.code, r.err]).toEqual([3, expect.stringMatching(/does not know \(0099_future\)/)]);
+      // the version that migrated it keeps working: the finished mark is still there
+      expect(await fresh.db.rows('SELECT id FROM ipms_migrated')).toEqual([{ id: 1 }]);
+      expect((await ipms(fresh.url, 'rules', 'list')).code).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('0016 repairs what earlier versions left: PrefixLength without netmasks, approved honeypot ranges not whitelisted, IPv4-mapped whitelist entries, open rules over ranges no packet comes from', async () => {
+    const fresh = await freshDatabase('migrate_repairs');
+    const db = fresh.db;
+    try {
+      // the states those versions left, made by hand on a current database
+      await db.exec("INSERT INTO Sensor (name) VALUES ('hp')");
+      await db.exec("INSERT INTO SensorNet (sensor_id, cidr) SELECT id, '10.99.1.0/24' FROM Sensor WHERE name = 'hp'");
+      await db.exec("DELETE FROM Whitelist WHERE created_by = 'ipms-honeypots'");
+      await db.exec('DROP TRIGGER Whitelist_before_insert');
+      await db.exec(`INSERT INTO Whitelist (cidr, first_ip, last_ip, prefix)
+                     VALUES ('::ffff:203.0.114.0/120', INET6_ATON('::ffff:203.0.114.0'), INET6_ATON('::ffff:203.0.114.255'), 120)`);
+      await db.exec(programFiles().find((p) => p.name === 'Whitelist_before_insert')!.text);
+      await db.exec('DROP TRIGGER Rule_before_insert');
+      for (const a of ['10.99.1.0/24', '0.0.0.9/32', '127.0.0.5/32', '203.0.114.7/32', '198.18.7.7/32']) {
+        const [addr, len] = a.split('/');
+        await db.exec(`INSERT INTO Rule (src_ip, src_prefix, src_last, origin)
+                       VALUES (INET6_ATON(?), ?, INET6_ATON(?), 'manual')`, [addr, Number(len), addr === '10.99.1.0' ? '10.99.1.255' : addr]);
+      }
+      // (last: the current triggers read the netmasks)
+      await db.exec('DROP TABLE PrefixLength');
+      await db.exec('CREATE TABLE PrefixLength (n TINYINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB');
+      await db.exec(`INSERT INTO PrefixLength (n) VALUES ${Array.from({ length: 129 }, (_, i) => `(${i})`).join(',')}`);
+      await db.exec("DELETE FROM ipms_migrations WHERE name = '0016_upgrade_repairs'");
+
+      const report = await migrate(fresh.cfg);
+      expect(report.applied).toEqual(['0016_upgrade_repairs']);
+      expect(report.created).toEqual(['Rule_before_insert']);
+
+      expect(await db.rows('SELECT n, mask4, CAST(mask_hi AS CHAR) AS hi, CAST(mask_lo AS CHAR) AS lo FROM PrefixLength WHERE n IN (0, 8, 24, 32, 64, 65, 127, 128) ORDER BY n')).toEqual([
+        { n: 0, mask4: 0, hi: '0', lo: '0' },
+        { n: 8, mask4: 4278190080, hi: '18374686479671623680', lo: '0' },
+        { n: 24, mask4: 4294967040, hi: '18446742974197923840', lo: '0' },
+        { n: 32, mask4: 4294967295, hi: '18446744069414584320', lo: '0' },
+        { n: 64, mask4: 4294967295, hi: '18446744073709551615', lo: '0' },
+        { n: 65, mask4: 4294967295, hi: '18446744073709551615', lo: '9223372036854775808' },
+        { n: 127, mask4: 4294967295, hi: '18446744073709551615', lo: '18446744073709551614' },
+        { n: 128, mask4: 4294967295, hi: '18446744073709551615', lo: '18446744073709551615' },
+      ]);
+      const rules = await db.rows<{ src: string; status: string; reason: string | null }>(
+        'SELECT CONCAT(INET6_NTOA(src_ip), \'/\', src_prefix) AS src, status, reason FROM Rule ORDER BY id');
+      expect(rules).toEqual([
+        { src: '10.99.1.0/24', status: 'dropped', reason: ' [dropped: whitelisted 10.99.1.0/24]' },
+        { src: '0.0.0.9/32', status: 'dropped', reason: ' [dropped: no packet comes from this range]' },
+        { src: '127.0.0.5/32', status: 'dropped', reason: ' [dropped: no packet comes from this range]' },
+        { src: '203.0.114.7/32', status: 'dropped', reason: ' [dropped: whitelisted 203.0.114.0/24]' },
+        { src: '198.18.7.7/32', status: 'pending', reason: null },
+      ]);
+      expect(await db.rows("SELECT cidr, created_by FROM Whitelist WHERE cidr IN ('10.99.1.0/24', '203.0.114.0/24') ORDER BY cidr"))
+        .toEqual([{ cidr: '10.99.1.0/24', created_by: 'ipms-honeypots' }, { cidr: '203.0.114.0/24', created_by: null }]);
+      // and the triggers work with the new PrefixLength: 50 hits in a second make a rule
+      const hits = Array.from({ length: 50 }, () => "(1, '2026-01-01 10:00:00.250', 'tcp', INET6_ATON('198.51.100.77'), 40000, INET6_ATON('192.168.2.1'), 22)");
+      await db.exec(`INSERT INTO SensorLog (sensor_id, ts, proto, src_ip, src_port, dst_ip, dst_port) VALUES ${hits.join(',')}`);
+      expect(await db.rows("SELECT origin FROM Rule WHERE src_ip = INET6_ATON('198.51.100.77')")).toEqual([{ origin: 'threshold' }]);
+      expect((await migrate(fresh.cfg)).applied).toEqual([]);
+    } finally {
       await fresh.close();
     }
   });
