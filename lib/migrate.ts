@@ -405,13 +405,15 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
 
 /** See DbStatus.definers: one view of each definer is opened (no rows read). */
 async function definerCheck(q: Queryable): Promise<DbStatus['definers']> {
-  const objs = await q.rows<{ definer: string; kind: string; name: string }>(
+  const objs = await q.rows<{ definer: string | null; kind: string; name: string }>(
     `SELECT DEFINER AS definer, 'view' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
      UNION ALL SELECT DEFINER, 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
      UNION ALL SELECT DEFINER, 'routine', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()`,
   );
   const out = new Map<string, { account: string; objects: number; exists: boolean | null; view?: string }>();
   for (const o of objs) {
+    // (NULL: this account may not see that trigger's definer)
+    if (o.definer == null) continue;
     const d = out.get(o.definer) ?? { account: o.definer, objects: 0, exists: null };
     d.objects++;
     if (o.kind === 'view' && !d.view) d.view = o.name;

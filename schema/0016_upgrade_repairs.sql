@@ -29,11 +29,13 @@ DROP TABLE PrefixLength_0016_old;
 -- 2. Honeypot ranges approved before approval whitelisted them (0013 before it did): they
 --    protected nothing, and rules over them stayed open. Each approved range gets its entry,
 --    as an approval makes it (the Whitelist triggers drop the open rules over it); IPv4-mapped
---    ranges, which 0013 no longer makes and which never match a hit, are left out.
+--    ranges, which 0013 no longer makes and which never match a hit, are left out, and so are
+--    ranges wider than a whitelist entry may be (/8, /16: written in SQL, unchecked then; the
+--    Whitelist triggers that refuse them are not yet the new ones while this runs).
 INSERT INTO Whitelist (cidr, comment, created_by)
 SELECT DISTINCT n.cidr, 'honeypot range (approved before this version)', 'ipms-honeypots'
 FROM SensorNet n
-WHERE n.first_ip IS NOT NULL
+WHERE n.first_ip IS NOT NULL AND n.prefix >= IF(LENGTH(n.first_ip) = 4, 8, 16)
   AND NOT (LENGTH(n.first_ip) = 16 AND LEFT(n.first_ip, 12) = UNHEX('00000000000000000000FFFF'))
   AND NOT EXISTS (SELECT 1 FROM Whitelist w WHERE w.cidr = n.cidr);
 
