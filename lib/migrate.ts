@@ -197,7 +197,8 @@ function definerOk(definer: string, me: string): boolean {
 
 /**
  * Views whose definer is not the migrating account are redefined under it, as they are
- * (ALTER VIEW with information_schema's text of the query: the definer becomes the current user).
+ * (CREATE OR REPLACE with information_schema's text of the query; not ALTER VIEW, which MySQL
+ * allows only to the view's definer or an account that may name any definer).
  */
 async function redefineViews(q: Queryable): Promise<string[]> {
   const me = await currentUser(q);
@@ -208,7 +209,7 @@ async function redefineViews(q: Queryable): Promise<string[]> {
   const done: string[] = [];
   for (const v of views) {
     if (definerOk(v.definer, me)) continue;
-    await q.exec(`ALTER DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteName(v.name)} AS ${v.sql}`);
+    await q.exec(`CREATE OR REPLACE DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteName(v.name)} AS ${v.sql}`);
     done.push(v.name);
   }
   return done;
