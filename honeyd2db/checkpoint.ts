@@ -107,6 +107,8 @@ export function checkpointUpsert(sensorId: number, marks: readonly Mark[]): { sq
       `VALUES ${values} ON DUPLICATE KEY UPDATE ` +
       'line_no = IF(VALUES(byte_offset) >= byte_offset, VALUES(line_no), line_no), ' +
       'path = IF(VALUES(byte_offset) >= byte_offset, VALUES(path), path), ' +
+      // (a file first seen with only start/stop markers gets its format once its lines show it)
+      'format = IF(VALUES(byte_offset) >= byte_offset, VALUES(format), format), ' +
       'verify_len = IF(VALUES(byte_offset) >= byte_offset, VALUES(verify_len), verify_len), ' +
       'verify_hash = IF(VALUES(byte_offset) >= byte_offset, VALUES(verify_hash), verify_hash), ' +
       'byte_offset = GREATEST(byte_offset, VALUES(byte_offset)), updated_at = VALUES(updated_at)',

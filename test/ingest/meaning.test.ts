@@ -258,6 +258,9 @@ describe('links and counting across the logs of one sensor', () => {
     const b = await ingestJson(t.url, ['--sensor', 'markers', '--tz', 'UTC', '--state-dir', dir, f]);
     expect(b.files[0]!.format).toBe('service-log');
     expect(b.counts).toMatchObject({ lines: 1, payloads: 1, rejected: 0 });
+    // and the database's mark knows it too (it wins over the local one when it answers)
+    expect(await t.db.rows(`SELECT c.format FROM IngestCheckpoint c JOIN Sensor s ON s.id = c.sensor_id WHERE s.name = 'markers'`))
+      .toEqual([{ format: 'service-log' }]);
   });
 
   it('after a restart, an E line links to the S line read by the earlier run', async () => {
