@@ -89,6 +89,12 @@ const CHECK_TEXT: Record<string, string> = {
 };
 
 /** Turn a driver error into an IpmsError with a one-line explanation. */
+function definerGone(message: string, err: unknown): DatabaseError {
+  return new DatabaseError(`${message}: ipms's triggers, procedures or views may have been made by an account this server does ` +
+    'not have (restored from another server, or the migrating account was dropped; `ipms db status` as the migrating account ' +
+    'tells); `ipms db migrate` as the migrating account makes them again under that account', 'E_DB_DEFINER', { cause: err });
+}
+
 export function explainDbError(err: unknown, cfg: DbConfig): Error {
   if (err instanceof IpmsError) return err;
   const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
@@ -102,6 +108,10 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
     case 'PROTOCOL_CONNECTION_LOST':
       return new DatabaseError(`cannot reach the database at ${where} (${e.code})`, 'E_DB_UNREACHABLE', { cause: err });
     case 'ER_ACCESS_DENIED_ERROR':
+      // on a statement, not the login: a view or program whose definer this server does not
+      // have, as an account that may not name any definer sees it (others get 1449)
+      if ((err as { sql?: string }).sql !== undefined) return definerGone(e.sqlMessage ?? e.message ?? '', err);
+      return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
     case 'ER_DBACCESS_DENIED_ERROR':
       return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
     case 'ER_BAD_DB_ERROR':
@@ -126,11 +136,7 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
       break;
   }
   // ER_NO_SUCH_USER: a trigger, procedure or view made by an account the server does not have
-  if (e.errno === 1449) {
-    return new DatabaseError(`${e.sqlMessage ?? e.message}: ipms's triggers, procedures or views were made by an account this ` +
-      'server does not have (restored from another server, or the migrating account was dropped); run `ipms db migrate` ' +
-      'as the migrating account: it makes them again under that account', 'E_DB_DEFINER', { cause: err });
-  }
+  if (e.errno === 1449) return definerGone(e.sqlMessage ?? e.message ?? '', err);
   // ER_SP_DOES_NOT_EXIST: a procedure ipms's triggers call is missing (a dump restored without
   // --routines): the database is not fully migrated
   if (e.errno === 1305 && /PROCEDURE \S*ipms_\w+ does not exist/.test(e.sqlMessage ?? '')) {

@@ -146,7 +146,9 @@ interface Installed {
 }
 
 /** `readOnly` (db status): a database never migrated has no ipms_object yet, and says so. */
-async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<string, Installed & { present: boolean }>> {
+async function installedPrograms(
+  q: Queryable, readOnly = false, orphaned: ReadonlySet<string> = new Set(),
+): Promise<Map<string, Installed & { present: boolean }>> {
   let recorded: Installed[] = [];
   if (!readOnly) {
     await q.exec(`CREATE TABLE IF NOT EXISTS ipms_object (
@@ -159,16 +161,15 @@ async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<st
   const [has] = await q.rows<{ n: number }>(
     "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ipms_object'");
   if (Number(has?.n)) recorded = await q.rows<Installed>('SELECT name, kind, sha256 FROM ipms_object');
-  // (a program made under another database collation counts as missing: see migrate; for the
-  // migration, so does one whose definer is not the migrating account: see definerOk)
+  // (a program made under another database collation counts as missing: see migrate; so does
+  // one whose definer this server does not have: see definers)
   const triggers = await q.rows<{ name: string; co: string; definer: string }>(
     'SELECT TRIGGER_NAME AS name, DATABASE_COLLATION AS co, DEFINER AS definer FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()',
   );
   const routines = await q.rows<{ name: string; co: string; definer: string }>(
     "SELECT ROUTINE_NAME AS name, DATABASE_COLLATION AS co, DEFINER AS definer FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'PROCEDURE'",
   );
-  const me = readOnly ? undefined : await currentUser(q);
-  const fine = (r: { co: string; definer: string }) => r.co === DB_COLLATION && (me === undefined || definerOk(r.definer, me));
+  const fine = (r: { co: string; definer: string }) => r.co === DB_COLLATION && !orphaned.has(r.definer);
   const present = new Set([...triggers, ...routines].filter(fine).map((r) => r.name));
   const stale = [...triggers, ...routines].filter((r) => !fine(r)).map((r) => r.name);
   const out = new Map<string, Installed & { present: boolean }>();
@@ -178,37 +179,60 @@ async function installedPrograms(q: Queryable, readOnly = false): Promise<Map<st
   return out;
 }
 
-/** The account this session runs as, as information_schema writes definers: user@host. */
-async function currentUser(q: Queryable): Promise<string> {
-  const [r] = await q.rows<{ u: string }>('SELECT CURRENT_USER() AS u');
-  return r!.u;
-}
-
 /**
  * Triggers, procedures and views run with the rights of their definer, the account that made
- * them. When that account is gone (a restore onto another server, a migrating account renamed
- * or dropped) every one of them fails with error 1449, and with the triggers every insert into
- * their tables: the migration makes them again under its own account whenever the definer is
- * another one (the account that migrates is the one the DBA keeps for it).
+ * them. When that account is gone (a restore onto another server, a migrating account dropped)
+ * every one of them fails, and with the triggers every insert into their tables: the migration
+ * makes them again under its own account. Whether an account exists cannot be asked without
+ * rights on the mysql schema; a view of it can be opened, which fails then: error 1449 for an
+ * account that may name any definer, 1045 "access denied" for the others. Definers are compared
+ * as information_schema writes them (user@host). Only missing ones count: a program made by
+ * another account that exists is left alone (re-making it would open a moment without it, on
+ * every run of migrators that take turns).
  */
-function definerOk(definer: string, me: string): boolean {
-  return definer === me;
+async function definers(q: Queryable): Promise<{ account: string; objects: number; exists: boolean | null }[]> {
+  const objs = await q.rows<{ definer: string | null; kind: string; name: string }>(
+    `SELECT DEFINER AS definer, 'view' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
+     UNION ALL SELECT DEFINER, 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+     UNION ALL SELECT DEFINER, 'routine', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()`,
+  );
+  const out = new Map<string, { account: string; objects: number; exists: boolean | null; view?: string }>();
+  for (const o of objs) {
+    // (NULL: this account may not see that trigger's definer)
+    if (o.definer == null) continue;
+    const d = out.get(o.definer) ?? { account: o.definer, objects: 0, exists: null };
+    d.objects++;
+    if (o.kind === 'view' && !d.view) d.view = o.name;
+    out.set(o.definer, d);
+  }
+  for (const d of out.values()) {
+    if (!d.view) continue;
+    try {
+      await q.rows(`SELECT 1 FROM ${quoteName(d.view)} LIMIT 0`);
+      d.exists = true;
+    } catch (err) {
+      const e = err as { errno?: number; cause?: { errno?: number } };
+      const errno = e.errno ?? e.cause?.errno;
+      if (errno === 1449 || errno === 1045) d.exists = false;
+    }
+  }
+  return [...out.values()].map(({ account, objects, exists }) => ({ account, objects, exists }));
 }
 
 /**
- * Views whose definer is not the migrating account are redefined under it, as they are
- * (CREATE OR REPLACE with information_schema's text of the query; not ALTER VIEW, which MySQL
- * allows only to the view's definer or an account that may name any definer).
+ * Views of a definer this server does not have are made again under the migrating account, as
+ * they are (CREATE OR REPLACE with information_schema's text of the query; not ALTER VIEW,
+ * which MySQL allows only to the view's definer or an account that may name any definer).
  */
-async function redefineViews(q: Queryable): Promise<string[]> {
-  const me = await currentUser(q);
+async function redefineViews(q: Queryable, orphaned: ReadonlySet<string>): Promise<string[]> {
+  if (!orphaned.size) return [];
   const views = await q.rows<{ name: string; definer: string; sql: string; security: string }>(
     `SELECT TABLE_NAME AS name, DEFINER AS definer, VIEW_DEFINITION AS \`sql\`, SECURITY_TYPE AS security
      FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`,
   );
   const done: string[] = [];
   for (const v of views) {
-    if (definerOk(v.definer, me)) continue;
+    if (!orphaned.has(v.definer)) continue;
     await q.exec(`CREATE OR REPLACE DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteName(v.name)} AS ${v.sql}`);
     done.push(v.name);
   }
@@ -294,6 +318,19 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
             `database '${cfg.database}' has schema versions this ipms does not know (${unknown.join(', ')}): a newer version of ipms ` +
               'migrated it; use that version (nothing was changed)', 'E_MIGRATE_NEWER');
         }
+        // Programs of a definer this server does not have are made again below, after the
+        // schema files; but a pending schema file that writes rows would fire them first, and
+        // fail. (Their old text cannot be read back to make them again as they are: a
+        // procedure's is shown to its definer only.)
+        const orphaned = new Set((await definers(q)).filter((d) => d.exists === false).map((d) => d.account));
+        const pending = files.filter((f) => !recorded.includes(f.name)).map((f) => f.name);
+        if (orphaned.size && pending.length && recorded.length) {
+          throw new DatabaseError(
+            `the triggers, procedures and views of database '${cfg.database}' run as ${[...orphaned].join(', ')}, which this server does not ` +
+              `have, and schema versions are pending (${pending.join(', ')}) that would fire them: create that account again with the ` +
+              'grants of ipms_migrator (`ipms db grants`) and run `ipms db migrate`; then drop it and run `ipms db migrate` once more, ' +
+              'which makes them again under your account (nothing was changed)', 'E_DB_DEFINER');
+        }
         await q.exec(`DELETE FROM ${DONE_TABLE}`);
         // Character parameters and variables of routines take the database's collation when
         // they are created: against the tables' utf8mb4_unicode_ci, MySQL 8's default
@@ -321,7 +358,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         } finally {
           await knex.destroy();
         }
-        const installed = await installedPrograms(q);
+        const installed = await installedPrograms(q, false, orphaned);
         // Procedures first: triggers call them.
         const ordered = [...programs.filter((p) => p.kind === 'PROCEDURE'), ...programs.filter((p) => p.kind === 'TRIGGER')];
         for (const p of ordered) {
@@ -344,7 +381,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           await q.exec('DELETE FROM ipms_object WHERE name = ?', [have.name]);
           report.dropped.push(have.name);
         }
-        report.views = await redefineViews(q);
+        report.views = await redefineViews(q, orphaned);
         // The prefix lengths the whitelist uses (0009), listed again: an entry added while this
         // migration ran, before the Whitelist triggers that list them were in place, would be
         // missed by ipms_protected for good.
@@ -370,8 +407,9 @@ export interface DbStatus {
   programs: { name: string; kind: string; state: 'ok' | 'outdated' | 'missing' }[];
   /**
    * The accounts ipms's triggers, procedures and views run as (their definers, as far as this
-   * account can see them), and whether each exists: false when using one of its views failed
-   * with error 1449, null when this account cannot tell (no view of that definer).
+   * account can see them), and whether each exists: false when opening one of its views failed
+   * (error 1449, or 1045 for an account that may not name any definer), null when this account
+   * cannot tell (no view of that definer).
    */
   definers: { account: string; objects: number; exists: boolean | null }[];
 }
@@ -388,7 +426,7 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
   const done = exists[0]?.n ? await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`) : [];
   const doneSet = new Set(done.map((r) => r.name));
   const installed = await installedPrograms(q, true);
-  const definers = await definerCheck(q);
+  const accounts = await definers(q);
   return {
     server: vars?.v ?? '?',
     binlog: Number(vars?.lb) === 1,
@@ -400,38 +438,10 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
       const state = !have || !have.present ? 'missing' : have.sha256 === p.sha256 ? 'ok' : 'outdated';
       return { name: p.name, kind: p.kind, state };
     }),
-    definers,
+    definers: accounts,
   };
 }
 
-/** See DbStatus.definers: one view of each definer is opened (no rows read). */
-async function definerCheck(q: Queryable): Promise<DbStatus['definers']> {
-  const objs = await q.rows<{ definer: string | null; kind: string; name: string }>(
-    `SELECT DEFINER AS definer, 'view' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
-     UNION ALL SELECT DEFINER, 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
-     UNION ALL SELECT DEFINER, 'routine', ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()`,
-  );
-  const out = new Map<string, { account: string; objects: number; exists: boolean | null; view?: string }>();
-  for (const o of objs) {
-    // (NULL: this account may not see that trigger's definer)
-    if (o.definer == null) continue;
-    const d = out.get(o.definer) ?? { account: o.definer, objects: 0, exists: null };
-    d.objects++;
-    if (o.kind === 'view' && !d.view) d.view = o.name;
-    out.set(o.definer, d);
-  }
-  for (const d of out.values()) {
-    if (!d.view) continue;
-    try {
-      await q.rows(`SELECT 1 FROM ${quoteName(d.view)} LIMIT 0`);
-      d.exists = true;
-    } catch (err) {
-      const e = err as { errno?: number; code?: string };
-      if (e.errno === 1449 || e.code === 'E_DB_DEFINER') d.exists = false;
-    }
-  }
-  return [...out.values()].map(({ account, objects, exists }) => ({ account, objects, exists }));
-}
 
 /**
  * Refuse a database whose last migration did not finish: its schema may be half there and

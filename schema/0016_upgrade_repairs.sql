@@ -8,6 +8,9 @@
 --    table is built again from its prefix lengths and swapped in whole (RENAME TABLE swaps both
 --    names at once: no moment without the table). mask4: the IPv4 netmask; mask_hi / mask_lo:
 --    the IPv6 netmask's first and last 64 bits (no shift of 64 or more: its result differs).
+-- (left over from a run stopped between its steps, if any)
+DROP TABLE IF EXISTS PrefixLength_0016, PrefixLength_0016_old;
+
 CREATE TABLE PrefixLength_0016 (
   n TINYINT UNSIGNED NOT NULL PRIMARY KEY,
   mask4 INT UNSIGNED NOT NULL,

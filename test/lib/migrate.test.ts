@@ -274,10 +274,33 @@ describe('privileges with the binary log on', () => {
       await root.exec("DROP USER 'ipms_t_gone'@'127.0.0.1'");
       // every insert into a table with triggers fails now, and says what to do
       await expect(fresh.db.exec("INSERT INTO Sensor (name) VALUES ('s1')"))
-        .rejects.toThrow(/'ipms_t_gone'@'127\.0\.0\.1'.* does not exist: .*run `ipms db migrate` as the migrating account/);
-      const st = await ipms(fresh.url, 'db', 'status');
-      expect([st.code, st.out, st.err]).toEqual([3, expect.stringMatching(/runs as: ipms_t_gone@127\.0\.0\.1 \(\d+ triggers, procedures and views\) — this account does not exist here/),
-        expect.stringMatching(/^ipms: triggers, procedures and views run as ipms_t_gone@127\.0\.0\.1, which this server does not have/)]);
+        .rejects.toThrow(/'ipms_t_gone'@'127\.0\.0\.1'.* does not exist: .*`ipms db migrate` as the migrating account makes them again/);
+      // db status tells, also as the least-privilege admin account (which the server answers
+      // with "access denied", not 1449), and so does that account's own refused statement
+      const adminUrl2 = await roleAccount(fresh, 'ipms_admin', 'ipms_t_adm_def', 'adm-def-test-pw');
+      for (const url of [fresh.url, adminUrl2]) {
+        const st = await ipms(url, 'db', 'status');
+        expect([st.code, st.out, st.err]).toEqual([3, expect.stringMatching(/runs as: ipms_t_gone@127\.0\.0\.1 \(\d+ triggers, procedures and views\) — this account does not exist here/),
+          expect.stringMatching(/^ipms: triggers, procedures and views run as ipms_t_gone@127\.0\.0\.1, which this server does not have/)]);
+      }
+      const asAdmin = openDb(parseDatabaseUrl(adminUrl2), { poolSize: 1 });
+      try {
+        await expect(asAdmin.rows('SELECT * FROM ProtectedRange')).rejects.toMatchObject({
+          code: 'E_DB_DEFINER', message: expect.stringMatching(/^Access denied .*: ipms's triggers, procedures or views may have been made by an account this server does not have/),
+        });
+      } finally {
+        await asAdmin.end();
+      }
+
+      // with a schema version still to run (it would fire them), the migration refuses, changing nothing
+      await root.exec("DELETE FROM `" + fresh.cfg.database + "`.ipms_migrations WHERE name = '0016_upgrade_repairs'");
+      await expect(migrate(fresh.cfg)).rejects.toThrow(/run as ipms_t_gone@127\.0\.0\.1, which this server does not have, and schema versions are pending \(0016_upgrade_repairs\)/);
+      expect(await fresh.db.rows('SELECT id FROM ipms_migrated')).toEqual([{ id: 1 }]);
+      // as the message says: the account again, migrate, drop it, migrate once more
+      await root.exec("CREATE USER 'ipms_t_gone'@'127.0.0.1' IDENTIFIED BY 'gone-test-pw'");
+      await root.exec(`GRANT ALL ON \`${fresh.cfg.database}\`.* TO 'ipms_t_gone'@'127.0.0.1'`);
+      expect((await migrate(fresh.cfg)).applied).toEqual(['0016_upgrade_repairs']);
+      await root.exec("DROP USER 'ipms_t_gone'@'127.0.0.1'");
 
       const report = await migrate(fresh.cfg);
       expect(report.applied).toEqual([]);
@@ -298,6 +321,7 @@ describe('privileges with the binary log on', () => {
       expect([again.created, again.views]).toEqual([[], []]);
     } finally {
       await root.exec("DROP USER IF EXISTS 'ipms_t_gone'@'127.0.0.1'");
+      await root.exec("DROP USER IF EXISTS 'ipms_t_adm_def'@'127.0.0.1'");
       await root.end();
       await fresh.close();
     }
