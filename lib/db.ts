@@ -88,16 +88,20 @@ const CHECK_TEXT: Record<string, string> = {
   ck_threshold_duration: 'a rule duration is at least 1 second, or NULL: until dropped',
 };
 
-/** Turn a driver error into an IpmsError with a one-line explanation. */
+/** A view or program whose definer this server does not have (errors 1449, or 1045 on a statement). */
 function definerGone(message: string, err: unknown): DatabaseError {
   return new DatabaseError(`${message}: ipms's triggers, procedures or views may have been made by an account this server does ` +
     'not have (restored from another server, or the migrating account was dropped; `ipms db status` as the migrating account ' +
     'tells); `ipms db migrate` as the migrating account makes them again under that account', 'E_DB_DEFINER', { cause: err });
 }
 
+/** Turn a driver error into an IpmsError with a one-line explanation. */
 export function explainDbError(err: unknown, cfg: DbConfig): Error {
   if (err instanceof IpmsError) return err;
-  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
+  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string; sql?: string };
+  // "access denied" on a statement, not the login: a view or program whose definer this server
+  // does not have, as an account that may not name any definer sees it (others get 1449)
+  if (e.code === 'ER_ACCESS_DENIED_ERROR' && e.sql !== undefined) return definerGone(e.sqlMessage ?? e.message ?? '', err);
   const where = `${cfg.host}:${cfg.port}`;
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -108,10 +112,6 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
     case 'PROTOCOL_CONNECTION_LOST':
       return new DatabaseError(`cannot reach the database at ${where} (${e.code})`, 'E_DB_UNREACHABLE', { cause: err });
     case 'ER_ACCESS_DENIED_ERROR':
-      // on a statement, not the login: a view or program whose definer this server does not
-      // have, as an account that may not name any definer sees it (others get 1449)
-      if ((err as { sql?: string }).sql !== undefined) return definerGone(e.sqlMessage ?? e.message ?? '', err);
-      return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
     case 'ER_DBACCESS_DENIED_ERROR':
       return new DatabaseError(`the database at ${where} refused the login of '${cfg.user}': ${e.sqlMessage ?? e.message}`, 'E_DB_LOGIN', { cause: err });
     case 'ER_BAD_DB_ERROR':

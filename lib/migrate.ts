@@ -14,6 +14,7 @@ import type { Knex } from 'knex';
 import type { DbConfig } from './config.ts';
 import { connectionOptions, explainDbError, openDb, type Queryable } from './db.ts';
 import { DatabaseError, IpmsError } from './errors.ts';
+import { quoteIdent } from './grants.ts';
 import { splitStatements, stripComments } from './sql-split.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +45,7 @@ export interface MigrateReport {
   created: string[];
   unchanged: string[];
   dropped: string[];
-  /** views redefined under the migrating account (their definer was another one) */
+  /** views made again under the migrating account (their definer does not exist on the server) */
   views: string[];
 }
 
@@ -208,7 +209,7 @@ async function definers(q: Queryable): Promise<{ account: string; objects: numbe
   for (const d of out.values()) {
     if (!d.view) continue;
     try {
-      await q.rows(`SELECT 1 FROM ${quoteName(d.view)} LIMIT 0`);
+      await q.rows(`SELECT 1 FROM ${quoteIdent(d.view)} LIMIT 0`);
       d.exists = true;
     } catch (err) {
       const e = err as { errno?: number; cause?: { errno?: number } };
@@ -233,14 +234,10 @@ async function redefineViews(q: Queryable, orphaned: ReadonlySet<string>): Promi
   const done: string[] = [];
   for (const v of views) {
     if (!orphaned.has(v.definer)) continue;
-    await q.exec(`CREATE OR REPLACE DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteName(v.name)} AS ${v.sql}`);
+    await q.exec(`CREATE OR REPLACE DEFINER = CURRENT_USER SQL SECURITY ${v.security === 'INVOKER' ? 'INVOKER' : 'DEFINER'} VIEW ${quoteIdent(v.name)} AS ${v.sql}`);
     done.push(v.name);
   }
   return done;
-}
-
-function quoteName(s: string): string {
-  return `\`${s.replace(/`/g, '``')}\``;
 }
 
 /** The schema versions the database has applied (none before its first migration). */
@@ -419,19 +416,15 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
   const [vars] = await q.rows<{ v: string; lb: number; tr: number }>(
     'SELECT VERSION() AS v, @@log_bin AS lb, @@log_bin_trust_function_creators AS tr',
   );
-  const exists = await q.rows<{ n: number }>(
-    'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
-    [MIGRATIONS_TABLE],
-  );
-  const done = exists[0]?.n ? await q.rows<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`) : [];
-  const doneSet = new Set(done.map((r) => r.name));
+  const done = await recordedMigrations(q);
+  const doneSet = new Set(done);
   const installed = await installedPrograms(q, true);
   const accounts = await definers(q);
   return {
     server: vars?.v ?? '?',
     binlog: Number(vars?.lb) === 1,
     trustFunctionCreators: Number(vars?.tr) === 1,
-    applied: done.map((r) => r.name),
+    applied: done,
     pending: schemaFiles(opts.schemaDir).map((f) => f.name).filter((n) => !doneSet.has(n)),
     programs: programFiles(opts.triggersDir).map((p) => {
       const have = installed.get(p.name);
@@ -441,7 +434,6 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
     definers: accounts,
   };
 }
-
 
 /**
  * Refuse a database whose last migration did not finish: its schema may be half there and

@@ -23,7 +23,7 @@ export function registerDb(program: Command, ctx: Context): void {
         `schema: ${report.applied.length ? `applied ${report.applied.join(', ')}` : 'up to date'}; ` +
           `triggers and procedures: ${report.created.length} installed, ${report.unchanged.length} unchanged` +
           (report.dropped.length ? `, ${report.dropped.length} dropped` : '') +
-          (report.views.length ? `; views redefined under this account (their definer was another one): ${report.views.join(', ')}` : ''),
+          (report.views.length ? `; views made again under this account (their definer does not exist here): ${report.views.join(', ')}` : ''),
       );
     });
 
