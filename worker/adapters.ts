@@ -20,10 +20,13 @@ export const TOOL_CHECK: Record<string, readonly string[]> = {
  * A read that needs the rights the batches need (root, or the sudoers line): `--version` runs
  * as anyone, so a device whose login lacks them passed `devices test` and failed its first
  * batch. The adapter's look for its own objects where it has one, else the chain it hooks.
+ * (IOS and RouterOS logins are given their rights on the device: their look is CLI lines, not
+ * a command, and no such check.)
  */
 export function privilegedCheck(adapter: string, opts: DeviceOptions): ExecStep | undefined {
   const a = adapterFor(adapter);
-  if (a.lostCheck) return a.lostCheck(opts).step;
+  const look = a.lostCheck?.(opts).step;
+  if (look && 'argv' in look) return look;
   if (adapter === 'iptables') {
     const o = iptablesOptions(opts);
     return { argv: [xtCommands(o.backend, 4).tables, ...XT_WAIT, '-S', o.hooks[0] ?? 'INPUT'] };

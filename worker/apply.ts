@@ -155,13 +155,13 @@ async function applyWith(
       // hold rules: lost (a reboot without them saved, nft flush ruleset), everything it
       // should enforce goes back whole, not just this batch's delta.
       // (a dry-run device reads nothing back)
-      if (fresh && adapter.lostCheck && plans.fallback && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
+      if (fresh && adapter.lostCheck && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
         const check = adapter.lostCheck(opts);
         const [seen] = await session.run([check.step]);
         if (seen && check.lost(seen.stdout)) {
           out.errors.push(`${device.name}: ipms's objects were gone from the device (rebooted without them, or flushed): all its rules were put back`);
           await session.run(adapter.setup(opts).steps);
-          await session.run((await plans.fallback()).steps);
+          await session.run((await plans.restore()).steps);
           return;
         }
       }
@@ -284,7 +284,10 @@ async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
 async function plansFor(
   db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
   b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number>; prot: readonly ProtectedRange[] },
-): Promise<{ primary: Plan; fallback?: () => Promise<Plan> }> {
+): Promise<{ primary: Plan; fallback?: () => Promise<Plan>; restore: () => Promise<Plan> }> {
+  // Everything the device should enforce after this batch: in one full render where the adapter
+  // has one, else as a delta that adds it all (IOS, RouterOS: every add clears its entry first,
+  // so what the device still holds is written again, not refused)
   const full = async (): Promise<Plan> => {
     const removing = new Set(b.remove.map((r) => r.id));
     const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
@@ -297,9 +300,11 @@ async function plansFor(
         // own row's removal follows
       }
     }
-    return adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' });
+    return adapter.modes.includes('full')
+      ? adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' })
+      : adapter.render({ add: [...want.values()], remove: b.remove }, opts, { mode: 'delta' });
   };
-  if (!adapter.modes.includes('delta')) return { primary: await full() };
+  if (!adapter.modes.includes('delta')) return { primary: await full(), restore: full };
   const keep: DeviceRule[] = [];
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);
   for (const k of kept) {
@@ -314,5 +319,5 @@ async function plansFor(
   const held = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
   const fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
   const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep, fresh });
-  return adapter.modes.includes('full') ? { primary, fallback: full } : { primary };
+  return adapter.modes.includes('full') ? { primary, fallback: full, restore: full } : { primary, restore: full };
 }

@@ -145,6 +145,22 @@ function readState(raw?: DeviceOptions): Plan {
   };
 }
 
+/**
+ * A router reloaded without its configuration saved (no `--option writeMemory=true`, no
+ * `write memory` of the admin's) comes back without ipms's ACLs, and the setup of the next
+ * connection would make them again, empty: the sign is the IPv4 ACL without its final permit
+ * (the setup makes both ACLs, and nothing of ipms's removes the permit). A permit that a reload
+ * renumbered still counts (the ACL is there; see the known limit above). A reload from a
+ * configuration saved before the latest rules is not seen: `devices reconcile` finds those.
+ */
+function lostCheck(raw?: DeviceOptions) {
+  const o = iosOptions(raw);
+  return {
+    step: { session: ['terminal length 0', `show ip access-lists ${o.acl}`] },
+    lost: (stdout: string) => !/^\s*\d+ permit ip any any\b/m.test(stdout),
+  };
+}
+
 export const ciscoIos: Adapter = Object.freeze<Adapter>({
   name: 'cisco-ios',
   kind: 'session',
@@ -156,6 +172,7 @@ export const ciscoIos: Adapter = Object.freeze<Adapter>({
   maxTimeoutS: 0,
   unsupported,
   setup,
+  lostCheck,
   render,
   readState,
   parseState: (outputs: readonly string[], raw?: DeviceOptions) => {

@@ -67,8 +67,36 @@ function setup(raw?: DeviceOptions): Plan {
       ensure(m, 'filter', `${rej}-${chain}`, `chain=${chain} src-address-list=${rej} action=reject reject-with=icmp-admin-prohibited`);
     }
   }
+  // the marker of lostCheck, made again with a fresh timeout on every new connection
+  lines.push(`/ip firewall address-list remove [find list=${aliveList(o)}]`,
+      `/ip firewall address-list add list=${aliveList(o)} address=${ALIVE_ADDRESS} timeout=${compactDuration(ROUTEROS_MAX_TIMEOUT_S)} comment=${aliveList(o)}`);
   const manual = `# RouterOS appends the ${listOf(o, 'REJECT')} filter rules at the end of /ip(v6) firewall filter; move them above your accept rules.`;
   return { steps: [{ session: lines, logout: LOGOUT }], manual };
+}
+
+/**
+ * A reboot loses every address-list entry with a timeout (RouterOS keeps them in RAM only; the
+ * entries without one stay), and nothing on the router says which were there. The sign is a
+ * marker entry with a timeout in a list of its own that no firewall rule uses (`ipms-alive`,
+ * holding 192.0.2.1, an address of the documentation range): the setup of every new connection
+ * makes it again, so it is gone after a reboot, and otherwise only when no connection was made
+ * for its whole timeout (some 24 days), which then costs one needless re-send. An ipms of an
+ * earlier version made no marker: the first connection after the upgrade re-sends once.
+ */
+function aliveList(o: RouterOsOptions): string {
+  return `${o.list}-alive`;
+}
+
+const ALIVE_ADDRESS = '192.0.2.1';
+
+function lostCheck(raw?: DeviceOptions) {
+  const o = routerOsOptions(raw);
+  const label = aliveList(o);
+  return {
+    step: { session: [`:put ("${label}=" . [:len [/ip firewall address-list find list=${label}]])`], logout: LOGOUT },
+    // only a count of 0 printed says lost (the echoed command line holds `${label}="`, no digit)
+    lost: (stdout: string) => new RegExp(`(?:^|\\s)${label}=0\\s*$`, 'm').test(stdout),
+  };
 }
 
 function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
@@ -148,12 +176,13 @@ export const routeros: Adapter = Object.freeze<Adapter>({
   kind: 'session',
   objects: (raw?: DeviceOptions) => {
     const o = routerOsOptions(raw);
-    return [`list ${listOf(o, 'DROP')}`, `list ${listOf(o, 'REJECT')}`];
+    return [`list ${listOf(o, 'DROP')}`, `list ${listOf(o, 'REJECT')}`, `list ${aliveList(o)}`];
   },
   modes: ['delta'],
   maxTimeoutS: ROUTEROS_MAX_TIMEOUT_S,
   unsupported,
   setup,
+  lostCheck,
   render,
   readState,
   parseState,

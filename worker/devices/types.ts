@@ -158,9 +158,9 @@ export interface Adapter {
    * A cheap look at whether the adapter's objects are on the device at all: a firewall rebooted
    * without saving them, or `nft flush ruleset`, lost every rule ipms had put there, and the
    * idempotent setup of a new connection would make them again, empty, with no one the wiser.
-   * The step, and what its standard output means.
+   * The step (a command, or CLI lines for IOS and RouterOS), and what its standard output means.
    */
-  lostCheck?(opts?: DeviceOptions): { step: ExecStep; lost: (stdout: string) => boolean };
+  lostCheck?(opts?: DeviceOptions): { step: Step; lost: (stdout: string) => boolean };
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
   /** the steps whose outputs parseState reads */
   readState(opts?: DeviceOptions): Plan;

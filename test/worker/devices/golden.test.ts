@@ -245,6 +245,27 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(ADAPTERS.ipset!.lostCheck!({ ipv6: false }).lost('ipms4\nipms4-reject\n')).toBe(false);
   });
 
+  it('cisco-ios: an ACL without its final permit (gone after a reload) is seen as lost; a renumbered permit is not', () => {
+    const check = ADAPTERS['cisco-ios']!.lostCheck!({ acl: 'IPMS-EDGE' });
+    expect(check.step).toEqual({ session: ['terminal length 0', 'show ip access-lists IPMS-EDGE'] });
+    // (IOS prints nothing for an ACL it does not have; the session echoes the commands)
+    expect(check.lost('edge#terminal length 0\nedge#show ip access-lists IPMS-EDGE\nedge#exit\n')).toBe(true);
+    expect(check.lost('Extended IP access list IPMS-EDGE\n    2147483647 permit ip any any (88 matches)\n')).toBe(false);
+    expect(check.lost('Extended IP access list IPMS-EDGE\n    10 deny ip host 198.51.100.7 any\n    20 permit ip any any\n')).toBe(false);
+    expect(check.lost('Extended IP access list IPMS-EDGE\n    10 deny ip host 198.51.100.7 any\n')).toBe(true);
+  });
+
+  it('routeros: a router without the marker entry (rebooted: it had a timeout) is seen as lost', () => {
+    const check = ADAPTERS.routeros!.lostCheck!({ list: 'ipms-edge' });
+    expect(check.step).toEqual({ session: [':put ("ipms-edge-alive=" . [:len [/ip firewall address-list find list=ipms-edge-alive]])'], logout: '/quit\n' });
+    const echo = '[ipms@gw] > :put ("ipms-edge-alive=" . [:len [/ip firewall address-list find list=ipms-edge-alive]])\r\n';
+    expect(check.lost(`${echo}ipms-edge-alive=0\r\n[ipms@gw] > /quit\r\n`)).toBe(true);
+    expect(check.lost(`${echo}ipms-edge-alive=1\r\n`)).toBe(false);
+    // an answer it cannot read is not taken as a loss (that would re-send everything)
+    expect(check.lost(echo)).toBe(false);
+    expect(check.lost('bad command name put (line 1 column 2)\n')).toBe(false);
+  });
+
   it('pf: pfctl -T show (hand-written sample)', () => {
     const a = ADAPTERS.pf!;
     const sup = mixed.filter((r) => !a.unsupported(r));
