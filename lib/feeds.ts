@@ -59,6 +59,8 @@ export interface FeedResult {
   rejects: FeedReject[];
   /** lines read fine that are not blocks to import (a simulated or captcha decision...) */
   skipped: FeedReject[];
+  /** entries written with host bits set (203.0.113.7/24), imported as their network */
+  rounded: { line: number; text: string; cidr: string }[];
 }
 
 /** The scopes cscli writes before the value in its `ip` column (SCOPE:VALUE). */
@@ -66,10 +68,22 @@ const CROWDSEC_SCOPE = /^(ip|range|country|as|username|session|user|fingerprint)
 
 function tryCidr(text: string, line: number, out: FeedResult, comment?: string): void {
   try {
-    // feeds publish networks with host bits now and then; clear them rather than lose the entry
-    out.entries.push({ line, cidr: parseCidr(text, 'entry', { loose: true }), ...(comment ? { comment } : {}) });
+    // feeds publish networks with host bits now and then; clear them rather than lose the
+    // entry, and say so (the importer sees what was blocked: 203.0.113.0/24, not one address)
+    const cidr = parseCidr(text, 'entry', { loose: true });
+    if (cidr.prefix < (cidr.family === 4 ? 32 : 128) && hostBitsSet(text)) out.rounded.push({ line, text: text.trim().slice(0, 80), cidr: cidr.text });
+    out.entries.push({ line, cidr, ...(comment ? { comment } : {}) });
   } catch (err) {
     out.rejects.push({ line, text: text.slice(0, 80), reason: (err as Error).message });
+  }
+}
+
+function hostBitsSet(text: string): boolean {
+  try {
+    parseCidr(text, 'entry');
+    return false;
+  } catch {
+    return true; // (the loose parse read it: host bits are what the strict one refuses)
   }
 }
 
@@ -96,7 +110,7 @@ function splitCsv(line: string): string[] {
 }
 
 export function parseFeed(text: string, format: FeedFormat): FeedResult {
-  const out: FeedResult = { entries: [], rejects: [], skipped: [] };
+  const out: FeedResult = { entries: [], rejects: [], skipped: [], rounded: [] };
   const lines = text.split('\n');
   let header: string[] | undefined;
   lines.forEach((raw, i) => {

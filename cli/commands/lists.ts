@@ -116,7 +116,7 @@ export function registerLists(program: Command, ctx: Context): void {
         source: o.source,
         expiresAt: o.expire ? new Date(Date.now() + parseDuration(o.expire, '--expire') * 1000) : null,
       });
-      const summary = { entries: feed.entries.length, added: res.added, renewed: res.renewed, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length };
+      const summary = { entries: feed.entries.length, added: res.added, renewed: res.renewed, present: res.present, refused: res.refused, rejected: feed.rejects, skipped: feed.skipped.length, rounded: feed.rounded };
       await ctx.audit('blacklist.import', o.source, { file, format, added: res.added, renewed: res.renewed, refused: res.refused.length });
       // a file of which nothing reads (the wrong --format, say) is bad input, not an empty feed
       const unreadable = feed.entries.length === 0 && feed.rejects.length > 0;
@@ -125,6 +125,8 @@ export function registerLists(program: Command, ctx: Context): void {
       ctx.io.out(`blacklist import: ${feed.entries.length} entries, ${res.added} added, ${res.renewed} renewed, ${res.present} already present, ${res.refused.length} refused, ${feed.rejects.length} unreadable${feed.skipped.length ? `, ${feed.skipped.length} skipped (${feed.skipped[0]!.reason}${feed.skipped.length > 1 ? ', ...' : ''})` : ''}`);
       if (unreadable) ctx.io.err(`ipms: no line of ${file} reads as ${format}: nothing imported`);
       for (const r of res.refused) ctx.io.err(`ipms: line ${r.line}: ${r.cidr} refused: ${r.why}`);
+      for (const r of feed.rounded.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${safeText(r.text)} has host bits set: read as ${r.cidr}`);
+      if (feed.rounded.length > 20) ctx.io.err(`ipms: ... and ${feed.rounded.length - 20} more with host bits set, read as their networks`);
       for (const r of feed.rejects.slice(0, 20)) ctx.io.err(`ipms: line ${r.line}: ${safeText(r.reason)}`);
       if (feed.rejects.length > 20) ctx.io.err(`ipms: ... and ${feed.rejects.length - 20} more unreadable lines`);
     });

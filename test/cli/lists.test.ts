@@ -216,8 +216,21 @@ describe('ipms blacklist', () => {
   });
 
   it('parses feed lines strictly but clears host bits feeds publish', () => {
-    const r = parseFeed('10.1.2.3/8\n999.1.1.1\n', 'plain');
-    expect(r.entries.map((e) => e.cidr.text)).toEqual(['10.0.0.0/8']);
+    const r = parseFeed('10.1.2.3/8\n999.1.1.1\n198.51.100.0/24\n2001:db8::1/64\n', 'plain');
+    expect(r.entries.map((e) => e.cidr.text)).toEqual(['10.0.0.0/8', '198.51.100.0/24', '2001:db8::/64']);
     expect(r.rejects[0]!.reason).toMatch(/not an IP address/);
+    // and says which it cleared (a network written right is not among them)
+    expect(r.rounded).toEqual([{ line: 1, text: '10.1.2.3/8', cidr: '10.0.0.0/8' }, { line: 4, text: '2001:db8::1/64', cidr: '2001:db8::/64' }]);
+  });
+
+  it('says which feed entries had host bits set, and what they were read as', async () => {
+    const f = join(dir, 'hostbits.txt');
+    writeFileSync(f, '198.51.104.77/28\n198.51.104.200\n');
+    const r = await ipms(t.url, 'blacklist', 'import', f, '--format', 'plain', '--source', 'hostbits');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^blacklist import: 2 entries, 2 added,/);
+    expect(r.err).toBe('ipms: line 1: 198.51.104.77/28 has host bits set: read as 198.51.104.64/28');
+    const j = (await ipms(t.url, 'blacklist', 'import', f, '--format', 'plain', '--source', 'hostbits', '--json')).json();
+    expect(j).toMatchObject({ entries: 2, added: 0, present: 2, rounded: [{ line: 1, text: '198.51.104.77/28', cidr: '198.51.104.64/28' }] });
   });
 });
