@@ -108,6 +108,9 @@ function setup(raw?: DeviceOptions): Plan {
     'interface <outside-interface>',
     ` ip access-group ${o.acl} in`,
     ` ipv6 traffic-filter ${o.acl6} in`,
+    'end',
+    '! and save it (a reload forgets an unsaved binding; ipms saves its ACLs with --option writeMemory=true):',
+    'write memory',
   ].join('\n');
   return { ...plan, manual };
 }
