@@ -4,7 +4,7 @@
  * record the outcome. A rule that cannot be carried fails alone; a device that fails fails
  * the batch, to be retried with backoff.
  */
-import type { Db } from '../lib/db.ts';
+import { withRetry, type Db } from '../lib/db.ts';
 import { InputError, oneLine } from '../lib/errors.ts';
 import { looksLikeAddress, overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
@@ -154,14 +154,23 @@ async function applyWith(
       // A new connection first makes sure the device still has ipms's objects, when it should
       // hold rules: lost (a reboot without them saved, nft flush ruleset), everything it
       // should enforce goes back whole, not just this batch's delta.
+      // The setup makes the sign of the look again (the table, the ACL's permit, the RouterOS
+      // marker) before the rules go back: so the rows of the rules sent again are recorded as
+      // pending first, and as applied again once they are there. A restore that fails or stops
+      // half way (a timeout, a worker killed) leaves them due, for the next batches, rather
+      // than recorded as applied on a device that no longer has them.
       // (a dry-run device reads nothing back)
       if (fresh && adapter.lostCheck && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
         const check = adapter.lostCheck(opts);
         const [seen] = await session.run([check.step]);
         if (seen && check.lost(seen.stdout)) {
-          out.errors.push(`${device.name}: ipms's objects were gone from the device (rebooted without them, or flushed): all its rules were put back`);
+          const restore = await plans.restore();
+          await setHeld(db, restore.held, 'pending');
+          out.errors.push(`${device.name}: ipms's objects were gone from the device (rebooted without them, or flushed): ` +
+            `its ${restore.held.length} rule(s) recorded as applied there are sent again`);
           await session.run(adapter.setup(opts).steps);
-          await session.run((await plans.restore()).steps);
+          await session.run(restore.plan.steps);
+          await setHeld(db, restore.held.filter((h) => h.sent), 'applied');
           return;
         }
       }
@@ -271,6 +280,42 @@ async function rememberPeers(db: Db, device: DeviceRow, peer: NonNullable<Sessio
   return added;
 }
 
+/** A RuleDevice row recorded as applied, as a restore found it (see plansFor). */
+interface Held {
+  id: number;
+  version: number;
+  sent: boolean;
+}
+
+/**
+ * Rows of a restore recorded as pending (due at once) before it, as applied again after it:
+ * each only while its wish is unchanged (the version it was read at) and no batch holds it.
+ * (@ipms_batch_record: the rules' status does not change, and RuleDevice_after_update need not
+ * look, row by row; see markDone)
+ */
+async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applied'): Promise<void> {
+  if (!held.length) return;
+  const from = state === 'pending' ? 'applied' : 'pending';
+  const byVersion = new Map<number, number[]>();
+  for (const h of held) byVersion.set(h.version, [...(byVersion.get(h.version) ?? []), h.id]);
+  await db.pinned(async (q) => {
+    await q.exec('SET @ipms_batch_record = 1');
+    try {
+      for (const [version, ids] of byVersion) {
+        for (let i = 0; i < ids.length; i += 1000) {
+          const chunk = ids.slice(i, i + 1000);
+          await withRetry(() => q.exec(
+            `UPDATE RuleDevice SET state = ?, updated_at = UTC_TIMESTAMP(3)${state === 'pending' ? ', next_attempt_at = UTC_TIMESTAMP(3)' : ''}
+             WHERE id IN (${chunk.map(() => '?').join(',')}) AND version = ? AND desired = 'present' AND state = ? AND claimed_by IS NULL`,
+            [state, ...chunk, version, from]));
+        }
+      }
+    } finally {
+      await q.exec('SET @ipms_batch_record = NULL');
+    }
+  });
+}
+
 /** Has the device been recorded as holding any rule? */
 async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
   const [r] = await db.rows<{ x: number }>("SELECT 1 AS x FROM RuleDevice WHERE device_id = ? AND state = 'applied' LIMIT 1", [deviceId]);
@@ -284,27 +329,41 @@ async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
 async function plansFor(
   db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
   b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number>; prot: readonly ProtectedRange[] },
-): Promise<{ primary: Plan; fallback?: () => Promise<Plan>; restore: () => Promise<Plan> }> {
+): Promise<{ primary: Plan; fallback?: () => Promise<Plan>; restore: () => Promise<{ plan: Plan; held: Held[] }> }> {
   // Everything the device should enforce after this batch: in one full render where the adapter
-  // has one, else as a delta that adds it all (IOS, RouterOS: every add clears its entry first,
-  // so what the device still holds is written again, not refused)
-  const full = async (): Promise<Plan> => {
+  // has one, else as a delta that adds it all (IOS: every add clears its entry first; RouterOS
+  // adds what is missing, see RenderCall.restored). `held`: the rows recorded as applied there,
+  // and whether this plan sends them.
+  let fresh: ReadonlySet<number> = new Set(); // (this batch's fresh rules, once known below)
+  const everything = async (): Promise<{ plan: Plan; held: Held[] }> => {
     const removing = new Set(b.remove.map((r) => r.id));
     const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
+    const held: Held[] = [];
     for (const row of await presentOnDevice(db, device.id)) {
       if (want.has(row.id) || removing.has(row.id) || row.state !== 'applied') continue;
+      let dr: DeviceRule;
       try {
-        want.set(row.id, toDeviceRule(row, { protected: b.prot, purpose: 'keep' }));
+        dr = toDeviceRule(row, { protected: b.prot, purpose: 'keep' });
       } catch {
         // a rule that no longer validates, expired or protected since, is not written back; its
         // own row's removal follows
+        continue;
       }
+      // one the device's options no longer let it carry (RouterOS ipv6=false, after the rule
+      // was applied) is not written back either; its row fails on its own, saying why
+      const sent = !adapter.unsupported(dr, opts);
+      if (sent) want.set(row.id, dr);
+      held.push({ id: row.rd_id, version: row.rd_version, sent });
     }
-    return adapter.modes.includes('full')
+    const restored = new Set(want.keys());
+    for (const r of b.add) restored.delete(r.id);
+    const plan = adapter.modes.includes('full')
       ? adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' })
-      : adapter.render({ add: [...want.values()], remove: b.remove }, opts, { mode: 'delta' });
+      : adapter.render({ add: [...want.values()], remove: b.remove }, opts, { mode: 'delta', restored, fresh });
+    return { plan, held };
   };
-  if (!adapter.modes.includes('delta')) return { primary: await full(), restore: full };
+  const full = async (): Promise<Plan> => (await everything()).plan;
+  if (!adapter.modes.includes('delta')) return { primary: await full(), restore: everything };
   const keep: DeviceRule[] = [];
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);
   for (const k of kept) {
@@ -317,7 +376,7 @@ async function plansFor(
   }
   // a source that another rule may still hold on the device is not fresh
   const held = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
-  const fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
+  fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
   const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep, fresh });
-  return adapter.modes.includes('full') ? { primary, fallback: full, restore: full } : { primary, restore: full };
+  return adapter.modes.includes('full') ? { primary, fallback: full, restore: everything } : { primary, restore: everything };
 }

@@ -68,9 +68,9 @@ export async function keptOverlapping(
 }
 
 /** Everything the database says the device should enforce (for reconcile and full renders). */
-export async function presentOnDevice(q: Queryable, deviceId: number): Promise<(RuleInput & { rd_id: number; state: string })[]> {
+export async function presentOnDevice(q: Queryable, deviceId: number): Promise<(RuleInput & { rd_id: number; rd_version: number; state: string })[]> {
   return q.rows(
-    `SELECT ${RULE_COLS}, rd.id AS rd_id, rd.state FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+    `SELECT ${RULE_COLS}, rd.id AS rd_id, rd.version AS rd_version, rd.state FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
      WHERE rd.device_id = ? AND rd.desired = 'present'`,
     [deviceId],
   );

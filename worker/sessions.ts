@@ -1,6 +1,8 @@
 /**
  * Connections kept open between batches in daemon mode: one per device, reopened when the
- * device's connection settings change or a batch fails, closed when idle or on stop.
+ * device's connection settings change or a batch fails, closed when idle or on stop, and made
+ * again after maxAgeMs even when busy: a new connection runs the adapter's setup and its look
+ * for lost objects, which keep ipms's hooks in place and the RouterOS marker from expiring.
  * Saves an SSH handshake (and the adapter's setup) on every batch.
  */
 import type { DeviceRow } from '../lib/types.ts';
@@ -10,6 +12,7 @@ interface Entry {
   key: string;
   session: Session;
   lastUsed: number;
+  opened: number;
 }
 
 export class SessionPool {
@@ -18,6 +21,7 @@ export class SessionPool {
   constructor(
     private readonly transportFor: (d: DeviceRow) => Transport,
     private readonly idleMs = 60_000,
+    private readonly maxAgeMs = 6 * 3600_000,
   ) {}
 
   private static keyOf(d: DeviceRow): string {
@@ -29,13 +33,13 @@ export class SessionPool {
     await this.closeIdle();
     const key = SessionPool.keyOf(d);
     const e = this.entries.get(d.id);
-    if (e && e.key === key) {
+    if (e && e.key === key && Date.now() - e.opened < this.maxAgeMs) {
       e.lastUsed = Date.now();
       return { session: e.session, fresh: false };
     }
     if (e) await this.discard(d.id);
     const session = await this.transportFor(d).open();
-    this.entries.set(d.id, { key, session, lastUsed: Date.now() });
+    this.entries.set(d.id, { key, session, lastUsed: Date.now(), opened: Date.now() });
     return { session, fresh: true };
   }
 

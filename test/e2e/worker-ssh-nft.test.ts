@@ -211,8 +211,12 @@ describe('a device that lost ipms\'s table (rebooted without it saved, nft flush
     expect((await ipms(t.url, 'rules', 'add', '198.51.100.63')).code).toBe(0);
     const again = await ipms(t.url, 'apply', '--once', '--device', 'fw');
     expect(again.code, again.out + again.err).toBe(0);
-    expect(again.out).toMatch(/ipms's objects were gone from the device .*: all its rules were put back/);
+    expect(again.out).toMatch(/ipms's objects were gone from the device .*: its \d+ rule\(s\) recorded as applied there are sent again/);
     const table = lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']);
     for (const a of ['198.51.100.61', '198.51.100.62', '198.51.100.63']) expect(table).toContain(a);
+    // the rows sent again (recorded as pending while they were) are recorded as applied again
+    const [left] = await t.db.rows<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE d.name = 'fw' AND rd.desired = 'present' AND rd.state <> 'applied'");
+    expect(Number(left!.n)).toBe(0);
   });
 });

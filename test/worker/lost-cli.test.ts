@@ -12,7 +12,7 @@ import { openDb, type Db } from '../../lib/db.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { adapterFor } from '../../worker/adapters.ts';
 import type { Step } from '../../worker/devices/types.ts';
-import type { Transport } from '../../worker/transports/types.ts';
+import { TransportError, type Transport } from '../../worker/transports/types.ts';
 import { Worker } from '../../worker/worker.ts';
 import { freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 
@@ -53,13 +53,13 @@ function fakeRouter(marker: string, look: () => string, sent: string[][]): Trans
 }
 
 /** A device with two rules it holds (applied) and a third one pending. */
-async function device(name: string, adapter: string, net: number) {
+async function device(name: string, adapter: string, net: number, expiresInS: (number | null)[] = [null, null, null]) {
   await t.db.exec("INSERT INTO Device (name, host, adapter, transport, username, key_ref, host_key) VALUES (?, '192.0.2.254', ?, 'ssh', 'ipms', '/nonexistent', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')",
     [name, adapter]);
   const [dev] = await t.db.rows<DeviceRow>('SELECT * FROM Device WHERE name = ?', [name]);
   const ids: number[] = [];
   for (const host of [1, 2, 3]) {
-    const id = await ruleFor(dev!.id, `198.51.${net}.${host}`);
+    const id = await ruleFor(dev!.id, `198.51.${net}.${host}`, expiresInS[host - 1] ?? null);
     ids.push(id);
     // the first two were applied by an earlier batch
     if (host < 3) await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [id]);
@@ -68,10 +68,70 @@ async function device(name: string, adapter: string, net: number) {
 }
 
 /** A manual rule for this device alone (chosen by hand: the other tests' devices do not take it). */
-async function ruleFor(deviceId: number, src: string): Promise<number> {
-  const r = await t.db.exec("INSERT INTO Rule (src_ip, origin, targeted) VALUES (INET6_ATON(?), 'manual', 1)", [src]);
+async function ruleFor(deviceId: number, src: string, expiresInS: number | null = null): Promise<number> {
+  const r = await t.db.exec(
+    "INSERT INTO Rule (src_ip, origin, targeted, expires_at) VALUES (INET6_ATON(?), 'manual', 1, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)", [src, expiresInS]);
   await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id) VALUES (?, ?)', [r.insertId, deviceId]);
   return r.insertId;
+}
+
+/** The device's rows' states, by rule id. */
+async function states(deviceId: number): Promise<string[]> {
+  return (await t.db.rows<{ state: string }>('SELECT state FROM RuleDevice WHERE device_id = ? ORDER BY rule_id', [deviceId])).map((r) => r.state);
+}
+
+/**
+ * A RouterOS router's `ipms` address list, the `ipms-alive` marker and what a reboot does to
+ * them (entries with a timeout live in RAM: the manual's address-list page), answering the
+ * lines the adapter writes as the RouterOS console would: an add of an address the list has
+ * fails ('already have such entry'), unless wrapped in `:do {...} on-error={}`.
+ */
+class FakeRouterOs {
+  /** address -> has a timeout */
+  readonly entries = new Map<string, boolean>();
+  marker = false;
+  /** every line the router ran */
+  readonly lines: string[] = [];
+  /** the number (1-based, over the router's life) of a session that times out */
+  failSession = 0;
+  private sessions = 0;
+
+  reboot(): void {
+    for (const [a, timed] of this.entries) if (timed) this.entries.delete(a);
+    this.marker = false;
+  }
+
+  transport(): Transport {
+    return {
+      name: 'fake-routeros',
+      open: async () => ({
+        run: async (steps: readonly Step[]) => steps.map((s) => {
+          if (++this.sessions === this.failSession) throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
+          return { stdout: ('session' in s ? s.session : []).map((l) => this.line(l)).join(''), stderr: '', code: 0 };
+        }),
+        close: async () => undefined,
+      }),
+    };
+  }
+
+  private line(l: string): string {
+    this.lines.push(l);
+    const out = `[ipms@gw] > ${l}\r\n`;
+    if (l.startsWith(':put ("ipms-alive="')) return `${out}ipms-alive=${this.marker ? 1 : 0}\r\n`;
+    let m = /^\/ip firewall address-list remove \[find list=(\S+?)(?: address=(\S+))?\]$/.exec(l);
+    if (m) {
+      if (m[1] === 'ipms-alive') this.marker = false;
+      else if (m[1] === 'ipms') this.entries.delete(m[2]!);
+      return out;
+    }
+    m = /^(:do \{)?\/ip firewall address-list add list=(\S+) address=(\S+)( timeout=\S+)?/.exec(l);
+    if (m) {
+      if (m[2] === 'ipms-alive') this.marker = true;
+      else if (this.entries.has(m[3]!)) return m[1] ? out : `${out}failure: already have such entry\r\n`;
+      else this.entries.set(m[3]!, Boolean(m[4]));
+    }
+    return out;
+  }
 }
 
 async function tick(dev: DeviceRow, transport: Transport) {
@@ -84,13 +144,16 @@ describe('CLI routers that lost their entries', () => {
     const { dev, ids } = await device('ios-lost', 'cisco-ios', 100);
     const sent: string[][] = [];
     let acl = '';
-    const router = fakeRouter('show ip access-lists IPMS-IN', () => acl, sent);
+    const router = fakeRouter('show ip access-lists IPMS-IN', () => acl || 'r1#', sent);
     const out = await tick(dev, router);
     expect(out).toMatchObject([{ device: 'ios-lost', applied: 1, failed: 0 }]);
-    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ios-lost: ipms's objects were gone from the device .*all its rules were put back$/)]);
+    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ios-lost: ipms's objects were gone from the device .*: its 2 rule\(s\) recorded as applied there are sent again$/)]);
     const lines = sent.flat();
-    expect(lines).toContain(' 2147483647 permit ip any any');
+    // the final permit before any deny (no moment where the bound ACL drops everything)
+    expect(lines.indexOf(' 2147483647 permit ip any any')).toBeGreaterThan(-1);
+    expect(lines.indexOf(' 2147483647 permit ip any any')).toBeLessThan(lines.findIndex((l) => l.includes(' deny ')));
     for (const [i, id] of ids.entries()) expect(lines).toContain(` ${id} deny ip host 198.51.100.${i + 1} any`);
+    expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied']);
 
     // the ACL is there (its permit renumbered by a reload still counts): the delta only
     await ruleFor(dev.id, '198.51.100.9');
@@ -102,31 +165,54 @@ describe('CLI routers that lost their entries', () => {
     expect(delta).toEqual([' no deny ip host 198.51.100.9 any', expect.stringMatching(/^ \d+ deny ip host 198\.51\.100\.9 any$/)]);
   });
 
-  it('routeros: a reboot (the marker entry gone) gets every rule again; with the marker there, the new rule only; the setup makes the marker again', async () => {
-    const { dev, ids } = await device('ros-lost', 'routeros', 101);
-    const sent: string[][] = [];
-    let count = 0;
-    const router = fakeRouter(':put ("ipms-alive="', () => `ipms-alive=${count}`, sent);
-    const out = await tick(dev, router);
+  it('routeros: a reboot (the marker gone) sends every rule again, adding only the entries it lost; with the marker there, the new rule only', async () => {
+    const { dev, ids } = await device('ros-lost', 'routeros', 101, [null, 86400, null]);
+    const ros = new FakeRouterOs();
+    // what the earlier batch put there: rule 1 for good, rule 2 with a timeout
+    ros.entries.set('198.51.101.1', false).set('198.51.101.2', true);
+    ros.reboot();
+    expect([...ros.entries.keys()]).toEqual(['198.51.101.1']);
+    const out = await tick(dev, ros.transport());
     expect(out).toMatchObject([{ device: 'ros-lost', applied: 1, failed: 0 }]);
-    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ros-lost: ipms's objects were gone from the device/)]);
-    const lines = sent.flat();
-    expect(lines).toContain('/ip firewall address-list add list=ipms-alive address=192.0.2.1 timeout=24d20h31m23s comment=ipms-alive');
-    // every rule: removed first (some entries, those without a timeout, outlive a reboot), then added
-    for (const [i, id] of ids.entries()) {
-      expect(lines).toContain(`/ip firewall address-list remove [find list=ipms address=198.51.101.${i + 1}]`);
-      expect(lines).toContain(`/ip firewall address-list add list=ipms address=198.51.101.${i + 1} comment=ipms-rule-${id}`);
-    }
+    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ros-lost: ipms's objects were gone from the device .*: its 2 rule\(s\) recorded as applied there are sent again$/)]);
+    expect([...ros.entries.keys()].sort()).toEqual(['198.51.101.1', '198.51.101.2', '198.51.101.3']);
+    expect(ros.marker).toBe(true);
+    // the rules sent again are added where missing: no walk of the list to take each off first
+    expect(ros.lines.filter((l) => l.includes('remove [find list=ipms address='))).toEqual([]);
+    expect(ros.lines).toContain(`:do {/ip firewall address-list add list=ipms address=198.51.101.1 comment=ipms-rule-${ids[0]}} on-error={}`);
+    expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied']);
 
+    // the marker there: this batch's rule only
     await ruleFor(dev.id, '198.51.101.9');
-    count = 1;
-    sent.length = 0;
-    const again = await tick(dev, router);
+    ros.lines.length = 0;
+    const again = await tick(dev, ros.transport());
     expect(again).toMatchObject([{ applied: 1, failed: 0, errors: [] }]);
-    const adds = sent.flat().filter((l) => l.includes('address-list add list=ipms '));
-    expect(adds).toEqual([expect.stringMatching(/^\/ip firewall address-list add list=ipms address=198\.51\.101\.9 comment=ipms-rule-\d+$/)]);
-    // the marker is made again by this connection's setup too
-    expect(sent.flat()).toContain('/ip firewall address-list remove [find list=ipms-alive]');
+    expect(ros.lines.filter((l) => l.includes('address-list add list=ipms '))).toEqual([
+      expect.stringMatching(/^\/ip firewall address-list add list=ipms address=198\.51\.101\.9 comment=ipms-rule-\d+$/),
+    ]);
+  });
+
+  it('routeros: a restore that fails half way leaves its rules due, not applied: the next batch sends them', async () => {
+    const { dev, ids } = await device('ros-half', 'routeros', 103, [86400, 86400, null]);
+    const ros = new FakeRouterOs();
+    ros.entries.set('198.51.103.1', true).set('198.51.103.2', true);
+    ros.reboot();
+    // the session that carries the rules (after the look and the setup) times out
+    ros.failSession = 3;
+    const out = await tick(dev, ros.transport());
+    expect(out).toMatchObject([{ device: 'ros-half', applied: 0, failed: 1 }]);
+    expect(out[0]!.errors.join(' ')).toMatch(/recorded as applied there are sent again.*did not finish/);
+    // the setup made the marker again: the next look sees nothing lost, yet nothing is forgotten
+    expect(ros.marker).toBe(true);
+    expect(await states(dev.id)).toEqual(['pending', 'pending', 'failed']);
+    const next = await tick(dev, ros.transport());
+    expect(next).toMatchObject([{ applied: 2, failed: 0 }]);
+    expect([...ros.entries.keys()].sort()).toEqual(['198.51.103.1', '198.51.103.2']);
+    // the batch's own rule comes back after its backoff
+    await t.db.exec('UPDATE RuleDevice SET next_attempt_at = UTC_TIMESTAMP(3) WHERE rule_id = ?', [ids[2]]);
+    expect(await tick(dev, ros.transport())).toMatchObject([{ applied: 1, failed: 0 }]);
+    expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied']);
+    expect([...ros.entries.keys()].sort()).toEqual(['198.51.103.1', '198.51.103.2', '198.51.103.3']);
   });
 
   it('a device that holds no rule yet is not looked at', async () => {

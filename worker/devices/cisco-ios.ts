@@ -158,9 +158,13 @@ function readState(raw?: DeviceOptions): Plan {
  */
 function lostCheck(raw?: DeviceOptions) {
   const o = iosOptions(raw);
+  const show = `show ip access-lists ${o.acl} | include permit ip any any`;
   return {
-    step: { session: ['terminal length 0', `show ip access-lists ${o.acl}`] },
-    lost: (stdout: string) => !/^\s*\d+ permit ip any any\b/m.test(stdout),
+    // (the permit line only, not a list of 100k entries on every new connection)
+    step: { session: ['terminal length 0', show] },
+    // lost: the session answered (its prompts and echoed lines: IOS may scroll a long echoed
+    // line, so it is not matched whole), and no entry line did
+    lost: (stdout: string) => stdout.trim() !== '' && !/^\s*\d+ permit ip any any\b/m.test(stdout),
   };
 }
 

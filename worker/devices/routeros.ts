@@ -120,10 +120,18 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   for (const r of [...batch.add, ...batch.remove, ...keep]) uses.set(entryOf(r), (uses.get(entryOf(r)) ?? 0) + 1);
   // the longest-lived of rules sharing an address wins
   const life = (r: DeviceRule) => r.expiresInS ?? Infinity;
+  // an entry only rules sent again after a loss (RenderCall.restored) share is added unless it
+  // is there: after a reboot the entries without a timeout are, and theirs is what was sent
+  const renewed = new Set([...batch.add, ...batch.remove, ...keep].filter((r) => !call.restored?.has(r.id)).map(entryOf));
   for (const r of sortedUnique([...batch.add].sort((a, b) => life(b) - life(a) || a.id - b.id))) {
     const t = r.expiresInS !== undefined && r.expiresInS <= ROUTEROS_MAX_TIMEOUT_S ? ` timeout=${compactDuration(r.expiresInS)}` : '';
+    const add = `${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`;
+    if (call.restored?.has(r.id) && !renewed.has(entryOf(r))) {
+      lines.push(`:do {${add}} on-error={}`);
+      continue;
+    }
     if (!(call.fresh?.has(r.id) && uses.get(entryOf(r)) === 1)) lines.push(find(r));
-    lines.push(`${menu(r.family)} address-list add list=${listOf(o, r.action)} address=${address(r)}${t} comment=ipms-rule-${r.id}`);
+    lines.push(add);
   }
   // typed line by line and echoed back, under the transport's timeout per step: a feed's worth
   // goes as several sessions on the one connection, in order

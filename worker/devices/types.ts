@@ -122,6 +122,13 @@ export interface RenderCall {
    * add/delete/add that replaces whatever is there (a third of the work for a fresh batch).
    */
   readonly fresh?: ReadonlySet<number>;
+  /**
+   * delta mode: ids of rules in `add` sent again to a device that lost some or all of what it
+   * held (RouterOS after a reboot keeps the entries that had no timeout): added where missing,
+   * left as they are where there, rather than taken off and added again (which RouterOS does
+   * by walking the whole list, once per entry).
+   */
+  readonly restored?: ReadonlySet<number>;
   /** ipset: known element counts per set name, for the capacity check */
   readonly counts?: Readonly<Record<string, number>>;
 }
