@@ -297,7 +297,11 @@ async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applie
   if (!held.length) return;
   const from = state === 'pending' ? 'applied' : 'pending';
   const byVersion = new Map<number, number[]>();
-  for (const h of held) byVersion.set(h.version, [...(byVersion.get(h.version) ?? []), h.id]);
+  for (const h of held) {
+    const ids = byVersion.get(h.version);
+    if (ids) ids.push(h.id);
+    else byVersion.set(h.version, [h.id]);
+  }
   await db.pinned(async (q) => {
     await q.exec('SET @ipms_batch_record = 1');
     try {
