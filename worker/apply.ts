@@ -12,7 +12,7 @@ import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
 import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
-import { deviceHealth, markDone, markFailed, release } from './outcome.ts';
+import { activateRules, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
@@ -283,6 +283,7 @@ async function rememberPeers(db: Db, device: DeviceRow, peer: NonNullable<Sessio
 /** A RuleDevice row recorded as applied, as a restore found it (see plansFor). */
 interface Held {
   id: number;
+  ruleId: number;
   version: number;
   sent: boolean;
 }
@@ -290,8 +291,9 @@ interface Held {
 /**
  * Rows of a restore recorded as pending (due at once) before it, as applied again after it:
  * each only while its wish is unchanged (the version it was read at) and no batch holds it.
- * (@ipms_batch_record: the rules' status does not change, and RuleDevice_after_update need not
- * look, row by row; see markDone)
+ * Applied again, their rules are activated as a batch's are (markDone): another device may have
+ * recorded the last of a rule's other rows meanwhile, and its activation then saw this row
+ * pending. (@ipms_batch_record: RuleDevice_after_update leaves that to the set-based step.)
  */
 async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applied'): Promise<void> {
   if (!held.length) return;
@@ -314,6 +316,7 @@ async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applie
             [state, ...chunk, version, from]));
         }
       }
+      if (state === 'applied') await activateRules(q, [...new Set(held.map((h) => h.ruleId))], await readCommittedAllowed(q));
     } finally {
       await q.exec('SET @ipms_batch_record = NULL');
     }
@@ -339,7 +342,7 @@ async function plansFor(
   // adds what is missing, see RenderCall.restored). `held`: the rows recorded as applied there,
   // and whether this plan sends them.
   let fresh: ReadonlySet<number> = new Set(); // (this batch's fresh rules, once known below)
-  const everything = async (): Promise<{ plan: Plan; held: Held[] }> => {
+  const everything = async (restoring = false): Promise<{ plan: Plan; held: Held[] }> => {
     const removing = new Set(b.remove.map((r) => r.id));
     const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
     const held: Held[] = [];
@@ -353,11 +356,12 @@ async function plansFor(
         // own row's removal follows
         continue;
       }
-      // one the device's options no longer let it carry (RouterOS ipv6=false, after the rule
-      // was applied) is not written back either; its row fails on its own, saying why
-      const sent = !adapter.unsupported(dr, opts);
+      // in a restore, one the device's options no longer let it carry (RouterOS ipv6=false,
+      // after the rule was applied) is not written back; its row, pending, fails on its own,
+      // saying why (a batch's full render refuses it, as before)
+      const sent = !restoring || !adapter.unsupported(dr, opts);
       if (sent) want.set(row.id, dr);
-      held.push({ id: row.rd_id, version: row.rd_version, sent });
+      held.push({ id: row.rd_id, ruleId: row.id, version: row.rd_version, sent });
     }
     const restored = new Set(want.keys());
     for (const r of b.add) restored.delete(r.id);
@@ -367,7 +371,8 @@ async function plansFor(
     return { plan, held };
   };
   const full = async (): Promise<Plan> => (await everything()).plan;
-  if (!adapter.modes.includes('delta')) return { primary: await full(), restore: everything };
+  const restore = () => everything(true);
+  if (!adapter.modes.includes('delta')) return { primary: await full(), restore };
   const keep: DeviceRule[] = [];
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);
   for (const k of kept) {
@@ -382,5 +387,5 @@ async function plansFor(
   const held = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
   fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
   const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep, fresh });
-  return adapter.modes.includes('full') ? { primary, fallback: full, restore: everything } : { primary, restore: everything };
+  return adapter.modes.includes('full') ? { primary, fallback: full, restore } : { primary, restore };
 }

@@ -171,7 +171,7 @@ function execReadCommitted(q: Queryable, readCommitted: boolean, sql: string, pa
  * READ COMMITTED writes cannot be logged statement by statement: a server that keeps its binary
  * log with binlog_format=STATEMENT refuses them, and there the record stays REPEATABLE READ.
  */
-async function readCommittedAllowed(q: Queryable): Promise<boolean> {
+export async function readCommittedAllowed(q: Queryable): Promise<boolean> {
   const [v] = await q.rows<{ lb: number | string; f: string }>('SELECT @@log_bin AS lb, @@binlog_format AS f');
   return !(Number(v?.lb) === 1 && String(v?.f).toUpperCase() === 'STATEMENT');
 }

@@ -94,6 +94,8 @@ class FakeRouterOs {
   readonly lines: string[] = [];
   /** the number (1-based, over the router's life) of a session that times out */
   failSession = 0;
+  /** something that happens elsewhere while the session of that number runs */
+  during?: { session: number; run: () => Promise<unknown> };
   private sessions = 0;
 
   reboot(): void {
@@ -105,10 +107,15 @@ class FakeRouterOs {
     return {
       name: 'fake-routeros',
       open: async () => ({
-        run: async (steps: readonly Step[]) => steps.map((s) => {
-          if (++this.sessions === this.failSession) throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
-          return { stdout: ('session' in s ? s.session : []).map((l) => this.line(l)).join(''), stderr: '', code: 0 };
-        }),
+        run: async (steps: readonly Step[]) => {
+          const out = [];
+          for (const s of steps) {
+            if (++this.sessions === this.failSession) throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
+            if (this.during?.session === this.sessions) await this.during.run();
+            out.push({ stdout: ('session' in s ? s.session : []).map((l) => this.line(l)).join(''), stderr: '', code: 0 });
+          }
+          return out;
+        },
         close: async () => undefined,
       }),
     };
@@ -213,6 +220,33 @@ describe('CLI routers that lost their entries', () => {
     expect(await tick(dev, ros.transport())).toMatchObject([{ applied: 1, failed: 0 }]);
     expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied']);
     expect([...ros.entries.keys()].sort()).toEqual(['198.51.103.1', '198.51.103.2', '198.51.103.3']);
+  });
+
+  it("a rule whose other device records it while this one's restore runs becomes active once the restore is done", async () => {
+    for (const name of ['ros-a', 'ros-b']) {
+      await t.db.exec("INSERT INTO Device (name, host, adapter, transport, username, key_ref, host_key) VALUES (?, '192.0.2.252', 'routeros', 'ssh', 'ipms', '/nonexistent', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')", [name]);
+    }
+    const [a, b] = await t.db.rows<DeviceRow>("SELECT * FROM Device WHERE name IN ('ros-a', 'ros-b') ORDER BY name");
+    // one rule on both: applied on A, not yet on B, so it is still pending
+    const rule = await ruleFor(a!.id, '198.51.104.1');
+    await t.db.exec('INSERT INTO RuleDevice (rule_id, device_id) VALUES (?, ?)', [rule, b!.id]);
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ? AND device_id = ?", [rule, a!.id]);
+    // and a new rule for A, which makes a batch (and a connection) there
+    await ruleFor(a!.id, '198.51.104.2');
+    const status = async () => (await t.db.rows<{ status: string }>('SELECT status FROM Rule WHERE id = ?', [rule]))[0]!.status;
+    expect(await status()).toBe('pending');
+    const rosA = new FakeRouterOs();
+    const rosB = new FakeRouterOs();
+    rosB.marker = true;
+    // A lost its entries; B's batch is recorded while A's restore (session 3) is on the router
+    let bOut: unknown;
+    rosA.during = { session: 3, run: async () => (bOut = await tick(b!, rosB.transport())) };
+    const out = await tick(a!, rosA.transport());
+    expect(bOut).toMatchObject([{ device: 'ros-b', applied: 1, failed: 0 }]);
+    expect(out).toMatchObject([{ device: 'ros-a', applied: 1, failed: 0 }]);
+    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ros-a: ipms's objects were gone .*its 1 rule\(s\) recorded as applied there are sent again$/)]);
+    expect([...rosA.entries.keys()].sort()).toEqual(['198.51.104.1', '198.51.104.2']);
+    expect(await status()).toBe('active');
   });
 
   it('a device that holds no rule yet is not looked at', async () => {
