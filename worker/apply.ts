@@ -163,16 +163,22 @@ async function applyWith(
       if (fresh && adapter.lostCheck && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
         const check = adapter.lostCheck(opts);
         const [seen] = await session.run([check.step]);
-        if (seen && check.lost(seen.stdout)) {
+        const up = seen && check.uptimeS ? check.uptimeS(seen.stdout) : undefined;
+        const boot = up === undefined ? undefined : await bootSeen(db, device.id, up);
+        const gone = Boolean(seen && check.lost(seen.stdout));
+        if (gone || boot?.restarted) {
           const restore = await plans.restore();
           await setHeld(db, restore.held, 'pending');
-          out.errors.push(`${device.name}: ipms's objects were gone from the device (rebooted without them, or flushed): ` +
+          await boot?.record();
+          out.errors.push(`${device.name}: ${gone ? "ipms's objects were gone from the device (rebooted without them, or flushed)"
+            : 'the device started again since the last look (its saved configuration may be older than its rules)'}: ` +
             `its ${restore.held.length} rule(s) recorded as applied there are sent again`);
           await session.run(adapter.setup(opts).steps);
           await session.run(restore.plan.steps);
           await setHeld(db, restore.held.filter((h) => h.sent), 'applied');
           return;
         }
+        await boot?.record();
       }
       // the setup is idempotent; with a kept connection it runs once per connection. Where the
       // adapter takes both in one transaction they go as one (nft: one process, one round trip)
@@ -321,6 +327,36 @@ async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applie
       await q.exec('SET @ipms_batch_record = NULL');
     }
   });
+}
+
+/** Start times that differ by less than this are one start (uptime in minutes, clocks drift). */
+const BOOT_SLACK_S = 900;
+
+/**
+ * The device's start as its uptime gives it, against the one recorded: `restarted` when it is
+ * later (unknown before the first look: not a restart); `record` keeps the new one. Worked out
+ * on the database's clock. A worker account granted before schema 0017 may not write it, and
+ * a database not yet migrated has no column: then no start is known, and none is a restart.
+ */
+async function bootSeen(db: Db, deviceId: number, uptimeS: number): Promise<{ restarted: boolean; record: () => Promise<void> } | undefined> {
+  let later: number | null;
+  try {
+    const [r] = await db.rows<{ later_s: number | string | null }>(
+      'SELECT TIMESTAMPDIFF(SECOND, booted_at, UTC_TIMESTAMP() - INTERVAL ? SECOND) AS later_s FROM Device WHERE id = ?', [uptimeS, deviceId]);
+    later = r?.later_s === null || r?.later_s === undefined ? null : Number(r.later_s);
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1054) return undefined; // ER_BAD_FIELD_ERROR
+    throw err;
+  }
+  return {
+    restarted: later !== null && later > BOOT_SLACK_S,
+    record: async () => {
+      if (later !== null && Math.abs(later) <= BOOT_SLACK_S) return;
+      await db.exec('UPDATE Device SET booted_at = UTC_TIMESTAMP() - INTERVAL ? SECOND WHERE id = ?', [uptimeS, deviceId]).catch((err: { errno?: number }) => {
+        if (err.errno !== 1143 && err.errno !== 1054) throw err; // (no grant on the column yet: see above)
+      });
+    },
+  };
 }
 
 /** Has the device been recorded as holding any rule? */

@@ -172,6 +172,38 @@ describe('CLI routers that lost their entries', () => {
     expect(delta).toEqual([' no deny ip host 198.51.100.9 any', expect.stringMatching(/^ \d+ deny ip host 198\.51\.100\.9 any$/)]);
   });
 
+  it('cisco-ios: a reload from a saved configuration (ACL and permit there, a later start by its uptime) sends every rule again', async () => {
+    const { dev, ids } = await device('ios-boot', 'cisco-ios', 105);
+    const sent: string[][] = [];
+    const acl = ['Extended IP access list IPMS-IN', '    2147483647 permit ip any any (812 matches)'].join('\n');
+    let uptime = '3 weeks, 2 days, 1 hour, 5 minutes';
+    const router = fakeRouter('show ip access-lists IPMS-IN', () => `${acl}\nr1 uptime is ${uptime}\nr1#`, sent);
+    const booted = async () => (await t.db.rows<{ ago: number | null }>(
+      'SELECT TIMESTAMPDIFF(MINUTE, booted_at, UTC_TIMESTAMP()) AS ago FROM Device WHERE id = ?', [dev.id]))[0]!.ago;
+    // the first look: the start is recorded, nothing is known to be lost
+    expect(await tick(dev, router)).toMatchObject([{ applied: 1, failed: 0, errors: [] }]);
+    expect(Number(await booted())).toBe(3 * 7 * 1440 + 2 * 1440 + 65);
+    expect(sent.flat().filter((l) => l.includes(' deny '))).toHaveLength(2);
+
+    // reloaded four minutes ago, from a configuration saved before the latest rules
+    await ruleFor(dev.id, '198.51.105.8');
+    uptime = '4 minutes';
+    sent.length = 0;
+    const out = await tick(dev, router);
+    expect(out).toMatchObject([{ applied: 1, failed: 0 }]);
+    expect(out[0]!.errors).toEqual([expect.stringMatching(/^ios-boot: the device started again since the last look .*: its 3 rule\(s\) recorded as applied there are sent again$/)]);
+    for (const [i, id] of ids.entries()) expect(sent.flat()).toContain(` ${id} deny ip host 198.51.105.${i + 1} any`);
+    expect(Number(await booted())).toBe(4);
+    expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied', 'applied']);
+
+    // five minutes on: the same start
+    await ruleFor(dev.id, '198.51.105.9');
+    uptime = '9 minutes';
+    sent.length = 0;
+    expect(await tick(dev, router)).toMatchObject([{ applied: 1, failed: 0, errors: [] }]);
+    expect(sent.flat().filter((l) => l.includes(' deny ') && !l.startsWith(' no '))).toEqual([expect.stringMatching(/^ \d+ deny ip host 198\.51\.105\.9 any$/)]);
+  });
+
   it('routeros: a reboot (the marker gone) sends every rule again, adding only the entries it lost; with the marker there, the new rule only', async () => {
     const { dev, ids } = await device('ros-lost', 'routeros', 101, [null, 86400, null]);
     const ros = new FakeRouterOs();

@@ -160,12 +160,30 @@ function lostCheck(raw?: DeviceOptions) {
   const o = iosOptions(raw);
   const show = `show ip access-lists ${o.acl} | include permit ip any any`;
   return {
-    // (the permit line only, not a list of 100k entries on every new connection)
-    step: { session: ['terminal length 0', show] },
+    // (the permit line only, not a list of 100k entries on every new connection; and the
+    // router's uptime, for a reload from a saved configuration: see iosUptimeS)
+    step: { session: ['terminal length 0', show, 'show version | include uptime is'] },
+    uptimeS: iosUptimeS,
     // lost: the session answered (its prompts and echoed lines: IOS may scroll a long echoed
     // line, so it is not matched whole), and no entry line did
     lost: (stdout: string) => stdout.trim() !== '' && !/^\s*\d+ permit ip any any\b/m.test(stdout),
   };
+}
+
+const UPTIME_UNIT_S: Readonly<Record<string, number>> = { year: 365 * 86400, week: 7 * 86400, day: 86400, hour: 3600, minute: 60 };
+
+/**
+ * `ROUTER uptime is 1 year, 22 weeks, 5 days, 3 hours, 41 minutes` (show version) in seconds;
+ * undefined when no such line came back. (A year taken as 365 days: were IOS's another
+ * length, the start worked out from it moves earlier when a year is added, never later, so it
+ * is never taken for a reload.)
+ */
+export function iosUptimeS(stdout: string): number | undefined {
+  const m = /\buptime is ((?:\d+ (?:year|week|day|hour|minute)s?(?:, )?)+)/.exec(stdout);
+  if (!m) return undefined;
+  let s = 0;
+  for (const [, n, unit] of m[1]!.matchAll(/(\d+) (year|week|day|hour|minute)/g)) s += Number(n) * UPTIME_UNIT_S[unit!]!;
+  return s;
 }
 
 export const ciscoIos: Adapter = Object.freeze<Adapter>({

@@ -167,7 +167,16 @@ export interface Adapter {
    * idempotent setup of a new connection would make them again, empty, with no one the wiser.
    * The step (a command, or CLI lines for IOS and RouterOS), and what its standard output means.
    */
-  lostCheck?(opts?: DeviceOptions): { step: Step; lost: (stdout: string) => boolean };
+  lostCheck?(opts?: DeviceOptions): {
+    step: Step;
+    lost: (stdout: string) => boolean;
+    /**
+     * The device's uptime in seconds, where the step's output tells it: a start later than the
+     * one recorded (Device.booted_at) means a reload from a saved configuration, which may
+     * predate ipms's latest changes even though its objects are there.
+     */
+    uptimeS?: (stdout: string) => number | undefined;
+  };
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
   /** the steps whose outputs parseState reads */
   readState(opts?: DeviceOptions): Plan;

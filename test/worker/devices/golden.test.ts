@@ -248,7 +248,7 @@ describe('adapters that exist only as golden text parse sample device output', (
   it('cisco-ios: an ACL without its final permit (gone after a reload) is seen as lost; a renumbered permit is not', () => {
     const check = ADAPTERS['cisco-ios']!.lostCheck!({ acl: 'IPMS-EDGE' });
     const show = 'show ip access-lists IPMS-EDGE | include permit ip any any';
-    expect(check.step).toEqual({ session: ['terminal length 0', show] });
+    expect(check.step).toEqual({ session: ['terminal length 0', show, 'show version | include uptime is'] });
     // (IOS prints nothing for an ACL it does not have; the session echoes the commands)
     expect(check.lost(`edge#terminal length 0\r\nedge#${show}\r\nedge#exit\r\n`)).toBe(true);
     expect(check.lost(`edge#${show}\r\n    2147483647 permit ip any any (88 matches)\r\nedge#exit\r\n`)).toBe(false);
@@ -256,6 +256,17 @@ describe('adapters that exist only as golden text parse sample device output', (
     expect(check.lost(`edge#${show}\n    20 permit ip any any\n`)).toBe(false);
     // nothing came back: no sign of a loss
     expect(check.lost('')).toBe(false);
+  });
+
+  it("cisco-ios: the router's uptime from show version (a reload from a saved configuration)", () => {
+    const up = ADAPTERS['cisco-ios']!.lostCheck!().uptimeS!;
+    expect(up('edge#show version | include uptime is\r\nedge uptime is 1 year, 22 weeks, 5 days, 3 hours, 41 minutes\r\nedge#')).toBe(
+      365 * 86400 + 22 * 7 * 86400 + 5 * 86400 + 3 * 3600 + 41 * 60);
+    expect(up('core-sw-2 uptime is 1 week, 1 day, 1 hour, 1 minute\n')).toBe(7 * 86400 + 86400 + 3600 + 60);
+    expect(up('rtr uptime is 0 minutes\n')).toBe(0);
+    // the echoed command alone, or no answer: unknown
+    expect(up('edge#show version | include uptime is\r\nedge#')).toBeUndefined();
+    expect(up('')).toBeUndefined();
   });
 
   it('routeros: a router without the marker entry (rebooted: it had a timeout) is seen as lost', () => {
