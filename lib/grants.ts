@@ -62,8 +62,8 @@ export const ROLES: readonly Role[] = [
       // (reason: a rule superseded by a wider one says so; see supersedeNarrower)
       ['UPDATE (status, reason)', 'Rule'],
       ['SELECT', 'Device'],
-      // (booted_at: when the device last started, from its uptime; see schema 0017)
-      ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until, booted_at)', 'Device'],
+      // (looked_at: when it last read the device's uptime; see schema 0017)
+      ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until, looked_at)', 'Device'],
       // (what a batch records: never which rule or device a row is for, nor what it should be)
       ['SELECT, UPDATE (state, attempts, last_error, next_attempt_at, applied_at, removed_at, claimed_by, claimed_until, updated_at)', 'RuleDevice'],
       ['SELECT', 'Whitelist'],

@@ -133,8 +133,8 @@ export interface DeviceRow {
   /** the worker holding the device's lease (schema 0005), and until when */
   claimed_by: string | null;
   claimed_until: Date | null;
-  /** when the device last started, from its uptime at the worker's look (schema 0017) */
-  booted_at?: Date | null;
+  /** when the worker last read the device's uptime, at its look (schema 0017) */
+  looked_at?: Date | null;
 }
 
 export interface RuleDeviceRow {

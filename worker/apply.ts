@@ -5,14 +5,15 @@
  * the batch, to be retried with backoff.
  */
 import { withRetry, type Db } from '../lib/db.ts';
-import { InputError, oneLine } from '../lib/errors.ts';
+import { InputError, IpmsError, oneLine } from '../lib/errors.ts';
 import { looksLikeAddress, overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
-import { protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
-import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan } from './devices/types.ts';
+import { keyText, protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
+import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan, type StateEntry } from './devices/types.ts';
 import { activateRules, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
+import { entryToInput } from './reconcile.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
@@ -162,14 +163,17 @@ async function applyWith(
       // (a dry-run device reads nothing back)
       if (fresh && adapter.lostCheck && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
         const check = adapter.lostCheck(opts);
-        const [seen] = await session.run([check.step]);
-        const up = seen && check.uptimeS ? check.uptimeS(seen.stdout) : undefined;
-        const boot = up === undefined ? undefined : await bootSeen(db, device.id, up);
+        const [seen, upOut] = await session.run(check.uptime ? [check.step, check.uptime.step] : [check.step]);
+        const up = upOut && check.uptime ? check.uptime.seconds(upOut.stdout) : undefined;
+        const look = up === undefined ? undefined : await lookedAgain(db, device.id, up);
         const gone = Boolean(seen && check.lost(seen.stdout));
-        if (gone || boot?.restarted) {
-          const restore = await plans.restore();
+        if (gone || look?.restarted) {
+          // after a restart from a saved configuration, entries of rules taken off since are
+          // there too: read what the device holds, and take off what it should not
+          const stray = gone ? [] : await strayEntries(session, adapter, opts, out, device.name);
+          const restore = await plans.restore(stray);
           await setHeld(db, restore.held, 'pending');
-          await boot?.record();
+          await look?.record();
           out.errors.push(`${device.name}: ${gone ? "ipms's objects were gone from the device (rebooted without them, or flushed)"
             : 'the device started again since the last look (its saved configuration may be older than its rules)'}: ` +
             `its ${restore.held.length} rule(s) recorded as applied there are sent again`);
@@ -178,7 +182,7 @@ async function applyWith(
           await setHeld(db, restore.held.filter((h) => h.sent), 'applied');
           return;
         }
-        await boot?.record();
+        await look?.record();
       }
       // the setup is idempotent; with a kept connection it runs once per connection. Where the
       // adapter takes both in one transaction they go as one (nft: one process, one round trip)
@@ -329,34 +333,50 @@ async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applie
   });
 }
 
-/** Start times that differ by less than this are one start (uptime in minutes, clocks drift). */
-const BOOT_SLACK_S = 900;
+/** Slack between an uptime (whole minutes) and the time since the last look. */
+const LOOK_SLACK_S = 120;
 
 /**
- * The device's start as its uptime gives it, against the one recorded: `restarted` when it is
- * later (unknown before the first look: not a restart); `record` keeps the new one. Worked out
- * on the database's clock. A worker account granted before schema 0017 may not write it, and
- * a database not yet migrated has no column: then no start is known, and none is a restart.
+ * Whether the device restarted since the worker's last look: its uptime is shorter than the
+ * time since then (on the database's clock; before the first look, nothing is known).
+ * `record` notes this look. A worker account granted before schema 0017 may not write
+ * `looked_at`, and a database not yet migrated has no such column: then no look is known, and
+ * no restart seen.
  */
-async function bootSeen(db: Db, deviceId: number, uptimeS: number): Promise<{ restarted: boolean; record: () => Promise<void> } | undefined> {
-  let later: number | null;
+async function lookedAgain(db: Db, deviceId: number, uptimeS: number): Promise<{ restarted: boolean; record: () => Promise<void> } | undefined> {
+  let since: number | null;
   try {
-    const [r] = await db.rows<{ later_s: number | string | null }>(
-      'SELECT TIMESTAMPDIFF(SECOND, booted_at, UTC_TIMESTAMP() - INTERVAL ? SECOND) AS later_s FROM Device WHERE id = ?', [uptimeS, deviceId]);
-    later = r?.later_s === null || r?.later_s === undefined ? null : Number(r.later_s);
+    const [r] = await db.rows<{ s: number | string | null }>('SELECT TIMESTAMPDIFF(SECOND, looked_at, UTC_TIMESTAMP()) AS s FROM Device WHERE id = ?', [deviceId]);
+    since = r?.s === null || r?.s === undefined ? null : Number(r.s);
   } catch (err) {
     if ((err as { errno?: number }).errno === 1054) return undefined; // ER_BAD_FIELD_ERROR
     throw err;
   }
   return {
-    restarted: later !== null && later > BOOT_SLACK_S,
+    restarted: since !== null && uptimeS + LOOK_SLACK_S < since,
     record: async () => {
-      if (later !== null && Math.abs(later) <= BOOT_SLACK_S) return;
-      await db.exec('UPDATE Device SET booted_at = UTC_TIMESTAMP() - INTERVAL ? SECOND WHERE id = ?', [uptimeS, deviceId]).catch((err: { errno?: number }) => {
+      await db.exec('UPDATE Device SET looked_at = UTC_TIMESTAMP() WHERE id = ?', [deviceId]).catch((err: { errno?: number }) => {
         if (err.errno !== 1143 && err.errno !== 1054) throw err; // (no grant on the column yet: see above)
       });
     },
   };
+}
+
+/**
+ * What a delta-only device holds that none of its rules should (found by reading its state, as
+ * `devices reconcile` does), as rules to take off: after a restart from an older saved
+ * configuration, the entries of rules removed since the save. A state that cannot be read (an
+ * IOS list without its final permit) leaves them, saying so: reconcile then reports it.
+ */
+async function strayEntries(session: Session, adapter: Adapter, opts: DeviceOptions, out: BatchOutcome, name: string): Promise<StateEntry[]> {
+  if (adapter.modes.includes('full')) return []; // (a full render replaces the device's objects whole)
+  try {
+    return adapter.parseState((await session.run(adapter.readState(opts).steps)).map((r) => r.stdout), opts);
+  } catch (err) {
+    if (!(err instanceof IpmsError) || err.code !== 'E_DEVICE_STATE') throw err;
+    out.errors.push(`${name}: its entries could not be read after its restart, so entries of rules taken off since its configuration was saved may still be there (${oneLine(err)}): run ipms devices reconcile ${name}`);
+    return [];
+  }
 }
 
 /** Has the device been recorded as holding any rule? */
@@ -372,18 +392,23 @@ async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
 async function plansFor(
   db: Db, device: DeviceRow, adapter: Adapter, opts: DeviceOptions,
   b: { add: DeviceRule[]; remove: DeviceRule[]; batchRows: RuleInput[]; exclude: Set<number>; fresh: Set<number>; prot: readonly ProtectedRange[] },
-): Promise<{ primary: Plan; fallback?: () => Promise<Plan>; restore: () => Promise<{ plan: Plan; held: Held[] }> }> {
+): Promise<{ primary: Plan; fallback?: () => Promise<Plan>; restore: (found?: readonly StateEntry[]) => Promise<{ plan: Plan; held: Held[] }> }> {
   // Everything the device should enforce after this batch: in one full render where the adapter
   // has one, else as a delta that adds it all (IOS: every add clears its entry first; RouterOS
   // adds what is missing, see RenderCall.restored). `held`: the rows recorded as applied there,
   // and whether this plan sends them.
   let fresh: ReadonlySet<number> = new Set(); // (this batch's fresh rules, once known below)
-  const everything = async (restoring = false): Promise<{ plan: Plan; held: Held[] }> => {
+  // `found`: what a delta-only device holds (read back after a restart): what no wanted rule
+  // accounts for is taken off too
+  const everything = async (restoring = false, found: readonly StateEntry[] = []): Promise<{ plan: Plan; held: Held[] }> => {
     const removing = new Set(b.remove.map((r) => r.id));
     const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
     const held: Held[] = [];
+    // (what the device may hold and keep: its other rules still wanted there, whatever their
+    // row's state, e.g. one due again after a failed attempt)
+    const mayHold: DeviceRule[] = [];
     for (const row of await presentOnDevice(db, device.id)) {
-      if (want.has(row.id) || removing.has(row.id) || row.state !== 'applied') continue;
+      if (want.has(row.id) || removing.has(row.id)) continue;
       let dr: DeviceRule;
       try {
         dr = toDeviceRule(row, { protected: b.prot, purpose: 'keep' });
@@ -392,6 +417,8 @@ async function plansFor(
         // own row's removal follows
         continue;
       }
+      mayHold.push(dr);
+      if (row.state !== 'applied') continue;
       // in a restore, one the device's options no longer let it carry (RouterOS ipv6=false,
       // after the rule was applied) is not written back; its row, pending, fails on its own,
       // saying why (a batch's full render refuses it, as before)
@@ -401,13 +428,15 @@ async function plansFor(
     }
     const restored = new Set(want.keys());
     for (const r of b.add) restored.delete(r.id);
+    const expected = new Set(found.length ? adapter.expectedState([...want.values(), ...mayHold].filter((r) => !adapter.unsupported(r, opts)), opts).map((k) => keyText(k)) : []);
+    const stray = found.filter((e) => !expected.has(keyText(e))).map((e, i) => toDeviceRule(entryToInput(e, i + 1), { protected: [], purpose: 'remove' }));
     const plan = adapter.modes.includes('full')
       ? adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' })
-      : adapter.render({ add: [...want.values()], remove: b.remove }, opts, { mode: 'delta', restored, fresh });
+      : adapter.render({ add: [...want.values()], remove: [...b.remove, ...stray] }, opts, { mode: 'delta', restored, fresh });
     return { plan, held };
   };
   const full = async (): Promise<Plan> => (await everything()).plan;
-  const restore = () => everything(true);
+  const restore = (found?: readonly StateEntry[]) => everything(true, found);
   if (!adapter.modes.includes('delta')) return { primary: await full(), restore };
   const keep: DeviceRule[] = [];
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);

@@ -21,7 +21,7 @@ export interface ReconcileReport {
   fixed: boolean;
 }
 
-function entryToInput(e: StateEntry, fallbackId: number): RuleInput {
+export function entryToInput(e: StateEntry, fallbackId: number): RuleInput {
   return {
     id: e.id ?? fallbackId,
     src_ip: ipToBytes(e.src.address),

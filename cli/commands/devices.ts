@@ -246,8 +246,8 @@ export function registerDevices(program: Command, ctx: Context): void {
       const change = async () => {
         await ctx.db().exec(`UPDATE Device SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`, [...cols.map((c) => set[c]), d.id]);
         if (!moved.length) return 0;
-        // (another box, maybe: its start is not known; see schema 0017)
-        await ctx.db().exec('UPDATE Device SET booted_at = NULL WHERE id = ?', [d.id]);
+        // (another box, maybe: its uptime says nothing of the old one's; see schema 0017)
+        await ctx.db().exec('UPDATE Device SET looked_at = NULL WHERE id = ?', [d.id]);
         // What was recorded as applied is on the old target (or, from dry-run, nowhere): it is
         // all sent again; adds are idempotent, so a device that has them already loses nothing.
         // Rows still claimed (a worker stalled past its lease) are let go too: its result, for

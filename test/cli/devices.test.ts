@@ -185,13 +185,13 @@ describe('ipms devices', () => {
     expect(again.out).toMatch(/add element inet ipms_moved drop4 \{\n(\s*\|.*\n)*\s*\|\s*198\.18\.30\.1,?\n/);
     expect(again.out).toContain(`mover: ${n} applied, 0 removed, 0 failed`);
     // a worker's batch in flight (its lease held): the change waits for it, then sends again
-    // (and the start recorded for the old box is forgotten: schema 0017)
-    await t.db.exec("UPDATE Device SET claimed_by = 'w-busy', claimed_until = UTC_TIMESTAMP(3) + INTERVAL 1.5 SECOND, booted_at = UTC_TIMESTAMP() - INTERVAL 1 DAY WHERE name = 'mover'");
+    // (and the last look at the old box is forgotten: schema 0017)
+    await t.db.exec("UPDATE Device SET claimed_by = 'w-busy', claimed_until = UTC_TIMESTAMP(3) + INTERVAL 1.5 SECOND, looked_at = UTC_TIMESTAMP() - INTERVAL 1 DAY WHERE name = 'mover'");
     const t0 = Date.now();
     const waited = await ipms(t.url, 'devices', 'set', 'mover', '--host', '192.0.2.77');
     expect(waited.out).toMatch(/rule\(s\) recorded as applied go to it again \(its host changed\)/);
     expect(Date.now() - t0).toBeGreaterThan(1000);
-    expect((await t.db.rows<{ c: string | null; b: Date | null }>("SELECT claimed_by AS c, booted_at AS b FROM Device WHERE name = 'mover'"))[0]).toEqual({ c: null, b: null });
+    expect((await t.db.rows<{ c: string | null; b: Date | null }>("SELECT claimed_by AS c, looked_at AS b FROM Device WHERE name = 'mover'"))[0]).toEqual({ c: null, b: null });
     // an iptables device switched to the other xtables backend (another kernel ruleset): sent again
     expect((await ipms(t.url, 'devices', 'add', 'xt', '--adapter', 'iptables', '--transport', 'dry-run')).code).toBe(0);
     expect((await ipms(t.url, 'apply', '--once', '--device', 'xt')).code).toBe(0);

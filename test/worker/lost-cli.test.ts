@@ -30,10 +30,10 @@ afterAll(async () => {
 });
 
 /**
- * A router session: `look` answers the step whose lines hold `marker` (the adapter's look);
- * every other session's lines are recorded in `sent`.
+ * A router session: a step holding a line with one of `answers`' texts is answered with the
+ * step's lines (the echo) and that answer; every other session's lines are recorded in `sent`.
  */
-function fakeRouter(marker: string, look: () => string, sent: string[][]): Transport {
+function fakeRouter(answers: Record<string, () => string>, sent: string[][]): Transport {
   return {
     name: 'fake-router',
     async open() {
@@ -41,7 +41,8 @@ function fakeRouter(marker: string, look: () => string, sent: string[][]): Trans
         async run(steps: readonly Step[]) {
           return steps.map((s) => {
             const lines = 'session' in s ? [...s.session] : [];
-            if (lines.some((l) => l.includes(marker))) return { stdout: `${lines.join('\n')}\n${look()}\n`, stderr: '', code: 0 };
+            const answer = Object.entries(answers).find(([text]) => lines.some((l) => l.includes(text)))?.[1];
+            if (answer) return { stdout: `${lines.join('\n')}\n${answer()}\n`, stderr: '', code: 0 };
             sent.push(lines);
             return { stdout: '', stderr: '', code: 0 };
           });
@@ -151,7 +152,7 @@ describe('CLI routers that lost their entries', () => {
     const { dev, ids } = await device('ios-lost', 'cisco-ios', 100);
     const sent: string[][] = [];
     let acl = '';
-    const router = fakeRouter('show ip access-lists IPMS-IN', () => acl || 'r1#', sent);
+    const router = fakeRouter({ 'show ip access-lists IPMS-IN': () => acl || 'r1#', 'show version': () => 'r1 uptime is 2 weeks, 1 day, 3 minutes' }, sent);
     const out = await tick(dev, router);
     expect(out).toMatchObject([{ device: 'ios-lost', applied: 1, failed: 0 }]);
     expect(out[0]!.errors).toEqual([expect.stringMatching(/^ios-lost: ipms's objects were gone from the device .*: its 2 rule\(s\) recorded as applied there are sent again$/)]);
@@ -172,31 +173,36 @@ describe('CLI routers that lost their entries', () => {
     expect(delta).toEqual([' no deny ip host 198.51.100.9 any', expect.stringMatching(/^ \d+ deny ip host 198\.51\.100\.9 any$/)]);
   });
 
-  it('cisco-ios: a reload from a saved configuration (ACL and permit there, a later start by its uptime) sends every rule again', async () => {
+  it('cisco-ios: a reload from an older saved configuration (ACL and permit there, uptime shorter than the time since the last look) sends every rule again and takes off what was removed since', async () => {
     const { dev, ids } = await device('ios-boot', 'cisco-ios', 105);
     const sent: string[][] = [];
-    const acl = ['Extended IP access list IPMS-IN', '    2147483647 permit ip any any (812 matches)'].join('\n');
+    let acl = ['Extended IP access list IPMS-IN', '    2147483647 permit ip any any (812 matches)'];
     let uptime = '3 weeks, 2 days, 1 hour, 5 minutes';
-    const router = fakeRouter('show ip access-lists IPMS-IN', () => `${acl}\nr1 uptime is ${uptime}\nr1#`, sent);
-    const booted = async () => (await t.db.rows<{ ago: number | null }>(
-      'SELECT TIMESTAMPDIFF(MINUTE, booted_at, UTC_TIMESTAMP()) AS ago FROM Device WHERE id = ?', [dev.id]))[0]!.ago;
-    // the first look: the start is recorded, nothing is known to be lost
+    const router = fakeRouter({ 'show ip access-lists IPMS-IN': () => `${acl.join('\n')}\nr1#`, 'show version': () => `r1 uptime is ${uptime}\nr1#` }, sent);
+    const lookedAgo = async () => (await t.db.rows<{ s: number | null }>('SELECT TIMESTAMPDIFF(SECOND, looked_at, UTC_TIMESTAMP()) AS s FROM Device WHERE id = ?', [dev.id]))[0]!.s;
+    // the first look: noted, nothing known to be lost
+    expect(await lookedAgo()).toBeNull();
     expect(await tick(dev, router)).toMatchObject([{ applied: 1, failed: 0, errors: [] }]);
-    expect(Number(await booted())).toBe(3 * 7 * 1440 + 2 * 1440 + 65);
-    expect(sent.flat().filter((l) => l.includes(' deny '))).toHaveLength(2);
+    expect(Number(await lookedAgo())).toBeLessThan(60);
+    expect(sent.flat().filter((l) => l.includes(' deny ') && !l.startsWith(' no '))).toHaveLength(1);
 
-    // reloaded four minutes ago, from a configuration saved before the latest rules
-    await ruleFor(dev.id, '198.51.105.8');
+    // an hour on, the router reloaded four minutes ago from a configuration saved before the
+    // latest rules: rule 1 is there, rule 2 and 3 are not, and 203.0.113.99 (taken off since) is
+    await t.db.exec('UPDATE Device SET looked_at = UTC_TIMESTAMP() - INTERVAL 1 HOUR WHERE id = ?', [dev.id]);
+    acl = ['Extended IP access list IPMS-IN', `    ${ids[0]} deny ip host 198.51.105.1 any`, '    90 deny ip host 203.0.113.99 any', '    2147483647 permit ip any any'];
     uptime = '4 minutes';
+    await ruleFor(dev.id, '198.51.105.8');
     sent.length = 0;
     const out = await tick(dev, router);
     expect(out).toMatchObject([{ applied: 1, failed: 0 }]);
     expect(out[0]!.errors).toEqual([expect.stringMatching(/^ios-boot: the device started again since the last look .*: its 3 rule\(s\) recorded as applied there are sent again$/)]);
-    for (const [i, id] of ids.entries()) expect(sent.flat()).toContain(` ${id} deny ip host 198.51.105.${i + 1} any`);
-    expect(Number(await booted())).toBe(4);
+    const lines = sent.flat();
+    for (const [i, id] of ids.entries()) expect(lines).toContain(` ${id} deny ip host 198.51.105.${i + 1} any`);
+    expect(lines).toContain(' no deny ip host 203.0.113.99 any');
+    expect(Number(await lookedAgo())).toBeLessThan(60);
     expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied', 'applied']);
 
-    // five minutes on: the same start
+    // the next look, minutes later, with an uptime longer than that: no restart
     await ruleFor(dev.id, '198.51.105.9');
     uptime = '9 minutes';
     sent.length = 0;
@@ -287,7 +293,7 @@ describe('CLI routers that lost their entries', () => {
     await ruleFor(dev!.id, '198.51.102.1');
     const sent: string[][] = [];
     let looked = 0;
-    const out = await tick(dev!, fakeRouter('show ip access-lists', () => String(++looked), sent));
+    const out = await tick(dev!, fakeRouter({ 'show ': () => String(++looked) }, sent));
     expect(out).toMatchObject([{ device: 'ios-new', applied: 1, failed: 0, errors: [] }]);
     expect(looked).toBe(0);
   });

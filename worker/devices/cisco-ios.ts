@@ -160,10 +160,15 @@ function lostCheck(raw?: DeviceOptions) {
   const o = iosOptions(raw);
   const show = `show ip access-lists ${o.acl} | include permit ip any any`;
   return {
-    // (the permit line only, not a list of 100k entries on every new connection; and the
-    // router's uptime, for a reload from a saved configuration: see iosUptimeS)
-    step: { session: ['terminal length 0', show, 'show version | include uptime is'] },
-    uptimeS: iosUptimeS,
+    // (the permit line only, not a list of 100k entries on every new connection)
+    step: { session: ['terminal length 0', show] },
+    // the router's uptime, for a reload from a saved configuration (see iosUptimeS): its own
+    // step, where a refusal (a parser view, a privilege level without show version) only
+    // leaves it unknown
+    uptime: {
+      step: { session: ['terminal length 0', 'show version | include uptime is'], okErrors: ['Invalid input', 'authorization failed', 'Authorization failed'] },
+      seconds: iosUptimeS,
+    },
     // lost: the session answered (its prompts and echoed lines: IOS may scroll a long echoed
     // line, so it is not matched whole), and no entry line did
     lost: (stdout: string) => stdout.trim() !== '' && !/^\s*\d+ permit ip any any\b/m.test(stdout),
@@ -174,12 +179,12 @@ const UPTIME_UNIT_S: Readonly<Record<string, number>> = { year: 365 * 86400, wee
 
 /**
  * `ROUTER uptime is 1 year, 22 weeks, 5 days, 3 hours, 41 minutes` (show version) in seconds;
- * undefined when no such line came back. (A year taken as 365 days: were IOS's another
- * length, the start worked out from it moves earlier when a year is added, never later, so it
- * is never taken for a reload.)
+ * undefined when no such line came back. (A year taken as 365 days. The uptime is compared
+ * with the time since the last look, not with a start worked out from an earlier uptime, so
+ * what a year is to IOS does not matter unless looks are a year apart.)
  */
 export function iosUptimeS(stdout: string): number | undefined {
-  const m = /\buptime is ((?:\d+ (?:year|week|day|hour|minute)s?(?:, )?)+)/.exec(stdout);
+  const m = /\buptime is ((?:\d+ (?:year|week|day|hour|minute)s?(?:,? )?)+)/.exec(stdout);
   if (!m) return undefined;
   let s = 0;
   for (const [, n, unit] of m[1]!.matchAll(/(\d+) (year|week|day|hour|minute)/g)) s += Number(n) * UPTIME_UNIT_S[unit!]!;

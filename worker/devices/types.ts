@@ -171,11 +171,11 @@ export interface Adapter {
     step: Step;
     lost: (stdout: string) => boolean;
     /**
-     * The device's uptime in seconds, where the step's output tells it: a start later than the
-     * one recorded (Device.booted_at) means a reload from a saved configuration, which may
-     * predate ipms's latest changes even though its objects are there.
+     * A step that reads the device's uptime, and its seconds from the output: an uptime shorter
+     * than the time since the last look (Device.looked_at) means a restart from a saved
+     * configuration, which may predate ipms's latest changes even though its objects are there.
      */
-    uptimeS?: (stdout: string) => number | undefined;
+    uptime?: { step: Step; seconds: (stdout: string) => number | undefined };
   };
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
   /** the steps whose outputs parseState reads */

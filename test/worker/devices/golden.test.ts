@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ipToBytes } from '../../../lib/ip.ts';
 import { IpmsError } from '../../../lib/errors.ts';
 import { ADAPTERS, adapterFor, formatPlan, keyText, toDeviceRule, type DeviceRule } from '../../../worker/devices/index.ts';
-import { joinPlans, type ExecStep } from '../../../worker/devices/types.ts';
+import { joinPlans, type ExecStep, type SessionStep } from '../../../worker/devices/types.ts';
 import { sessionError } from '../../../worker/transports/types.ts';
 
 interface FxRule { id: number; src: string; prefix: number; dst?: string; proto?: string; port?: number; action: string; expiresInS?: number }
@@ -248,7 +248,7 @@ describe('adapters that exist only as golden text parse sample device output', (
   it('cisco-ios: an ACL without its final permit (gone after a reload) is seen as lost; a renumbered permit is not', () => {
     const check = ADAPTERS['cisco-ios']!.lostCheck!({ acl: 'IPMS-EDGE' });
     const show = 'show ip access-lists IPMS-EDGE | include permit ip any any';
-    expect(check.step).toEqual({ session: ['terminal length 0', show, 'show version | include uptime is'] });
+    expect(check.step).toEqual({ session: ['terminal length 0', show] });
     // (IOS prints nothing for an ACL it does not have; the session echoes the commands)
     expect(check.lost(`edge#terminal length 0\r\nedge#${show}\r\nedge#exit\r\n`)).toBe(true);
     expect(check.lost(`edge#${show}\r\n    2147483647 permit ip any any (88 matches)\r\nedge#exit\r\n`)).toBe(false);
@@ -259,11 +259,18 @@ describe('adapters that exist only as golden text parse sample device output', (
   });
 
   it("cisco-ios: the router's uptime from show version (a reload from a saved configuration)", () => {
-    const up = ADAPTERS['cisco-ios']!.lostCheck!().uptimeS!;
+    const uptime = ADAPTERS['cisco-ios']!.lostCheck!().uptime!;
+    expect(uptime.step).toMatchObject({ session: ['terminal length 0', 'show version | include uptime is'] });
+    // a login whose view or privilege does not allow show version: unknown, not a failed batch
+    expect(sessionError("r1#show version | include uptime is\r\n                 ^\r\n% Invalid input detected at '^' marker.\r\nr1#", (uptime.step as SessionStep).okErrors)).toBeUndefined();
+    expect(sessionError('r1#show version | include uptime is\r\nCommand authorization failed.\r\nr1#', (uptime.step as SessionStep).okErrors)).toBeUndefined();
+    const up = uptime.seconds;
     expect(up('edge#show version | include uptime is\r\nedge uptime is 1 year, 22 weeks, 5 days, 3 hours, 41 minutes\r\nedge#')).toBe(
       365 * 86400 + 22 * 7 * 86400 + 5 * 86400 + 3 * 3600 + 41 * 60);
     expect(up('core-sw-2 uptime is 1 week, 1 day, 1 hour, 1 minute\n')).toBe(7 * 86400 + 86400 + 3600 + 60);
     expect(up('rtr uptime is 0 minutes\n')).toBe(0);
+    // (IOS XR writes no commas)
+    expect(up('RP/0/RSP0/CPU0:xr uptime is 1 week 2 days 3 hours 4 minutes\n')).toBe(9 * 86400 + 3 * 3600 + 240);
     // the echoed command alone, or no answer: unknown
     expect(up('edge#show version | include uptime is\r\nedge#')).toBeUndefined();
     expect(up('')).toBeUndefined();
