@@ -5,7 +5,7 @@
  * the batch, to be retried with backoff.
  */
 import { withRetry, type Db } from '../lib/db.ts';
-import { InputError, IpmsError, oneLine } from '../lib/errors.ts';
+import { InputError, oneLine } from '../lib/errors.ts';
 import { looksLikeAddress, overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
@@ -163,8 +163,8 @@ async function applyWith(
       // (a dry-run device reads nothing back)
       if (fresh && adapter.lostCheck && device.transport !== 'dry-run' && (await holdsRules(db, device.id))) {
         const check = adapter.lostCheck(opts);
-        const [seen, upOut] = await session.run(check.uptime ? [check.step, check.uptime.step] : [check.step]);
-        const up = upOut && check.uptime ? check.uptime.seconds(upOut.stdout) : undefined;
+        const [seen] = await session.run([check.step]);
+        const up = check.uptime ? await uptimeOf(session, check.uptime) : undefined;
         const look = up === undefined ? undefined : await lookedAgain(db, device.id, up);
         const gone = Boolean(seen && check.lost(seen.stdout));
         if (gone || look?.restarted) {
@@ -173,13 +173,14 @@ async function applyWith(
           const stray = gone ? [] : await strayEntries(session, adapter, opts, out, device.name);
           const restore = await plans.restore(stray);
           await setHeld(db, restore.held, 'pending');
-          await look?.record();
           out.errors.push(`${device.name}: ${gone ? "ipms's objects were gone from the device (rebooted without them, or flushed)"
             : 'the device started again since the last look (its saved configuration may be older than its rules)'}: ` +
             `its ${restore.held.length} rule(s) recorded as applied there are sent again`);
           await session.run(adapter.setup(opts).steps);
           await session.run(restore.plan.steps);
           await setHeld(db, restore.held.filter((h) => h.sent), 'applied');
+          // (noted last: a restore that did not finish is seen, and made, again next time)
+          await look?.record();
           return;
         }
         await look?.record();
@@ -363,6 +364,20 @@ async function lookedAgain(db: Db, deviceId: number, uptimeS: number): Promise<{
 }
 
 /**
+ * The device's uptime, or undefined where it cannot tell (a login whose view or privilege
+ * refuses the command: its error lines are not all known).
+ */
+async function uptimeOf(session: Session, uptime: NonNullable<ReturnType<NonNullable<Adapter['lostCheck']>>['uptime']>): Promise<number | undefined> {
+  try {
+    const [r] = await session.run([uptime.step]);
+    return r ? uptime.seconds(r.stdout) : undefined;
+  } catch (err) {
+    if (err instanceof TransportError && err.code === 'E_STEP') return undefined;
+    throw err;
+  }
+}
+
+/**
  * What a delta-only device holds that none of its rules should (found by reading its state, as
  * `devices reconcile` does), as rules to take off: after a restart from an older saved
  * configuration, the entries of rules removed since the save. A state that cannot be read (an
@@ -370,18 +385,23 @@ async function lookedAgain(db: Db, deviceId: number, uptimeS: number): Promise<{
  */
 async function strayEntries(session: Session, adapter: Adapter, opts: DeviceOptions, out: BatchOutcome, name: string): Promise<StateEntry[]> {
   if (adapter.modes.includes('full')) return []; // (a full render replaces the device's objects whole)
+  const outputs = (await session.run(adapter.readState(opts).steps)).map((r) => r.stdout);
   try {
-    return adapter.parseState((await session.run(adapter.readState(opts).steps)).map((r) => r.stdout), opts);
+    return adapter.parseState(outputs, opts);
   } catch (err) {
-    if (!(err instanceof IpmsError) || err.code !== 'E_DEVICE_STATE') throw err;
-    out.errors.push(`${name}: its entries could not be read after its restart, so entries of rules taken off since its configuration was saved may still be there (${oneLine(err)}): run ipms devices reconcile ${name}`);
+    // (an entry ipms does not write, such as an object-group, or a list without its permit)
+    out.errors.push(`${name}: its entries could not be read after its restart, so entries of rules taken off since its configuration was saved may still be there (${oneLine(err)}): check its ACL by hand`);
     return [];
   }
 }
 
-/** Has the device been recorded as holding any rule? */
+/**
+ * Has the device been recorded as holding any rule it should still hold? (Also one due again:
+ * a restore that did not finish leaves its rows pending, and the next look must still run.)
+ */
 async function holdsRules(db: Db, deviceId: number): Promise<boolean> {
-  const [r] = await db.rows<{ x: number }>("SELECT 1 AS x FROM RuleDevice WHERE device_id = ? AND state = 'applied' LIMIT 1", [deviceId]);
+  const [r] = await db.rows<{ x: number }>(
+    "SELECT 1 AS x FROM RuleDevice WHERE device_id = ? AND desired = 'present' AND applied_at IS NOT NULL LIMIT 1", [deviceId]);
   return r !== undefined;
 }
 
@@ -429,7 +449,14 @@ async function plansFor(
     const restored = new Set(want.keys());
     for (const r of b.add) restored.delete(r.id);
     const expected = new Set(found.length ? adapter.expectedState([...want.values(), ...mayHold].filter((r) => !adapter.unsupported(r, opts)), opts).map((k) => keyText(k)) : []);
-    const stray = found.filter((e) => !expected.has(keyText(e))).map((e, i) => toDeviceRule(entryToInput(e, i + 1), { protected: [], purpose: 'remove' }));
+    const stray: DeviceRule[] = [];
+    for (const [i, e] of found.filter((x) => !expected.has(keyText(x))).entries()) {
+      try {
+        stray.push(toDeviceRule(entryToInput(e, i + 1), { protected: [], purpose: 'remove' }));
+      } catch {
+        // an entry ipms cannot write is none of its own: left for the administrator
+      }
+    }
     const plan = adapter.modes.includes('full')
       ? adapter.render({ add: [...want.values()], remove: [] }, opts, { mode: 'full' })
       : adapter.render({ add: [...want.values()], remove: [...b.remove, ...stray] }, opts, { mode: 'delta', restored, fresh });

@@ -210,6 +210,44 @@ describe('CLI routers that lost their entries', () => {
     expect(sent.flat().filter((l) => l.includes(' deny ') && !l.startsWith(' no '))).toEqual([expect.stringMatching(/^ \d+ deny ip host 198\.51\.105\.9 any$/)]);
   });
 
+  it('cisco-ios: what the look cannot read fails no batch, and a restore that did not finish is made again at the next look', async () => {
+    const { dev } = await device('ios-odd', 'cisco-ios', 106);
+    const sent: string[][] = [];
+    const acl = ['Extended IP access list IPMS-IN', '    10 deny ip object-group CUSTOMERS any', '    2147483647 permit ip any any'];
+    let version = (): string => {
+      throw new TransportError('E_STEP', 'device said: % Ambiguous command:  "show version | include uptime is"');
+    };
+    let failRestore = false;
+    const router = fakeRouter({
+      'show ip access-lists IPMS-IN': () => `${acl.join('\n')}\nr1#`,
+      'show version': () => version(),
+      // (the restore's session: this batch's new rule among every other)
+      '198.51.106.3 any': () => {
+        if (failRestore) throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
+        return 'r1#';
+      },
+    }, sent);
+    // show version refused: the uptime is unknown, the batch goes on
+    expect(await tick(dev, router)).toMatchObject([{ applied: 1, failed: 0, errors: [] }]);
+
+    // a restart, and an ACL entry ipms does not write (an object-group): read as far as it goes
+    await t.db.exec('UPDATE Device SET looked_at = UTC_TIMESTAMP() - INTERVAL 1 HOUR WHERE id = ?', [dev.id]);
+    version = () => 'r1 uptime is 2 minutes\nr1#';
+    await ruleFor(dev.id, '198.51.106.4');
+    failRestore = true;
+    const failed = await tick(dev, router);
+    expect(failed).toMatchObject([{ applied: 0, failed: 1 }]);
+    expect(failed[0]!.errors.join('\n')).toMatch(/its entries could not be read after its restart.*object-group/);
+    expect(failed[0]!.errors.join('\n')).toMatch(/did not finish/);
+    // the next look sees the restart again (it was not noted), and the restore is made
+    failRestore = false;
+    await t.db.exec('UPDATE RuleDevice SET next_attempt_at = UTC_TIMESTAMP(3) WHERE device_id = ?', [dev.id]);
+    const again = await tick(dev, router);
+    expect(again).toMatchObject([{ failed: 0 }]);
+    expect(again[0]!.errors.join('\n')).toMatch(/the device started again since the last look/);
+    expect(await states(dev.id)).toEqual(['applied', 'applied', 'applied', 'applied']);
+  });
+
   it('routeros: a reboot (the marker gone) sends every rule again, adding only the entries it lost; with the marker there, the new rule only', async () => {
     const { dev, ids } = await device('ros-lost', 'routeros', 101, [null, 86400, null]);
     const ros = new FakeRouterOs();
