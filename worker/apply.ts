@@ -11,9 +11,9 @@ import { protectedRanges } from '../lib/queries/lists.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { keyText, protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
-import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan, type StateEntry } from './devices/types.ts';
-import { activateRules, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
-import { entryToInput } from './reconcile.ts';
+import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan, type StateEntry, type UptimeCheck } from './devices/types.ts';
+import { activateRules, byClaim, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
+import { removalOf } from './reconcile.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
 import type { SessionPool } from './sessions.ts';
@@ -309,16 +309,10 @@ interface Held {
 async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applied'): Promise<void> {
   if (!held.length) return;
   const from = state === 'pending' ? 'applied' : 'pending';
-  const byVersion = new Map<number, number[]>();
-  for (const h of held) {
-    const ids = byVersion.get(h.version);
-    if (ids) ids.push(h.id);
-    else byVersion.set(h.version, [h.id]);
-  }
   await db.pinned(async (q) => {
     await q.exec('SET @ipms_batch_record = 1');
     try {
-      for (const [version, ids] of byVersion) {
+      for (const { version, ids } of byClaim(held)) {
         for (let i = 0; i < ids.length; i += 1000) {
           const chunk = ids.slice(i, i + 1000);
           await withRetry(() => q.exec(
@@ -367,7 +361,7 @@ async function lookedAgain(db: Db, deviceId: number, uptimeS: number): Promise<{
  * The device's uptime, or undefined where it cannot tell (a login whose view or privilege
  * refuses the command: its error lines are not all known).
  */
-async function uptimeOf(session: Session, uptime: NonNullable<ReturnType<NonNullable<Adapter['lostCheck']>>['uptime']>): Promise<number | undefined> {
+async function uptimeOf(session: Session, uptime: UptimeCheck): Promise<number | undefined> {
   try {
     const [r] = await session.run([uptime.step]);
     return r ? uptime.seconds(r.stdout) : undefined;
@@ -446,13 +440,12 @@ async function plansFor(
       if (sent) want.set(row.id, dr);
       held.push({ id: row.rd_id, ruleId: row.id, version: row.rd_version, sent });
     }
-    const restored = new Set(want.keys());
-    for (const r of b.add) restored.delete(r.id);
-    const expected = new Set(found.length ? adapter.expectedState([...want.values(), ...mayHold].filter((r) => !adapter.unsupported(r, opts)), opts).map((k) => keyText(k)) : []);
+    const restored = new Set(held.filter((h) => h.sent).map((h) => h.ruleId));
+    const expected = new Set(found.length ? adapter.expectedState([...b.add, ...mayHold].filter((r) => !adapter.unsupported(r, opts)), opts).map((k) => keyText(k)) : []);
     const stray: DeviceRule[] = [];
     for (const [i, e] of found.filter((x) => !expected.has(keyText(x))).entries()) {
       try {
-        stray.push(toDeviceRule(entryToInput(e, i + 1), { protected: [], purpose: 'remove' }));
+        stray.push(removalOf(e, i + 1));
       } catch {
         // an entry ipms cannot write is none of its own: left for the administrator
       }
@@ -476,8 +469,8 @@ async function plansFor(
     }
   }
   // a source that another rule may still hold on the device is not fresh
-  const held = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
-  fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !held.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
+  const leavingSrc = new Set(leaving.map((r) => Buffer.from(r.src_ip).toString('hex')));
+  fresh = new Set(b.batchRows.filter((r) => b.fresh.has(r.id) && !leavingSrc.has(Buffer.from(r.src_ip).toString('hex'))).map((r) => r.id));
   const primary = adapter.render({ add: b.add, remove: b.remove }, opts, { mode: 'delta', keep, fresh });
   return adapter.modes.includes('full') ? { primary, fallback: full, restore } : { primary, restore };
 }

@@ -177,11 +177,13 @@ export async function readCommittedAllowed(q: Queryable): Promise<boolean> {
 }
 
 /**
- * The ids of a chunk by the version they were claimed at, and with `wish` by their desired
- * state too (nearly always one or two groups).
+ * The ids of RuleDevice rows by the version they were read or claimed at, and with `wish` by
+ * their desired state too (nearly always one or two groups).
  */
-function byClaim(rows: Claimed[], wish = false): { version: number; desired: Claimed['desired']; ids: number[] }[] {
-  const m = new Map<string, { version: number; desired: Claimed['desired']; ids: number[] }>();
+export function byClaim<R extends { id: number; version: number; desired?: Claimed['desired'] }>(
+  rows: readonly R[], wish = false,
+): { version: number; desired: R['desired']; ids: number[] }[] {
+  const m = new Map<string, { version: number; desired: R['desired']; ids: number[] }>();
   for (const r of rows) {
     const k = wish ? `${r.version} ${r.desired}` : `${r.version}`;
     const g = m.get(k);

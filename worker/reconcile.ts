@@ -21,7 +21,7 @@ export interface ReconcileReport {
   fixed: boolean;
 }
 
-export function entryToInput(e: StateEntry, fallbackId: number): RuleInput {
+function entryToInput(e: StateEntry, fallbackId: number): RuleInput {
   return {
     id: e.id ?? fallbackId,
     src_ip: ipToBytes(e.src.address),
@@ -31,6 +31,11 @@ export function entryToInput(e: StateEntry, fallbackId: number): RuleInput {
     proto: e.proto ?? null,
     action: e.action,
   };
+}
+
+/** An entry read back from a device, as a rule that takes it off (reconcile; a restore, see apply.ts). */
+export function removalOf(e: StateEntry, fallbackId = 1): DeviceRule {
+  return toDeviceRule(entryToInput(e, fallbackId), { protected: [], purpose: 'remove' });
 }
 
 export async function reconcile(
@@ -91,7 +96,7 @@ export async function reconcile(
       const plan = adapter.modes.includes('full')
         ? adapter.render({ add: wanted, remove: [] }, opts, { mode: 'full' })
         : adapter.render(
-            { add: missing, remove: unexpected.map((e) => toDeviceRule(entryToInput(e, 1), { protected: [], purpose: 'remove' })) },
+            { add: missing, remove: unexpected.map((e) => removalOf(e)) },
             opts,
             { mode: 'delta', keep: wanted.filter((w) => !missing.includes(w)) },
           );

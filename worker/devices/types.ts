@@ -136,6 +136,12 @@ export interface RenderCall {
 /** Device options: the Device row's `options` JSON; each adapter validates its own keys. */
 export type DeviceOptions = Readonly<Record<string, unknown>>;
 
+/** A step that reads a device's uptime, and its seconds from the output (Adapter.lostCheck). */
+export interface UptimeCheck {
+  readonly step: Step;
+  readonly seconds: (stdout: string) => number | undefined;
+}
+
 export interface Adapter {
   readonly name: string;
   /** exec: ExecSteps only; session: SessionSteps only */
@@ -175,7 +181,7 @@ export interface Adapter {
      * than the time since the last look (Device.looked_at) means a restart from a saved
      * configuration, which may predate ipms's latest changes even though its objects are there.
      */
-    uptime?: { step: Step; seconds: (stdout: string) => number | undefined };
+    uptime?: UptimeCheck;
   };
   render(batch: Batch, opts?: DeviceOptions, call?: RenderCall): Plan;
   /** the steps whose outputs parseState reads */
