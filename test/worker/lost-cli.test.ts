@@ -85,7 +85,7 @@ async function states(deviceId: number): Promise<string[]> {
  * A RouterOS router's `ipms` address list, the `ipms-alive` marker and what a reboot does to
  * them (entries with a timeout live in RAM: the manual's address-list page), answering the
  * lines the adapter writes as the RouterOS console would: an add of an address the list has
- * fails ('already have such entry'), unless wrapped in `:do {...} on-error={}`.
+ * fails ('already have such entry'), unless wrapped in `:do {...} on-error={...}`.
  */
 class FakeRouterOs {
   /** address -> has a timeout */
@@ -93,6 +93,8 @@ class FakeRouterOs {
   marker = false;
   /** every line the router ran */
   readonly lines: string[] = [];
+  /** every command the router ran, those inside a line's `:do` and `on-error` one by one */
+  readonly ran: string[] = [];
   /** the number (1-based, over the router's life) of a session that times out */
   failSession = 0;
   /** something that happens elsewhere while the session of that number runs */
@@ -111,9 +113,14 @@ class FakeRouterOs {
         run: async (steps: readonly Step[]) => {
           const out = [];
           for (const s of steps) {
-            if (++this.sessions === this.failSession) throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
+            const lines = 'session' in s ? s.session : [];
+            if (++this.sessions === this.failSession) {
+              // the router got through the first line when the step timed out
+              this.line(lines[0]!);
+              throw new TransportError('E_TIMEOUT', 'device session did not finish within 30000 ms');
+            }
             if (this.during?.session === this.sessions) await this.during.run();
-            out.push({ stdout: ('session' in s ? s.session : []).map((l) => this.line(l)).join(''), stderr: '', code: 0 });
+            out.push({ stdout: lines.map((l) => this.line(l)).join(''), stderr: '', code: 0 });
           }
           return out;
         },
@@ -126,19 +133,31 @@ class FakeRouterOs {
     this.lines.push(l);
     const out = `[ipms@gw] > ${l}\r\n`;
     if (l.startsWith(':put ("ipms-alive="')) return `${out}ipms-alive=${this.marker ? 1 : 0}\r\n`;
+    // `:do {A} on-error={B; C}`: B and C run only when A fails, and the failure is not printed
+    const d = /^:do \{(.*)\} on-error=\{(.*)\}$/.exec(l);
+    if (d) {
+      if (this.command(d[1]!) && d[2]) for (const c of d[2].split('; ')) if (this.command(c)) return `${out}failure: already have such entry\r\n`;
+      return out;
+    }
+    return this.command(l) ? `${out}failure: already have such entry\r\n` : out;
+  }
+
+  /** Runs one command; true when it failed. */
+  private command(l: string): boolean {
+    this.ran.push(l);
     let m = /^\/ip firewall address-list remove \[find list=(\S+?)(?: address=(\S+))?\]$/.exec(l);
     if (m) {
       if (m[1] === 'ipms-alive') this.marker = false;
       else if (m[1] === 'ipms') this.entries.delete(m[2]!);
-      return out;
+      return false;
     }
-    m = /^(:do \{)?\/ip firewall address-list add list=(\S+) address=(\S+)( timeout=\S+)?/.exec(l);
+    m = /^\/ip firewall address-list add list=(\S+) address=(\S+)( timeout=\S+)?/.exec(l);
     if (m) {
-      if (m[2] === 'ipms-alive') this.marker = true;
-      else if (this.entries.has(m[3]!)) return m[1] ? out : `${out}failure: already have such entry\r\n`;
-      else this.entries.set(m[3]!, Boolean(m[4]));
+      if (m[1] === 'ipms-alive') this.marker = true;
+      else if (this.entries.has(m[2]!)) return true;
+      else this.entries.set(m[2]!, Boolean(m[3]));
     }
-    return out;
+    return false;
   }
 }
 
@@ -288,9 +307,17 @@ describe('CLI routers that lost their entries', () => {
     // the setup made the marker again: the next look sees nothing lost, yet nothing is forgotten
     expect(ros.marker).toBe(true);
     expect(await states(dev.id)).toEqual(['pending', 'pending', 'failed']);
+    // the first of the two restored entries made it before the timeout
+    expect([...ros.entries.keys()]).toEqual(['198.51.103.1']);
+    ros.ran.length = 0;
     const next = await tick(dev, ros.transport());
     expect(next).toMatchObject([{ applied: 2, failed: 0 }]);
     expect([...ros.entries.keys()].sort()).toEqual(['198.51.103.1', '198.51.103.2']);
+    // each is tried as an add; only the entry the router has is looked for in the list
+    // (removed and added again, with the timeout sent now)
+    expect(ros.ran.filter((c) => c.includes(' remove [find list=ipms '))).toEqual(['/ip firewall address-list remove [find list=ipms address=198.51.103.1]']);
+    expect(ros.ran.filter((c) => c.includes(' add list=ipms ')).map((c) => c.split(' ')[5])).toEqual(
+      ['address=198.51.103.1', 'address=198.51.103.1', 'address=198.51.103.2']);
     // the batch's own rule comes back after its backoff
     await t.db.exec('UPDATE RuleDevice SET next_attempt_at = UTC_TIMESTAMP(3) WHERE rule_id = ?', [ids[2]]);
     expect(await tick(dev, ros.transport())).toMatchObject([{ applied: 1, failed: 0 }]);

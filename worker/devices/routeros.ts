@@ -4,10 +4,12 @@
  * Output is CLI lines (SessionStep), typed into an interactive SSH shell (the SSH transport's
  * one way for session steps): a failing line does not stop the lines after it, and the step
  * fails when the output holds an error line (see sessionError); a retry of the batch is
- * harmless, every line being idempotent as written. An add is written as `remove [find ...]` then `add`: adding an
- * address that is on the list is an error ("already have such entry"), removing nothing is not,
- * and the pair refreshes the timeout (a rule the device never held is a plain add: see render). `find address=` compares the text RouterOS stores, which
- * drops the /32 of an IPv4 host, so hosts are written without it. Source addresses only.
+ * harmless, every line being idempotent as written. An add replaces the entry (`remove
+ * [find ...]`, then `add`): adding an address that is on the list is an error ("already have
+ * such entry"), removing nothing is not, and the pair refreshes the timeout; the pair runs only
+ * when the add fails, and a rule the device never held is a plain add (see render).
+ * `find address=` compares the text RouterOS stores, which drops the /32 of an IPv4 host, so
+ * hosts are written without it. Source addresses only.
  * There is no RouterOS here: the tests are golden text only.
  */
 import { InputError, IpmsError, RefusedError } from '../../lib/errors.ts';
@@ -115,7 +117,10 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   // `remove [find ...]` walks the whole list: for a feed of 100k, 100k walks of up to 100k
   // entries. A fresh rule (RenderCall.fresh: never on the device) alone on its entry in the
   // batch cannot be there, so it is a plain add; were it there after all (an admin's own entry),
-  // the add fails the step, and the retry, no longer fresh, removes first.
+  // the add fails the step, and the retry, no longer fresh, replaces it. Any other add is tried
+  // first and replaces the entry only when it fails (`:do {...} on-error={...}`): a retry, or
+  // the rules a restore that failed half way left due, walk the list only for the entries the
+  // router has.
   const uses = new Map<string, number>();
   for (const r of [...batch.add, ...batch.remove, ...keep]) uses.set(entryOf(r), (uses.get(entryOf(r)) ?? 0) + 1);
   // the longest-lived of rules sharing an address wins
@@ -130,17 +135,32 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
       lines.push(`:do {${add}} on-error={}`);
       continue;
     }
-    if (!(call.fresh?.has(r.id) && uses.get(entryOf(r)) === 1)) lines.push(find(r));
-    lines.push(add);
+    if (call.fresh?.has(r.id) && uses.get(entryOf(r)) === 1) lines.push(add);
+    // else the entry may be there (with another timeout or comment): an add that fails on it
+    // removes it and adds again, so the walk of the list is paid only where the entry is
+    else lines.push(`:do {${add}} on-error={${find(r)}; ${add}}`);
   }
   // typed line by line and echoed back, under the transport's timeout per step: a feed's worth
-  // goes as several sessions on the one connection, in order
+  // goes as several sessions on the one connection, in order (a line that may replace its entry
+  // counts twice: it may walk the list and add, as the remove and add lines of a pair do)
   const steps: SessionStep[] = [];
-  for (let i = 0; i < lines.length; i += SESSION_LINES) steps.push({ session: lines.slice(i, i + SESSION_LINES), logout: LOGOUT });
+  let session: string[] = [];
+  let weight = 0;
+  for (const l of lines) {
+    const w = l.endsWith('on-error={}') || !l.startsWith(':do {') ? 1 : 2;
+    if (weight + w > SESSION_LINES) {
+      steps.push({ session, logout: LOGOUT });
+      session = [];
+      weight = 0;
+    }
+    session.push(l);
+    weight += w;
+  }
+  if (session.length) steps.push({ session, logout: LOGOUT });
   return { steps };
 }
 
-/** Lines per session (see render). */
+/** Lines per session, a line that may replace its entry counting twice (see render). */
 export const SESSION_LINES = 1000;
 
 /**
