@@ -1,5 +1,6 @@
 /** From a Device row to a transport and an adapter. */
 import { InputError } from '../lib/errors.ts';
+import { canonicalIp, looksLikeAddress } from '../lib/ip.ts';
 import type { DeviceRow } from '../lib/types.ts';
 import type { Adapter, DeviceOptions } from './devices/types.ts';
 import { dryRunTransport } from './transports/dryrun.ts';
@@ -25,6 +26,16 @@ export function transportFor(d: DeviceRow, deps: TransportDeps): Transport {
 function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
   switch (d.transport) {
     case 'ssh': {
+      // (the database refuses such text since schema 0018; a row from before may hold it: an
+      // address the protected-address checks read one way and the SSH resolver another)
+      if (looksLikeAddress(d.host)) {
+        try {
+          canonicalIp(d.host);
+        } catch {
+          throw new InputError(`device ${d.name}: host '${d.host}' is not an IP address in standard form (a leading zero is octal to some tools): ` +
+            `ipms devices set ${d.name} --host ADDRESS`);
+        }
+      }
       const timeoutMs = deps.timeoutMs ?? 30_000;
       const ssh = sshTransport({
         name: d.name, host: d.host, port: d.port, username: loginName(d), keyRef: d.key_ref, hostKey: d.host_key, timeoutMs,

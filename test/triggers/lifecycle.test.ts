@@ -249,6 +249,39 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
   });
 
+  it('keeps management addresses written in SQL as IPv4-mapped IPv6 in their IPv4 form, and refuses device hosts read two ways', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('192.0.2.0'), 24, 'manual')");
+    const [covering] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('192.0.2.0')");
+    await t.db.exec("INSERT INTO Sensor (name, address) VALUES ('mapped', INET6_ATON('::ffff:192.0.2.10'))");
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('fw-m', '::FFFF:198.18.0.1', 'nftables', 'dry-run')");
+    expect(await t.db.rows('SELECT INET6_NTOA(address) AS a FROM Sensor WHERE name = ?', ['mapped'])).toEqual([{ a: '192.0.2.10' }]);
+    expect(await t.db.rows('SELECT host FROM Device WHERE name = ?', ['fw-m'])).toEqual([{ host: '198.18.0.1' }]);
+    // so every check sees them: the open rule over the sensor is dropped, new ones are refused
+    expect(await status(covering!.id)).toBe('dropped');
+    for (const a of ['192.0.2.10', '198.18.0.1']) {
+      await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON(?), 'manual')", [a])).rejects.toThrow(/protected by (sensor mapped|device fw-m)/);
+    }
+    expect(await t.db.rows("SELECT reason, what FROM ProtectedRange WHERE what IN ('mapped', 'fw-m') ORDER BY what")).toEqual([
+      { reason: 'device', what: 'fw-m' }, { reason: 'sensor', what: 'mapped' }]);
+    await t.db.exec("UPDATE Sensor SET address = INET6_ATON('::ffff:192.0.2.11') WHERE name = 'mapped'");
+    await t.db.exec("UPDATE Device SET host = '::ffff:198.18.0.2' WHERE name = 'fw-m'");
+    expect(await t.db.rows("SELECT (SELECT INET6_NTOA(address) FROM Sensor WHERE name = 'mapped') AS s, (SELECT host FROM Device WHERE name = 'fw-m') AS d"))
+      .toEqual([{ s: '192.0.2.11', d: '198.18.0.2' }]);
+    // a honeypot's address too (a sensor's account could write it so)
+    await t.db.exec("INSERT INTO VirtHost (sensor_id, address) SELECT id, INET6_ATON('::ffff:192.0.2.80') FROM Sensor WHERE name = 'mapped'");
+    expect(await t.db.rows('SELECT INET6_NTOA(address) AS a FROM VirtHost')).toEqual([{ a: '192.0.2.80' }]);
+    // text a resolver reads as another address than the database would, or as an address where
+    // the database sees a name, is refused; names are kept in lower case
+    for (const host of ['198.051.100.007', '3325256711', '0xc6.0x33.0x64.7', '198.51.25863', 'fw_1.example', 'fw..example', '-fw']) {
+      await expect(t.db.exec("UPDATE Device SET host = ? WHERE name = 'fw-m'", [host]), host).rejects.toThrow(/Device\.host .*(leading zero|neither an IP address)/);
+    }
+    await t.db.exec("UPDATE Device SET host = 'FW-1.Example.NET' WHERE name = 'fw-m'");
+    expect(await t.db.rows("SELECT host FROM Device WHERE name = 'fw-m'")).toEqual([{ host: 'fw-1.example.net' }]);
+    await t.db.exec('DELETE FROM VirtHost');
+    await t.db.exec("DELETE FROM Sensor WHERE name = 'mapped'");
+  });
+
   it("protects a sensor's honeypots only inside the ranges approved for that sensor, and whitelists those ranges", async () => {
     await t.db.exec("INSERT INTO Sensor (name) VALUES ('s2')");
     const [s1, s2] = (await t.db.rows<{ id: number }>("SELECT id FROM Sensor WHERE name IN ('s1', 's2') ORDER BY name")).map((r) => r.id);

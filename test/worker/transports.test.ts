@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loginName } from '../../worker/target.ts';
+import { loginName, transportFor } from '../../worker/target.ts';
+import type { DeviceRow } from '../../lib/types.ts';
 import { dryRunTransport } from '../../worker/transports/dryrun.ts';
 import { localTransport } from '../../worker/transports/local.ts';
 import { shellQuote } from '../../worker/transports/quote.ts';
@@ -132,6 +133,17 @@ describe('RouterOS login name', () => {
     expect(loginName({ adapter: 'routeros', username: null })).toBeNull();
     expect(loginName({ adapter: 'cisco-ios', username: 'ipms' })).toBe('ipms');
     expect(loginName({ adapter: 'nftables', username: 'root' })).toBe('root');
+  });
+});
+
+describe('device hosts', () => {
+  it('an address a resolver reads otherwise than the database (a row from before schema 0018) is refused before any connection', () => {
+    const dev = (host: string) => ({ id: 1, name: 'fw', host, port: 22, adapter: 'nftables', transport: 'ssh', username: 'ipms', key_ref: '/k',
+      host_key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', options: null, sudo: 0 }) as unknown as DeviceRow;
+    const print = () => undefined;
+    expect(() => transportFor(dev('198.051.100.007'), { print })).toThrow(/device fw: host '198\.051\.100\.007' is not an IP address in standard form/);
+    expect(() => transportFor(dev('3325256711'), { print })).toThrow(/not an IP address in standard form/);
+    for (const host of ['198.51.100.7', '2001:db8::1', 'fw1.example.net']) expect(transportFor(dev(host), { print }).name).toMatch(/ssh/);
   });
 });
 
