@@ -64,8 +64,9 @@ export const ROLES: readonly Role[] = [
       ['SELECT', 'Device'],
       // (looked_at: when it last read the device's uptime; see schema 0017)
       ['UPDATE (last_ok_at, last_error, claimed_by, claimed_until, looked_at)', 'Device'],
-      // (what a batch records: never which rule or device a row is for, nor what it should be)
-      ['SELECT, UPDATE (state, attempts, last_error, next_attempt_at, applied_at, removed_at, claimed_by, claimed_until, updated_at)', 'RuleDevice'],
+      // (what a batch records: never which rule or device a row is for, nor what it should be;
+      // old_action: an entry under a rule's old action is off the device, see schema 0019)
+      ['SELECT, UPDATE (state, attempts, last_error, next_attempt_at, applied_at, removed_at, claimed_by, claimed_until, updated_at, old_action)', 'RuleDevice'],
       ['SELECT', 'Whitelist'],
       // (its own address as a device sees it, whitelisted: see rememberPeers in worker/apply.ts)
       ['INSERT (cidr, comment, created_by)', 'Whitelist'],

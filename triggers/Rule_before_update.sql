@@ -107,6 +107,13 @@ body: BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
     END IF;
+    -- the devices that hold the rule hold it under its old action (another nftables set,
+    -- ipset, pf table or RouterOS list): the worker takes that entry off too (see schema 0019)
+    IF NOT (NEW.action <=> OLD.action) THEN
+      UPDATE RuleDevice SET old_action = OLD.action
+      WHERE rule_id = NEW.id
+        AND (claimed_by IS NOT NULL OR (applied_at IS NOT NULL AND NOT (desired = 'absent' AND state = 'removed')));
+    END IF;
     SET v_was_on = OLD.status IN ('pending', 'active');
     SET v_is_on = NEW.status IN ('pending', 'active');
     IF v_was_on = 1 AND v_is_on = 0 THEN

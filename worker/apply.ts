@@ -109,6 +109,10 @@ async function applyWith(
       const why = c.desired === 'present' ? adapter.unsupported(dr, opts) : undefined;
       if (why) throw new Error(`${device.adapter} cannot carry rule ${c.rule_id}: ${why}`);
       (c.desired === 'present' ? add : remove).push(dr);
+      // its entry under the action it had before (another set, table or list) comes off too
+      if (c.old_action && c.old_action !== dr.action) {
+        remove.push(toDeviceRule({ ...row, action: c.old_action }, { protected: prot, purpose: 'remove' }));
+      }
       ok.push(c);
     } catch (err) {
       if (row && c.desired === 'absent' && c.applied_at === null && err instanceof InputError) {
@@ -245,11 +249,32 @@ async function applyWith(
   lap('device');
   // (rows whose rule changed while in flight are released, not counted: they go next round)
   const done = await markDone(db, ok, deps.workerId);
+  await clearOldAction(db, ok.filter((c) => c.old_action));
   await deviceHealth(db, device.id, null);
   lap('record');
   out.applied = done.applied;
   out.removed += done.removed;
   return out;
+}
+
+/**
+ * The entries under a rule's old action are off the device (schema 0019): rows recorded for
+ * the version claimed forget it. A worker account granted before (no right on the column)
+ * leaves it set: the next batch of the row takes the entry off again, which does no harm.
+ */
+async function clearOldAction(db: Db, rows: readonly Claimed[]): Promise<void> {
+  try {
+    for (const { version, ids } of byClaim(rows)) {
+      for (let i = 0; i < ids.length; i += 1000) {
+        const chunk = ids.slice(i, i + 1000);
+        await withRetry(() => db.exec(
+          `UPDATE RuleDevice SET old_action = NULL WHERE id IN (${chunk.map(() => '?').join(',')}) AND version = ? AND state IN ('applied', 'removed')`,
+          [...chunk, version]));
+      }
+    }
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== 1143) throw err;
+  }
 }
 
 /** Rules of a batch over the worker's own address, found when the connection told it (nothing was sent). */

@@ -16,7 +16,7 @@
  */
 import { withRetry, type Db, type Queryable } from '../lib/db.ts';
 import { RefusedError } from '../lib/errors.ts';
-import type { Desired } from '../lib/types.ts';
+import type { Action, Desired } from '../lib/types.ts';
 
 export interface Claimed {
   id: number;
@@ -26,6 +26,8 @@ export interface Claimed {
   version: number;
   attempts: number;
   applied_at: Date | null;
+  /** the action of an entry the device may still hold from before the rule's action changed (schema 0019) */
+  old_action?: Action | null;
 }
 
 export interface ClaimOptions {
@@ -79,7 +81,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<Claimed[]> {
   try {
     rows = await withRetry(() => db.transaction(async (tx) => {
       const due = await tx.rows<Claimed>(
-        `SELECT rd.id, rd.rule_id, rd.device_id, rd.desired, rd.version, rd.attempts, rd.applied_at
+        `SELECT rd.id, rd.rule_id, rd.device_id, rd.desired, rd.version, rd.attempts, rd.applied_at, rd.old_action
          FROM RuleDevice rd
          WHERE rd.device_id IN (${placeholders(leased.length)}) AND ${DUE}
          ORDER BY rd.device_id, rd.id

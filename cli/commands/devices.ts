@@ -9,6 +9,7 @@ import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
 import { ADAPTER_NAMES, TOOL_CHECK, adapterFor, privilegedCheck } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
+import type { Claimed } from '../../worker/claim.ts';
 import { withDeviceLease } from '../../worker/claim.ts';
 import { reconcile } from '../../worker/reconcile.ts';
 import { TRANSPORTS, deviceOptions, transportFor } from '../../worker/target.ts';
@@ -364,8 +365,8 @@ export function registerDevices(program: Command, ctx: Context): void {
           await ctx.db().exec(
             `UPDATE RuleDevice SET desired = 'absent', state = 'pending', version = version + 1, claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE
              WHERE device_id = ?`, [workerId, d.id]);
-          const claimed = await ctx.db().rows<{ id: number; rule_id: number; device_id: number; desired: 'absent'; version: number; attempts: number; applied_at: Date | null }>(
-            'SELECT id, rule_id, device_id, desired, version, attempts, applied_at FROM RuleDevice WHERE device_id = ?', [d.id]);
+          const claimed = await ctx.db().rows<Claimed>(
+            'SELECT id, rule_id, device_id, desired, version, attempts, applied_at, old_action FROM RuleDevice WHERE device_id = ?', [d.id]);
           const res = await applyDeviceBatch(ctx.db(), d, claimed, { ...deps(ctx), workerId });
           if (res.failed) {
             // the device stays as it was: its open rules are wanted there again (the worker

@@ -112,6 +112,32 @@ describe('hits to a dropped packet and back', () => {
     expect(lab.attackerCanConnect()).toBe(true);
   });
 
+  it('moves an entry to the new action\'s set when a rule\'s action changes, and a whitelist then takes it off for good', async () => {
+    const setsHolding = (addr: string) => [...lab.dev.ok(['nft', 'list', 'table', 'inet', 'ipms']).matchAll(/set (\w+) \{[^}]*?elements = \{([^}]*)\}/g)]
+      .filter((m) => m[2]!.split(/[\s,]+/).includes(addr)).map((m) => m[1]);
+    const rule = (await ipms(t.url, 'rules', 'add', lab.attacker, '--device', 'fw', '--json')).json<{ id: number }>();
+    expect((await ipms(t.url, 'apply', '--once')).code).toBe(0);
+    expect(setsHolding(lab.attacker)).toEqual(['drop4']);
+    expect(lab.attackerCanConnect()).toBe(false);
+    const edit = await ipms(t.url, 'rules', 'edit', String(rule.id), '--action', 'REJECT');
+    expect(edit.code, edit.err).toBe(0);
+    const moved = await ipms(t.url, 'apply', '--once');
+    expect(moved.code, moved.out + moved.err).toBe(0);
+    // in the reject set only (the drop sets come first: left there, it would still be dropped)
+    expect(setsHolding(lab.attacker)).toEqual(['reject4']);
+    expect(lab.attackerCanConnect()).toBe(false);
+    expect(await t.db.rows('SELECT old_action FROM RuleDevice WHERE rule_id = ?', [rule.id])).toEqual([{ old_action: null }]);
+    // changed back and whitelisted before the worker runs again: nothing of it stays
+    expect((await ipms(t.url, 'rules', 'edit', String(rule.id), '--action', 'DROP')).code).toBe(0);
+    expect((await ipms(t.url, 'whitelist', 'add', lab.attacker)).code).toBe(0);
+    const off = await ipms(t.url, 'apply', '--once');
+    expect(off.code, off.out + off.err).toBe(0);
+    expect(setsHolding(lab.attacker)).toEqual([]);
+    expect(lab.attackerCanConnect()).toBe(true);
+    expect((await ipms(t.url, 'whitelist', 'remove', `${lab.attacker}/32`)).code).toBe(0);
+    await t.db.exec('DELETE FROM Rule WHERE id = ?', [rule.id]);
+  });
+
   it('works as a daemon: a new rule is applied within the poll, a dropped connection is made again, stop() waits for the batch', async () => {
     await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE status IN ('pending','active','disabled')");
     const worker = new Worker(t.db, { adapterFor, transportFor: (d) => transportFor(d, { print: () => undefined }) });

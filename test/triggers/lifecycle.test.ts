@@ -249,6 +249,29 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE Sensor SET address = NULL WHERE name = 's1'");
   });
 
+  it("notes the old action on the rows of devices that may hold the rule, for the worker to take that entry off too", async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.104.7'), 'manual')");
+    const [r] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('198.51.104.7')");
+    const rows = async () => (await t.db.rows<{ device: string; desired: string; state: string; old_action: string | null }>(
+      'SELECT d.name AS device, rd.desired, rd.state, rd.old_action FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? ORDER BY d.name', [r!.id]));
+    // border applied it; all never did (nothing of it there)
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE rd.rule_id = ? AND d.name = 'border'", [r!.id]);
+    await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [r!.id]);
+    expect(await rows()).toEqual([
+      { device: 'all', desired: 'present', state: 'pending', old_action: null },
+      { device: 'border', desired: 'present', state: 'pending', old_action: 'DROP' },
+    ]);
+    // closed and changed back in one statement: the device may now hold it as REJECT or DROP
+    // (the worker may have sent the REJECT); its removal takes the other one off too
+    await t.db.exec("UPDATE Rule SET action = 'DROP', status = 'dropped' WHERE id = ?", [r!.id]);
+    expect((await rows()).find((x) => x.device === 'border')).toEqual({ device: 'border', desired: 'absent', state: 'pending', old_action: 'REJECT' });
+    // a row off the device has nothing under any action
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed', old_action = NULL WHERE rule_id = ?", [r!.id]);
+    await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [r!.id]);
+    expect((await rows()).map((x) => x.old_action)).toEqual([null, null]);
+  });
+
   it('keeps management addresses written in SQL as IPv4-mapped IPv6 in their IPv4 form, and refuses device hosts read two ways', async () => {
     await addDevices();
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('192.0.2.0'), 24, 'manual')");
