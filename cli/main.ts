@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, IpmsError, oneLine } from '../lib/errors.ts';
 import { Context, type GlobalFlags, type Output } from './context.ts';
+import { terminalText } from './table.ts';
 import { registerDb } from './commands/db.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerRules } from './commands/rules.ts';
@@ -80,7 +81,9 @@ function commandOf(argv: readonly string[]): string | undefined {
 }
 
 /** Run the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
-export async function main(argv: string[], io: Output = defaultOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[], raw: Output = defaultOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // (every line, whatever command prints it: see terminalText)
+  const io: Output = { ...raw, out: (s) => raw.out(terminalText(s)), err: (s) => raw.err(terminalText(s)) };
   let program: Command | undefined;
   const ctx = new Context(() => (program?.opts() ?? {}) as GlobalFlags, io, env);
   const forCheck = commandOf(argv) === 'check';

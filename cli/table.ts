@@ -10,6 +10,16 @@ export function safeText(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
+/**
+ * Everything the CLI prints, line breaks and tabs kept: whatever path a value from a sensor, a
+ * feed or a device takes to the output (a log's fields, a rule's reason, a feed's skip reason,
+ * a device's error), no control character reaches the terminal raw (an escape sequence could
+ * set the clipboard, retitle the window, or hide and erase lines of the output).
+ */
+export function terminalText(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => safeText(c));
+}
+
 function show(v: Cell): string {
   if (v === null || v === undefined) return '-';
   if (v instanceof Date) return v.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');

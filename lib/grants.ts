@@ -39,11 +39,12 @@ export const ROLES: readonly Role[] = [
     // SELECT on Sensor and Profile only to learn the ids of its own sensor and templates;
     // UPDATE only on its checkpoints (written in the transaction of each batch).
     grants: [
-      // (its name only: a management address is never blocked, and an admin gives it)
-      ['SELECT, INSERT (name)', 'Sensor'],
+      // (its name only: a management address is never blocked, and an admin gives it; it reads
+      // sensors' ids and names only, not their management addresses or descriptions)
+      ['SELECT (id, name), INSERT (name)', 'Sensor'],
       ['INSERT', 'SensorLog'],
       ['INSERT', 'Data'],
-      ['SELECT, INSERT', 'Profile'],
+      ['SELECT (id, sensor_id, name), INSERT', 'Profile'],
       ['INSERT', 'ProfilePort'],
       // (its honeypots protect their addresses only inside ranges an admin approved: SensorNet,
       // which it cannot write; `approved` is derived by the triggers. It may count its honeypots

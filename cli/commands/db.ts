@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../lib/duration.ts';
 import { InputError } from '../../lib/errors.ts';
-import { grantStatements, quoteIdent, sensorRole } from '../../lib/grants.ts';
+import { grantStatements, quoteIdent, ROLES, sensorRole } from '../../lib/grants.ts';
 import { collect, nameArg } from '../args.ts';
 import { cliUser, recordAudit } from '../../lib/queries/audit.ts';
 import { prune } from '../../lib/queries/prune.ts';
@@ -70,9 +70,20 @@ export function registerDb(program: Command, ctx: Context): void {
     .option('--host <host>', "client host part of the accounts ('%' = any)", '%')
     .option('--database <name>', "database name (default: the configured one, else 'ipms')")
     .option('--sensor <name>', 'only the account of this sensor, ipms_sensor_NAME (repeatable): one per sensor host', collect)
-    .action((opts: { host: string; database?: string; sensor?: string[] }) => {
+    .option('--role <account>', `only this account (repeatable): ${ROLES.map((r) => r.user).join(', ')}`, collect)
+    .action((opts: { host: string; database?: string; sensor?: string[]; role?: string[] }) => {
       // (nothing is contacted: before any database exists, the name the README uses)
       const name = opts.database ?? ctx.config().db?.database ?? 'ipms';
+      if (opts.role?.length) {
+        const roles = opts.role.map((u) => {
+          const r = ROLES.find((x) => x.user === u);
+          if (!r) throw new InputError(`--role: no account '${u}' (${ROLES.map((x) => x.user).join(', ')})`);
+          return r;
+        });
+        ctx.io.out([`-- Run as a privileged account${roles.some((r) => r.user === 'ipms_migrator') ? ` (first CREATE DATABASE ${quoteIdent(name)};)` : ' once the database is migrated'}; ` +
+          'replace CHANGE-ME with a real password.', ...grantStatements(name, opts.host, roles)].join('\n'));
+        return;
+      }
       if (opts.sensor?.length) {
         const roles = opts.sensor.map((s) => sensorRole(nameArg(s, '--sensor')));
         ctx.io.out(['-- Run as a privileged account once the database is migrated; replace CHANGE-ME with the sensor\'s own password.',
@@ -82,8 +93,9 @@ export function registerDb(program: Command, ctx: Context): void {
       ctx.io.out(
         [
           '-- Run as a privileged account; replace CHANGE-ME with real passwords. In this order:',
-          `-- CREATE DATABASE ${name}, the ipms_migrator statements, \`ipms db migrate\` as ipms_migrator,`,
-          '-- then the other accounts (their grants name tables, which must exist by then).',
+          `-- CREATE DATABASE ${quoteIdent(name)}; then the ipms_migrator statements below; then \`ipms db migrate\` as`,
+          '-- ipms_migrator; then the other accounts (their grants name tables, which must exist by then).',
+          '-- (`ipms db grants --role ipms_migrator` prints that account alone, and so on for each.)',
           '-- With the binary log on (MySQL 8 default), creating triggers also needs SUPER, or the server',
           '-- option log_bin_trust_function_creators=1 (safe with binlog_format=ROW, the default).',
           '-- CREATE USER IF NOT EXISTS leaves an existing account\'s password as it was (ALTER USER ... IDENTIFIED BY',

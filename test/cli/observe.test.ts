@@ -190,3 +190,21 @@ describe('logs, why, status, check', () => {
     expect([unknown.code, unknown.out]).toEqual([3, 'IPMS UNKNOWN - cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)']);
   });
 });
+
+describe('text from sensors and feeds', () => {
+  it("lets no control character from a sensor's or a feed's text reach the terminal raw, whatever the output", async () => {
+    // (a sensor's account writes these columns as it likes)
+    await t.db.exec("INSERT INTO SensorLog (sensor_id, ts, proto, src_ip, dst_ip, tcp_flags, os) VALUES (1, UTC_TIMESTAMP(3), ?, INET6_ATON('203.0.113.67'), INET6_ATON('192.168.2.1'), ?, ?)",
+      ['tcp\x1b[2K', 'S\x1b[1A', 'Linux\x1b]52;c;cm0gLXJmIH4=\x07']);
+    const [l] = await t.db.rows<{ id: number }>("SELECT id FROM SensorLog WHERE src_ip = INET6_ATON('203.0.113.67')");
+    await t.db.exec("INSERT INTO Data (sensorlog_id, sensor_id, ts, source, script, payload) VALUES (?, 1, UTC_TIMESTAMP(3), 'script', ?, 'x')", [l!.id, 'evil\x1b]0;pwn\x07.sh']);
+    await t.db.exec("INSERT INTO Rule (src_ip, origin, reason) VALUES (INET6_ATON('203.0.113.68'), 'blacklist', ?)", ['feed SBL1\x1b]52;c;cm0=\x07\x1b[2K']);
+    const [rule] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('203.0.113.68')");
+    for (const args of [['logs', '--src', '203.0.113.67'], ['rules', 'show', String(rule!.id)], ['rules', 'list', '--src', '203.0.113.68']]) {
+      const r = await ipms(t.url, ...args);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out + r.err, args.join(' ')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+      if (args[0] !== 'rules' || args[1] === 'show') expect(r.out, args.join(' ')).toMatch(/\\x1b/);
+    }
+  });
+});

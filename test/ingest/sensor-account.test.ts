@@ -34,8 +34,8 @@ describe('the ipms_sensor account', () => {
     const r = await runCli(['--database-url', t.url, 'db', 'grants']);
     expect(r.code).toBe(0);
     for (const g of [
-      'GRANT SELECT, INSERT (name) ON `DB`.`Sensor`', 'GRANT INSERT ON `DB`.`SensorLog`', 'GRANT INSERT ON `DB`.`Data`',
-      'GRANT SELECT, INSERT ON `DB`.`Profile`', 'GRANT INSERT ON `DB`.`ProfilePort`', 'GRANT SELECT (sensor_id, approved), INSERT (sensor_id, address, profile_id) ON `DB`.`VirtHost`',
+      'GRANT SELECT (id, name), INSERT (name) ON `DB`.`Sensor`', 'GRANT INSERT ON `DB`.`SensorLog`', 'GRANT INSERT ON `DB`.`Data`',
+      'GRANT SELECT (id, sensor_id, name), INSERT ON `DB`.`Profile`', 'GRANT INSERT ON `DB`.`ProfilePort`', 'GRANT SELECT (sensor_id, approved), INSERT (sensor_id, address, profile_id) ON `DB`.`VirtHost`',
       'GRANT SELECT, INSERT, UPDATE ON `DB`.`IngestCheckpoint`',
     ]) {
       expect(r.out).toContain(`${g.replace('DB', t.cfg.database)} TO 'ipms_sensor'@'%';`);
@@ -51,6 +51,12 @@ describe('the ipms_sensor account', () => {
     expect(own.out).toContain(`GRANT INSERT ON \`${t.cfg.database}\`.\`SensorLog\` TO 'ipms_sensor_dmz-1'@'192.0.2.44';`);
     expect(own.out).not.toContain('ipms_admin');
     expect(own.out.match(/^GRANT /gm)).toHaveLength(r.out.split('\n').filter((l) => l.startsWith('GRANT ') && l.includes("TO 'ipms_sensor'@")).length);
+    // one account alone, by name
+    const mig = await ipms(undefined, 'db', 'grants', '--role', 'ipms_migrator');
+    expect(mig.out.split('\n')[0]).toBe('-- Run as a privileged account (first CREATE DATABASE `ipms`;); replace CHANGE-ME with a real password.');
+    expect(mig.out.match(/^GRANT /gm)).toHaveLength(1);
+    expect(mig.out).not.toContain('ipms_worker');
+    expect((await ipms(undefined, 'db', 'grants', '--role', 'root')).err).toMatch(/^ipms: --role: no account 'root' \(ipms_migrator, ipms_sensor, ipms_worker, ipms_admin\)$/);
     // a name too long for MySQL's 32 characters: its first 11 and 8 hex digits of its SHA-1
     const long = await runCli(['--database-url', t.url, 'db', 'grants', '--sensor', 'a-very-long-sensor-name-x']);
     const hash = createHash('sha1').update('a-very-long-sensor-name-x').digest('hex').slice(0, 8);
@@ -131,6 +137,8 @@ describe('the ipms_sensor account', () => {
         // nor an approved honeypot: it may not approve ranges, nor read honeypot addresses
         "INSERT INTO SensorNet (sensor_id, cidr) VALUES (1, '0.0.0.0/1')", 'DELETE FROM SensorNet', 'SELECT address FROM VirtHost',
         "INSERT INTO VirtHost (sensor_id, address, approved) VALUES (1, INET6_ATON('198.51.100.67'), 1)", 'UPDATE VirtHost SET approved = 1',
+        // nor other sensors' management addresses and descriptions, or their templates' details
+        'SELECT address FROM Sensor', 'SELECT description FROM Sensor', 'SELECT * FROM Sensor', 'SELECT personality FROM Profile',
       ]) {
         await expect(db.exec(sql), sql).rejects.toThrow(/denied/i);
       }
