@@ -8,13 +8,19 @@
 #   scripts/db-server.sh status   # exit 0 when running
 #   scripts/db-server.sh url      # the URL of the admin account (server need not run)
 #
+# IPMS_DB_PORT is remembered for the datadir from its first start: set it once.
+#
 # The server runs with the binary log on (row format), as MySQL 8 does by default, so that
 # trigger installation is exercised under the same rules as in production.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 home=${IPMS_HOME:-$here/.ipms}
-port=${IPMS_DB_PORT:-33061}
+# The port is kept with the datadir (.ipms/port): later calls without IPMS_DB_PORT (npm test,
+# the url command, npm run db:start) find the server where it was started.
+portfile=$home/port
+saved_port=$(cat "$portfile" 2>/dev/null || true)
+port=${IPMS_DB_PORT:-${saved_port:-33061}}
 datadir=$home/mysql
 sock=$home/mysql.sock
 pidfile=$home/mysql.pid
@@ -76,7 +82,12 @@ client() {
 
 start() {
   ensure_installed
-  if running; then url; return 0; fi
+  if running; then
+    if [ -n "$saved_port" ] && [ "$port" != "$saved_port" ]; then
+      die "the server of $home already runs on port $saved_port, not $port: stop it first ($0 stop) to start it on another port"
+    fi
+    url; return 0
+  fi
   local server; server=$(find_server)
   mkdir -p "$home"
   local fresh=0
@@ -111,6 +122,7 @@ start() {
     --sql-mode=ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION \
     >/dev/null 2>&1 &
   local server_pid=$! i
+  echo "$port" > "$portfile"
   for i in $(seq 1 150); do
     if client -e 'SELECT 1' >/dev/null 2>&1; then break; fi
     if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -149,7 +161,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) if running; then say "running (pid $(cat "$pidfile"))"; url; else say "not running"; exit 1; fi ;;
+  status) if running; then say "running (pid $(cat "$pidfile"), port $port)"; url; else say "not running"; exit 1; fi ;;
   url) url ;;
   *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
 esac
