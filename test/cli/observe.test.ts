@@ -91,7 +91,9 @@ describe('sensors and thresholds', () => {
     expect(audit.map((a) => a.action)).toEqual(['sensor.add', 'sensor.approve', 'sensor.approve', 'sensor.approve', 'sensor.revoke', 'sensor.revoke']);
     expect(new Set(audit.map((a) => a.via))).toEqual(new Set(['cli']));
     await t.db.exec("DELETE FROM Rule WHERE src_ip = INET6_ATON('198.18.41.5')");
+    // removed, the sensor takes its approved ranges' whitelist entries with it
     expect((await ipms(t.url, 'sensors', 'remove', 'hp-1')).code).toBe(0);
+    expect(await t.db.rows("SELECT cidr FROM Whitelist WHERE created_by = 'ipms-honeypots'")).toEqual([]);
   });
 
   it('edits the same Threshold rows a DBA edits, with validation', async () => {
