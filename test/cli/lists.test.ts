@@ -136,17 +136,19 @@ describe('ipms blacklist', () => {
     expect(v1!.v).toEqual(v0!.v);
     const srcs = (await ipms(t.url, 'blacklist', 'list', '--json')).json<{ cidr: string; source: string }[]>().map((e) => `${e.cidr} ${e.source}`);
     expect(srcs).toEqual(expect.arrayContaining(['203.0.113.128/25 dshield', '198.51.101.0/24 spamhaus', '203.0.113.200/32 crowdsec-csv', '198.51.102.0/24 crowdsec-csv', '2001:db8:77::1/128 crowdsec-csv', '2001:db8:66::/48 plain']));
-    // FireHOL level1 lists the bogons too: the inside ranges, 0.0.0.0/8 and multicast are refused, with the reason
+    // FireHOL level1 lists the bogons too: the inside ranges (the shared CGNAT and overlay space
+    // among them), 0.0.0.0/8 and multicast are refused, with the reason
     const bogons = join(dir, 'level1.netset');
     writeFileSync(bogons, '# firehol_level1\n0.0.0.0/8\n10.0.0.0/8\n192.168.0.0/16\n224.0.0.0/3\n100.64.0.0/10\n239.0.0.0/8\n');
     const l1 = await ipms(t.url, 'blacklist', 'import', bogons, '--format', 'firehol', '--json');
     expect(l1.code).toBe(0);
     expect(l1.json()).toMatchObject({
-      entries: 6, added: 1, refused: [
+      entries: 6, added: 0, refused: [
         { line: 2, cidr: '0.0.0.0/8', why: 'overlaps the special range 0.0.0.0/8 (this network): no packet comes from it' },
         { line: 3, cidr: '10.0.0.0/8', why: 'overlaps the internal network 10.0.0.0/8 (private (RFC 1918)): a feed does not block inside ranges (ipms rules add does)' },
         { line: 4, cidr: '192.168.0.0/16', why: expect.stringMatching(/^overlaps the internal network 192\.168\.0\.0\/16/) },
         { line: 5, cidr: '224.0.0.0/3', why: 'wider than /8 is not a block ipms makes' },
+        { line: 6, cidr: '100.64.0.0/10', why: 'overlaps the internal network 100.64.0.0/10 (shared address space: carrier-grade NAT, overlays (RFC 6598)): a feed does not block inside ranges (ipms rules add does)' },
         // (one by one, before the database would refuse the whole batch for it)
         { line: 7, cidr: '239.0.0.0/8', why: 'overlaps the special range 224.0.0.0/3 (multicast and reserved): no packet comes from it' },
       ],
