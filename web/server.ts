@@ -211,9 +211,16 @@ export async function startWebServer(db: Db, o: WebServerOptions): Promise<WebSe
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = hostPort(o.host, o.port);
+      if (err.code === 'EADDRINUSE') reject(new ConfigError(`--listen ${where}: the port is in use by another program (ipms serve running already?)`, 'E_LISTEN'));
+      else if (err.code === 'EACCES') reject(new ConfigError(`--listen ${where}: not allowed to listen there (ports below 1024 need privileges)`, 'E_LISTEN'));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new ConfigError(`--listen ${where}: no interface of this host has that address`, 'E_LISTEN'));
+      else reject(err);
+    };
+    server.once('error', onError);
     server.listen(o.port, o.host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

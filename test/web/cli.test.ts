@@ -122,6 +122,10 @@ describe('ipms serve', () => {
       const home = await new Client(url).get('/');
       expect(home.status).toBe(200);
       expect(home.body).toContain('action="/login"');
+      // a second server on the same port: one line saying so, exit 2
+      const taken = url.replace('http://', '');
+      const again = await ipms(t.url, 'serve', '--listen', taken);
+      expect([again.code, again.err]).toEqual([2, `ipms: --listen ${taken}: the port is in use by another program (ipms serve running already?)`]);
     } finally {
       code = await p.stop();
     }
