@@ -289,6 +289,15 @@ export async function editRule(q: Queryable, id: number, e: RuleEdit): Promise<v
     params.push(e.reason);
   }
   if (!sets.length) throw new InputError('rules edit: give --duration, --action or --reason');
+  if (e.durationS !== undefined && e.durationS !== null) {
+    // a lifetime counted from creation that is over already would expire the rule at once
+    const [r] = await q.rows<{ ended: number; created: Date }>(
+      'SELECT created_at + INTERVAL ? SECOND <= UTC_TIMESTAMP(3) AS ended, created_at AS created FROM Rule WHERE id = ?', [e.durationS, id]);
+    if (r && Number(r.ended)) {
+      throw new RefusedError(`rule ${id} was created at ${r.created.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')}: a duration from its creation ` +
+        `that is over already would expire it at once (to take it off now: ipms rules drop ${id})`);
+    }
+  }
   // a closed rule (dropped, expired) is history: it is kept as it was decided
   const res = await q.exec(`UPDATE Rule SET ${sets.join(', ')} WHERE id = ? AND status IN ('pending', 'active', 'disabled')`, [...params, id]);
   if (!res.affectedRows) {

@@ -161,6 +161,11 @@ describe('adding and changing rules', () => {
     const shown = (await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>();
     expect(shown.action).toBe('REJECT');
     expect(Date.parse(shown.expires_at!) - Date.parse(shown.created_at)).toBe(7200_000);
+    // a lifetime from creation that is over already is refused, saying how to take it off now
+    await t.db.exec('UPDATE Rule SET created_at = created_at - INTERVAL 10 MINUTE WHERE id = ?', [rule!.id]);
+    const past = await ipms(t.url, 'rules', 'edit', id, '--duration', '1m');
+    expect([past.code, past.err]).toEqual([5, expect.stringMatching(new RegExp(`^ipms: rule ${id} was created at \\S+ \\S+Z: a duration from its creation that is over already would expire it at once \\(to take it off now: ipms rules drop ${id}\\)$`))]);
+    expect((await ipms(t.url, 'rules', 'show', id, '--json')).json<RuleJson>().expires_at).toBe(shown.expires_at);
     const drop = await ipms(t.url, 'rules', 'drop', id, '999999');
     expect(drop.code).toBe(4);
     expect(drop.out).toBe(`rule ${id}: dropped`);
