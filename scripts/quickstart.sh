@@ -35,6 +35,6 @@ npx --no-install tsx scripts/quickstart.ts rules
 cat <<'TXT'
 
 Next: point ipms at your own sensor's logs, e.g.
-  export IPMS_DATABASE_URL=...   # as printed above
+  export IPMS_DATABASE_URL=$(bash scripts/db-server.sh url)   # the local server's URL, password included
   node bin/ipms.mjs ingest --sensor my-sensor --honeyd-config /etc/honeyd.conf --follow /var/log/honeyd/honeyd.log
 TXT

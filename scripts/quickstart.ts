@@ -1,7 +1,8 @@
 /**
  * Helper of scripts/quickstart.sh (run through tsx, so the quickstart needs no mysql client):
- *   prepare URL   register the quickstart sensor and its announced demo threshold
- *   rules URL     print the rules that came out, with the threshold that made each
+ *   prepare   register the quickstart sensor and its announced demo threshold
+ *   rules     print the rules that came out, with the threshold that made each
+ * (the database URL comes from IPMS_DATABASE_URL: a command line is visible to every local user)
  */
 import { parseDatabaseUrl } from '../lib/config.ts';
 import { openDb } from '../lib/db.ts';
