@@ -183,14 +183,16 @@ export async function addBlacklist(
     const hit = prot.overlapping(e.cidr);
     const wide = tooWideToBlock(e.cidr);
     const within = inside.overlapping(e.cidr);
-    if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
-    else if (wide) out.refused.push({ line: e.line, cidr: e.cidr.text, why: wide });
+    // (the reason that says the most first: 10.0.0.0/8 is an inside network before it holds a
+    // honeypot range, 127.0.0.0/8 loopback before a device's 127.0.0.1)
+    if (wide) out.refused.push({ line: e.line, cidr: e.cidr.text, why: wide });
     else if (within) {
       out.refused.push({
         line: e.line, cidr: e.cidr.text,
         why: `overlaps the ${within.what}: ${within.what.startsWith('special') ? 'no packet comes from it' : 'a feed does not block inside ranges (ipms rules add does)'}`,
       });
     }
+    else if (hit) out.refused.push({ line: e.line, cidr: e.cidr.text, why: `protected by ${hit.what}` });
     else ok.push(e);
   }
   const action = opts.action ?? 'DROP';

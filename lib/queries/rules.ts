@@ -154,8 +154,11 @@ export async function getRule(q: Queryable, id: number): Promise<RuleOut> {
 /** The protected range (whitelist, sensor, honeypot, device) a range overlaps, if any. */
 export async function protectedOverlap(q: Queryable, c: { first: Buffer; last: Buffer }): Promise<string | null> {
   const [p] = await q.rows<{ reason: string; what: string }>(
+    // (a range no packet comes from says the most: loopback is that before it is a dry-run
+    // device's 127.0.0.1)
     `SELECT reason, what FROM ProtectedRange
-     WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ? LIMIT 1`,
+     WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ?
+     ORDER BY reason = 'no-source range' DESC, reason = 'whitelist' DESC LIMIT 1`,
     [c.last, c.first, c.first.length],
   );
   return p ? `${p.reason} ${p.what}` : null;

@@ -113,6 +113,11 @@ describe('adding and changing rules', () => {
     const mapped = await ipms(t.url, 'rules', 'add', '::ffff:192.0.2.9');
     expect(mapped.code).toBe(5);
     expect(mapped.err).toBe('ipms: refused to block 192.0.2.9/32: protected by whitelist 192.0.2.0/24');
+    // loopback is that before it is a dry-run device's address
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport, enabled) VALUES ('lo-dev', '127.0.0.1', 'nftables', 'dry-run', 0)");
+    const lo = await ipms(t.url, 'rules', 'add', '127.0.0.1');
+    expect([lo.code, lo.err]).toEqual([5, 'ipms: refused to block 127.0.0.1/32: protected by no-source range loopback 127.0.0.0/8']);
+    await t.db.exec("DELETE FROM Device WHERE name = 'lo-dev'");
 
     const bad = await ipms(t.url, 'rules', 'add', '192.0.2.1', '--dst-port', '22', '--proto', 'icmp');
     expect(bad.code).toBe(2);
