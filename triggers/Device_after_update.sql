@@ -28,6 +28,7 @@ BEGIN
     FROM Rule r
     WHERE r.status IN ('pending', 'active') AND r.targeted = 0
       AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
+      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL))
       AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.device_id = NEW.id);
     -- rows it had before a narrowing (taken off then) are wanted again once it takes them
     UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id

@@ -30,17 +30,28 @@ function age(iso: string): string {
  * block addresses only): it fails there on every batch, and stays pending, which is better said
  * when it is made.
  */
+/**
+ * What the devices make of a new rule: one of its rows that a device cannot carry fails there
+ * (chosen by hand with --device, or an adapter option such as ipv6=false); a source-only
+ * device of its scope (ipset, pf, RouterOS) does not take a rule with a destination, protocol
+ * or port at all (see triggers/Rule_after_insert.sql). Either is said, with the reason.
+ */
 async function cannotCarry(ctx: Context, ruleId: number): Promise<string[]> {
-  const rows = await ctx.db().rows<RuleInput & { name: string; adapter: string; options: string | null }>(
+  const rows = await ctx.db().rows<RuleInput & { name: string; adapter: string; options: string | null; has_row: number }>(
     `SELECT r.id, r.src_ip, r.src_prefix, r.src_last, r.dst_ip, r.dst_port, r.proto, r.action, r.expires_at,
-            d.name, d.adapter, d.options
-     FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id JOIN Device d ON d.id = rd.device_id
-     WHERE rd.rule_id = ? AND rd.desired = 'present' ORDER BY d.name`, [ruleId]);
+            d.name, d.adapter, d.options, rd.id IS NOT NULL AS has_row
+     FROM Rule r JOIN Device d LEFT JOIN RuleDevice rd ON rd.rule_id = r.id AND rd.device_id = d.id
+     WHERE r.id = ? AND ((rd.id IS NOT NULL AND rd.desired = 'present')
+                         OR (rd.id IS NULL AND r.targeted = 0 AND d.enabled = 1 AND (d.applies_to = 'any' OR d.applies_to = r.scope)))
+     ORDER BY d.name`, [ruleId]);
   const out: string[] = [];
   for (const row of rows) {
     try {
       const why = adapterFor(row.adapter).unsupported(toDeviceRule(row, { protected: [], purpose: 'keep' }), deviceOptions(row));
-      if (why) out.push(`device ${row.name} (${row.adapter}) cannot carry rule ${ruleId}: ${why}; it fails there until dropped (or give --device)`);
+      if (!why) continue;
+      out.push(Number(row.has_row)
+        ? `device ${row.name} (${row.adapter}) cannot carry rule ${ruleId}: ${why}; it fails there until dropped (or give --device)`
+        : `device ${row.name} (${row.adapter}) does not take rule ${ruleId}: ${why}`);
     } catch {
       // (what the worker refuses for other reasons it says itself)
     }
@@ -181,9 +192,11 @@ export function registerRules(program: Command, ctx: Context): void {
       const r = await getRule(ctx.db(), id);
       await ctx.audit('rule.add', `rule ${id}`, { src: r.src, dst: r.dst, dst_port: r.dst_port, proto: r.proto, action: r.action,
         expires_at: r.expires_at, reason: r.reason, devices: o.device ?? null });
-      if (o.json) return ctx.json(r);
-      ctx.io.out(`rule ${id}: ${r.action} ${r.src} -> ${traffic(r)} (${deviceSummary(r)})`);
-      for (const w of await cannotCarry(ctx, id)) ctx.io.err(`ipms: ${w}`);
+      const warnings = await cannotCarry(ctx, id);
+      if (o.json) ctx.json(r);
+      else ctx.io.out(`rule ${id}: ${r.action} ${r.src} -> ${traffic(r)} (${deviceSummary(r)})`);
+      // (on stderr, with --json too)
+      for (const w of warnings) ctx.io.err(`ipms: ${w}`);
     });
 
   rules

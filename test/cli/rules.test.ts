@@ -134,11 +134,15 @@ describe('adding and changing rules', () => {
     expect((await ipms(t.url, 'rules', 'list', '--src', '203.0.113.99', '--json')).json<RuleJson[]>()).toEqual([]);
   });
 
-  it('says when a device it goes to cannot express it (a port on an ipset device)', async () => {
+  it('says when a device of its scope cannot express it (a port on an ipset device), which then does not take it', async () => {
     await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('ips1', 'ips1.example.net', 'ipset', 'dry-run')");
-    const port = await ipms(t.url, 'rules', 'add', '198.51.100.140', '--dst-port', '22');
+    const port = await ipms(t.url, 'rules', 'add', '198.51.100.140', '--dst-port', '22', '--json');
     expect(port.code).toBe(0);
-    expect(port.err).toMatch(/^ipms: device ips1 \(ipset\) cannot carry rule \d+: ipset matches source addresses only; .*; it fails there until dropped \(or give --device\)$/);
+    expect(port.err).toMatch(/^ipms: device ips1 \(ipset\) does not take rule \d+: ipset matches source addresses only; .*$/);
+    expect(port.json<RuleJson>().devices.map((d) => d.device)).not.toContain('ips1');
+    // named by hand, it gets the rule, and it fails there, visibly
+    const forced = await ipms(t.url, 'rules', 'add', '198.51.100.143', '--dst-port', '22', '--device', 'ips1');
+    expect(forced.err).toMatch(/^ipms: device ips1 \(ipset\) cannot carry rule \d+: ipset matches source addresses only; .*; it fails there until dropped \(or give --device\)$/);
     const plain = await ipms(t.url, 'rules', 'add', '198.51.100.141');
     expect([plain.code, plain.err]).toEqual([0, '']);
     const named = await ipms(t.url, 'rules', 'add', '198.51.100.142', '--dst-port', '22', '--device', 'fw1');

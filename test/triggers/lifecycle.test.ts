@@ -68,6 +68,28 @@ describe('which devices get a rule', () => {
     ]);
   });
 
+  it('gives a rule with a destination, protocol or port only to devices that can carry it (not ipset, pf, RouterOS)', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Rule (src_ip, proto, dst_port, origin) VALUES (INET6_ATON('203.0.113.41'), 'tcp', 22, 'manual')");
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('203.0.113.42'), 'manual')");
+    const [port, plain] = await rules(t.db);
+    const devicesOf = async (id: number) => (await deviceRows(id)).map((x) => x.device);
+    expect([await devicesOf(port!.id), await devicesOf(plain!.id)]).toEqual([['border'], ['all', 'border']]);
+    // active once the device that can carry it has it
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [port!.id]);
+    expect(await status(port!.id)).toBe('active');
+    // a source-only device added or enabled later neither takes it nor holds it back
+    await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'off'");
+    await t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('ros', 'ros.example.net', 'routeros', 'dry-run')");
+    expect(await devicesOf(port!.id)).toEqual(['border']);
+    expect(await status(port!.id)).toBe('active');
+    expect(await devicesOf(plain!.id)).toEqual(['all', 'border', 'off', 'ros']);
+    // nor when the rule is closed and opened again
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [port!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [port!.id]);
+    expect(await devicesOf(port!.id)).toEqual(['border']);
+  });
+
   it('fills in open rules when a device is added or enabled, and takes them off when it narrows', async () => {
     await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '203.0.113.2' }));
     const [r] = await rules(t.db);
@@ -383,9 +405,10 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await t.db.exec("UPDATE Rule SET src_prefix = 24, dst_port = 22, proto = 'TCP', status = 'pending' WHERE id = ?", [r!.id]);
     const [v] = await t.db.rows<{ src: string; dst_port: number; proto: string }>('SELECT src, dst_port, proto FROM RuleView WHERE id = ?', [r!.id]);
     expect(v).toEqual({ src: '203.0.113.0/24', dst_port: 22, proto: 'tcp' });
-    expect((await deviceRows(r!.id)).map((x) => [x.desired, x.state])).toEqual([
-      ['present', 'pending'],
-      ['present', 'pending'],
+    // (now with a port: the ipset device, which holds source addresses only, does not take it)
+    expect((await deviceRows(r!.id)).map((x) => [x.device, x.desired, x.state])).toEqual([
+      ['all', 'absent', 'removed'],
+      ['border', 'present', 'pending'],
     ]);
     // a protocol in other letters is another value to the devices: refused while it is on one
     await t.db.exec("UPDATE RuleDevice SET state = 'applied' WHERE rule_id = ?", [r!.id]);
