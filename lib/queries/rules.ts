@@ -158,7 +158,8 @@ export async function protectedOverlap(q: Queryable, c: { first: Buffer; last: B
     // device's 127.0.0.1)
     `SELECT reason, what FROM ProtectedRange
      WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ?
-     ORDER BY reason = 'no-source range' DESC, reason = 'whitelist' DESC LIMIT 1`,
+     ORDER BY CASE reason WHEN 'no-source range' THEN 0 WHEN 'whitelist' THEN 1 WHEN 'honeypot range' THEN 1
+                          WHEN 'sensor' THEN 2 WHEN 'honeypot' THEN 3 ELSE 4 END LIMIT 1`,
     [c.last, c.first, c.first.length],
   );
   return p ? `${p.reason} ${p.what}` : null;
