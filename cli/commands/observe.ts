@@ -115,6 +115,9 @@ export function registerObserve(program: Command, ctx: Context): void {
           cf: intArg(crit.failed ?? o.critFailed, crit.failed ? '--crit failed' : '--crit-failed', 1),
           silent: parseDuration(warn.silent ?? o.silentAfter, warn.silent ? '--warn silent' : '--silent-after'),
         };
+        // (a state would go critical before it ever warned)
+        if (lim.wp > lim.cp) throw new InputError(`the pending warning limit (${formatDuration(lim.wp)}) is later than the critical one (${formatDuration(lim.cp)})`);
+        if (lim.wf > lim.cf) throw new InputError(`the failed warning limit (${lim.wf}) is above the critical one (${lim.cf})`);
         st = await getStatus(ctx.db(), lim.silent);
       } catch (err) {
         // a monitoring plugin reports any failure to look (bad limits too) as UNKNOWN, never as a state

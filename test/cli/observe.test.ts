@@ -183,7 +183,9 @@ describe('logs, why, status, check', () => {
     // repeated --warn flags add up
     const two = await ipms(t.url, 'check', '--warn', 'pending=1m', '--warn', 'failed=5', '--crit', 'pending=1h');
     expect([two.code, two.out]).toEqual([1, expect.stringMatching(/failed=1;5;10 oldest_pending=600s;60;3600 /)]);
-    for (const args of [['--bogus'], ['--warn', 'pending=soon'], ['--crit', 'silent=1h'], ['--warn-failed', '0'], ['--warn', 'failed=1', '--warn', 'failed=2'], ['--config']]) {
+    for (const args of [['--bogus'], ['--warn', 'pending=soon'], ['--crit', 'silent=1h'], ['--warn-failed', '0'], ['--warn', 'failed=1', '--warn', 'failed=2'], ['--config'],
+      // limits the wrong way round: critical before warning
+      ['--warn-pending', '5m', '--crit-pending', '1m'], ['--warn', 'failed=20']]) {
       const u = await ipms(t.url, 'check', ...args);
       expect([u.code, u.out.split('\n').length, u.err], args.join(' ')).toEqual([3, 1, '']);
       expect(u.out).toMatch(/^IPMS UNKNOWN - /);
