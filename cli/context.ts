@@ -34,7 +34,10 @@ export class Context {
   ) {}
 
   config(): Readonly<Config> {
-    this.cfg ??= resolveConfig({ flags: this.flags(), env: this.env });
+    if (!this.cfg) {
+      this.cfg = resolveConfig({ flags: this.flags(), env: this.env });
+      for (const w of this.cfg.warnings ?? []) this.io.err(`ipms: warning: ${w}`);
+    }
     return this.cfg;
   }
 

@@ -2,7 +2,7 @@
  * Configuration, resolved once: flags > environment > config file > defaults; validated,
  * frozen and passed explicitly. Nothing here connects to anything.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.ts';
@@ -32,6 +32,8 @@ export interface Config {
   db?: DbConfig;
   /** where the URL came from, for error messages */
   dbSource?: string;
+  /** what the admin should know about the configuration (printed once on stderr) */
+  warnings?: string[];
 }
 
 export interface ConfigSources {
@@ -153,6 +155,13 @@ export function resolveConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (url !== undefined) {
     cfg.db = parseDatabaseUrl(url, dbSource);
     cfg.dbSource = dbSource;
+    // the password of the URL taken from a file others may read
+    if (fileName && dbSource === `databaseUrl in ${fileName}` && cfg.db.password) {
+      const mode = statSync(fileName).mode & 0o777;
+      if (mode & 0o077) {
+        cfg.warnings = [`config file ${fileName} holds a database password and other users may read it (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${fileName}`];
+      }
+    }
   }
   return Object.freeze(cfg);
 }

@@ -1,9 +1,10 @@
 /** Configuration: the config file says what is wrong with it, at once. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../lib/config.ts';
+import { ipms } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipms-config-'));
 const file = (name: string, body: unknown) => {
@@ -23,5 +24,20 @@ describe('the config file', () => {
     expect(() => resolveConfig({ flags: { config: typo }, env: {} })).toThrow(`config file ${typo}: unknown key 'databaseURL' (known: databaseUrl)`);
     const num = file('num.json', { databaseUrl: 3306 });
     expect(() => resolveConfig({ flags: { config: num }, env: {} })).toThrow(`config file ${num}: databaseUrl must be a string`);
+  });
+
+  it('warns once when it holds a password others may read', async () => {
+    const p = file('shared.json', { databaseUrl: 'mysql://u:secret@127.0.0.1:1/ipms' });
+    chmodSync(p, 0o644);
+    expect(resolveConfig({ flags: { config: p }, env: {} }).warnings).toEqual([`config file ${p} holds a database password and other users may read it (mode 0644): chmod 600 ${p}`]);
+    // (through the CLI: once, on stderr, and the password is not in it)
+    const r = await ipms(undefined, '--config', p, 'rules', 'list');
+    expect(r.err.split('\n').filter((l) => l.includes('warning'))).toEqual([`ipms: warning: config file ${p} holds a database password and other users may read it (mode 0644): chmod 600 ${p}`]);
+    expect(r.err).not.toContain('secret');
+    chmodSync(p, 0o600);
+    expect(resolveConfig({ flags: { config: p }, env: {} }).warnings).toBeUndefined();
+    // a URL given another way is not the file's
+    chmodSync(p, 0o644);
+    expect(resolveConfig({ flags: { config: p, databaseUrl: 'mysql://u:p@127.0.0.1:1/ipms' }, env: {} }).warnings).toBeUndefined();
   });
 });
