@@ -14,16 +14,23 @@ export interface ListEntryOut {
   source?: string | null;
   action?: Action;
   expires_at?: string | null;
+  /** blacklist: the entry's latest rule and its status (a dropped one: whitelisted since, or by an admin) */
+  rule_id?: number | null;
+  rule_status?: string | null;
 }
 
 export type ListName = 'Whitelist' | 'Blacklist';
 
 /** The entries of a list in address order; `within`: only those that overlap that range. */
 export async function listEntries(q: Queryable, table: ListName, limit = 100_000, within?: Cidr): Promise<ListEntryOut[]> {
-  const extra = table === 'Blacklist' ? ', source, action, expires_at' : '';
+  // (a blacklist entry's latest rule: ix_rule_blacklist, one look-up each)
+  const extra = table === 'Blacklist'
+    ? `, source, action, expires_at,
+       (SELECT CONCAT(r.id, ' ', r.status) FROM Rule r WHERE r.blacklist_id = e.id ORDER BY r.id DESC LIMIT 1) AS rule`
+    : '';
   const where = within ? 'WHERE first_ip <= ? AND last_ip >= ? AND LENGTH(first_ip) = ?' : '';
-  const rows = await q.rows<{ id: number; cidr: string; comment: string | null; created_at: Date; source?: string | null; action?: Action; expires_at?: Date | null }>(
-    `SELECT id, cidr, comment, created_at${extra} FROM ${table} ${where} ORDER BY first_ip, prefix LIMIT ${Math.max(1, Math.floor(limit))}`,
+  const rows = await q.rows<{ id: number; cidr: string; comment: string | null; created_at: Date; source?: string | null; action?: Action; expires_at?: Date | null; rule?: string | null }>(
+    `SELECT id, cidr, comment, created_at${extra} FROM ${table} e ${where} ORDER BY first_ip, prefix LIMIT ${Math.max(1, Math.floor(limit))}`,
     within ? [within.last, within.first, within.first.length] : [],
   );
   return rows.map((r) => ({
@@ -32,7 +39,8 @@ export async function listEntries(q: Queryable, table: ListName, limit = 100_000
     comment: r.comment,
     created_at: r.created_at.toISOString(),
     ...(table === 'Blacklist'
-      ? { source: r.source ?? null, action: r.action!, expires_at: r.expires_at ? r.expires_at.toISOString() : null }
+      ? { source: r.source ?? null, action: r.action!, expires_at: r.expires_at ? r.expires_at.toISOString() : null,
+          rule_id: r.rule ? Number(r.rule.split(' ')[0]) : null, rule_status: r.rule ? r.rule.split(' ')[1]! : null }
       : {}),
   }));
 }

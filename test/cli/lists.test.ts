@@ -235,4 +235,15 @@ describe('ipms blacklist', () => {
     const j = (await ipms(t.url, 'blacklist', 'import', f, '--format', 'plain', '--source', 'hostbits', '--json')).json();
     expect(j).toMatchObject({ entries: 2, added: 0, present: 2, rounded: [{ line: 1, text: '198.51.104.77/28', cidr: '198.51.104.64/28' }] });
   });
+
+  it("shows each entry's rule and its status: one dropped by a later whitelist entry is seen as such", async () => {
+    expect((await ipms(t.url, 'blacklist', 'add', '198.51.106.0/25')).code).toBe(0);
+    const entry = () => ipms(t.url, 'blacklist', 'list', '--json').then((r) => r.json<{ cidr: string; rule_id: number | null; rule_status: string | null }[]>()
+      .find((e) => e.cidr === '198.51.106.0/25'));
+    const before = await entry();
+    expect(before).toMatchObject({ rule_id: expect.any(Number), rule_status: 'pending' });
+    expect((await ipms(t.url, 'whitelist', 'add', '198.51.106.7')).code).toBe(0);
+    expect(await entry()).toMatchObject({ rule_id: before!.rule_id, rule_status: 'dropped' });
+    expect((await ipms(t.url, 'blacklist', 'list')).out).toMatch(new RegExp(`198\\.51\\.106\\.0/25 .* ${before!.rule_id} dropped`));
+  });
 });

@@ -52,8 +52,8 @@ ${admin ? html`<form method="post" action="/whitelist/add" class="add">${csrfFie
 <button type="submit">Add to whitelist</button> <small>open rules it covers are dropped</small>
 </form>` : ''}
 <h2 id="blacklist">Blacklist <small>blocked on sight</small></h2>
-${black.length ? html`<table class="blacklist"><thead><tr><th>cidr</th><th>action</th><th>source</th><th>expires (UTC)</th><th>comment</th><th></th></tr></thead><tbody>
-${black.slice(0, SHOWN).map((e) => html`<tr><td>${e.cidr}</td><td>${e.action}</td><td>${visible(e.source ?? '-')}</td><td>${e.expires_at ? when(e.expires_at) : 'never'}</td><td>${visible(e.comment ?? '')}</td><td>${removeButton(req, 'Blacklist', e)}</td></tr>`)}
+${black.length ? html`<table class="blacklist"><thead><tr><th>cidr</th><th>action</th><th>source</th><th>expires (UTC)</th><th>rule</th><th>comment</th><th></th></tr></thead><tbody>
+${black.slice(0, SHOWN).map((e) => html`<tr><td>${e.cidr}</td><td>${e.action}</td><td>${visible(e.source ?? '-')}</td><td>${e.expires_at ? when(e.expires_at) : 'never'}</td><td>${e.rule_id ? `${e.rule_id} ${e.rule_status}` : '-'}</td><td>${visible(e.comment ?? '')}</td><td>${removeButton(req, 'Blacklist', e)}</td></tr>`)}
 </tbody></table>${more(black.length, 'blacklist')}` : html`<p>${within ? 'No blacklist entry overlaps it.' : 'The blacklist is empty.'}</p>`}
 ${admin ? html`<form method="post" action="/blacklist/add" class="add">${csrfField(req)}
 <label>Address or CIDR <input name="cidr" required placeholder="203.0.113.0/24" size="24"></label>
