@@ -5,7 +5,7 @@ import { formatDuration, parseDuration } from '../../lib/duration.ts';
 import { InputError, NotFoundError } from '../../lib/errors.ts';
 import type { Cidr } from '../../lib/ip.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
-import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, revokeSensorNets, setSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
+import { addSensor, addThreshold, approveSensorNets, listSensors, listThresholds, removeSensor, removeThreshold, revokeSensorNets, setSensor, setThreshold, type ThresholdOut, type ThresholdSet } from '../../lib/queries/sensors.ts';
 import { RULE_PROTOCOLS } from '../../lib/types.ts';
 import { actionArg, cidrArg, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
@@ -187,7 +187,17 @@ and counts the honeypots waiting.`)
       const set = parseThresholdPairs(pairs);
       await addThreshold(ctx.db(), nameArg(name), set);
       await ctx.audit('threshold.add', `threshold ${name}`, set);
-      ctx.io.out(`threshold ${name}: added`);
+      // (what was not given is the table's default: say what the threshold is)
+      const [t] = await listThresholds(ctx.db(), name);
+      ctx.io.out(`threshold ${name}: added: ${t!.max_hits} hits / ${formatDuration(t!.window_s)} of ${t!.proto ?? 'any'}${t!.dst_port ? ` to port ${t!.dst_port}` : ''}` +
+        `${t!.sensor ? ` on ${t!.sensor}` : ''} per ${t!.group_by}, ${t!.action} ${t!.duration_s ? `for ${formatDuration(t!.duration_s)}` : 'until dropped'}`);
+    });
+  th.command('remove <name>')
+    .description('remove a threshold (its rules stay, as they were decided; `disable` keeps it for later)')
+    .action(async (name: string) => {
+      await removeThreshold(ctx.db(), nameArg(name));
+      await ctx.audit('threshold.remove', `threshold ${name}`);
+      ctx.io.out(`threshold ${name}: removed`);
     });
   th.command('set <name> <pairs...>')
     .description('change a threshold: key=value ...; takes effect on the next insert')

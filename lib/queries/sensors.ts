@@ -221,6 +221,15 @@ export async function addThreshold(q: Queryable, name: string, set: ThresholdSet
   return res.insertId;
 }
 
+/**
+ * Its rules keep their reason (the threshold's name) and lose the link (ON DELETE SET NULL);
+ * its counters match nothing any more and go with the purge of old windows.
+ */
+export async function removeThreshold(q: Queryable, name: string): Promise<void> {
+  const res = await q.exec('DELETE FROM Threshold WHERE name = ?', [name]);
+  if (!res.affectedRows) throw new NotFoundError(`threshold ${name} does not exist`);
+}
+
 export async function setThreshold(q: Queryable, name: string, set: ThresholdSet): Promise<void> {
   const cols = await columns(q, set);
   if (!cols.length) throw new InputError('nothing to set: give key=value pairs');

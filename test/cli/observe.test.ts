@@ -98,7 +98,7 @@ describe('sensors and thresholds', () => {
 
   it('edits the same Threshold rows a DBA edits, with validation', async () => {
     const add = await ipms(t.url, 'thresholds', 'add', 'ssh', 'proto=tcp', 'dst_port=22', 'group_by=src_dport', 'window=1m', 'max_hits=5', 'duration=1h');
-    expect(add.code).toBe(0);
+    expect([add.code, add.out]).toEqual([0, 'threshold ssh: added: 5 hits / 1m of tcp to port 22 per src_dport, DROP for 1h']);
     const [row] = await t.db.rows<Record<string, unknown>>("SELECT proto, dst_port, group_by, window_s, max_hits, duration_s, enabled FROM Threshold WHERE name = 'ssh'");
     expect(row).toEqual({ proto: 'tcp', dst_port: 22, group_by: 'src_dport', window_s: 60, max_hits: 5, duration_s: 3600, enabled: 1 });
     expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'max_hits=7', 'duration=never')).code).toBe(0);
@@ -118,6 +118,14 @@ describe('sensors and thresholds', () => {
     expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'window=5w')).err).toBe('ipms: threshold window: at most 31d');
     expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'proto=icmp', 'dst_port=any')).code).toBe(0);
     expect((await ipms(t.url, 'thresholds', 'set', 'ssh', 'proto=tcp', 'dst_port=22')).code).toBe(0);
+    // one given no values is the table's defaults, and says so; removed, its rules stay
+    expect((await ipms(t.url, 'thresholds', 'add', 'plain')).out).toBe('threshold plain: added: 50 hits / 1s of any per src, DROP until dropped');
+    await t.db.exec("INSERT INTO Rule (src_ip, origin, threshold_id, reason) SELECT INET6_ATON('198.51.100.230'), 'threshold', id, 'threshold plain' FROM Threshold WHERE name = 'plain'");
+    expect((await ipms(t.url, 'thresholds', 'remove', 'plain')).out).toBe('threshold plain: removed');
+    expect(await t.db.rows("SELECT threshold_id, reason, status FROM Rule WHERE src_ip = INET6_ATON('198.51.100.230')"))
+      .toEqual([{ threshold_id: null, reason: 'threshold plain', status: 'pending' }]);
+    expect((await ipms(t.url, 'thresholds', 'remove', 'plain')).code).toBe(4);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE src_ip = INET6_ATON('198.51.100.230')");
   });
 });
 
