@@ -31,8 +31,8 @@ function registerListing(group: Command, ctx: Context, table: ListName): void {
       if (!rows.length) return ctx.io.out(`the ${table.toLowerCase()} is empty`);
       ctx.io.out(table === 'Blacklist'
         ? renderTable(['id', 'cidr', 'action', 'source', 'expires', 'rule', 'comment'],
-          rows.map((r) => [r.id, r.cidr, r.action, r.source, r.expires_at ?? 'never', r.rule_id ? `${r.rule_id} ${r.rule_status}` : null, r.comment]))
-        : renderTable(['id', 'cidr', 'comment', 'added'], rows.map((r) => [r.id, r.cidr, r.comment, r.created_at])));
+          rows.map((r) => [r.id, r.cidr, r.action, r.source, r.expires_at ? new Date(r.expires_at) : 'never', r.rule_id ? `${r.rule_id} ${r.rule_status}` : null, r.comment]))
+        : renderTable(['id', 'cidr', 'comment', 'added'], rows.map((r) => [r.id, r.cidr, r.comment, new Date(r.created_at)])));
     });
   const remove = group
     .command('remove <cidr-or-id>')

@@ -148,7 +148,7 @@ and counts the honeypots waiting.`)
       if (o.json) return ctx.json(rows);
       if (!rows.length) return ctx.io.out('no sensors');
       ctx.io.out(renderTable(['name', 'address', 'last event', 'events 24h', 'honeypots', 'not approved', 'state'],
-        rows.map((s) => [s.name, s.address, s.last_event_at ?? 'never', s.events_24h, s.honeypots, s.honeypots_unapproved || '',
+        rows.map((s) => [s.name, s.address, s.last_event_at ? new Date(s.last_event_at) : 'never', s.events_24h, s.honeypots, s.honeypots_unapproved || '',
           s.silent ? 'SILENT' : ''])));
     });
   sensors.command('show <name>')
