@@ -73,7 +73,9 @@ export class Context {
   }
 
   json(value: unknown): void {
-    this.io.out(JSON.stringify(value, null, 2));
+    // JSON.stringify leaves DEL and the C1 controls raw, which the terminal escaping of every
+    // printed line would turn into \x.. (not JSON): written as \u00.. here, they stay JSON
+    this.io.out(JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   }
 
   /**

@@ -35,7 +35,8 @@ BEGIN
     SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
         rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
     WHERE rd.device_id = NEW.id AND rd.desired = 'absent' AND r.status IN ('pending', 'active') AND r.targeted = 0
-      AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope);
+      AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
+      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL));
     -- an active rule is active on every device that takes it: until this one has it, pending
     UPDATE Rule r JOIN RuleDevice x ON x.rule_id = r.id
     SET r.status = 'pending'

@@ -48,6 +48,7 @@ body: BEGIN
     DECLARE v_msg VARCHAR(255);
     DECLARE v_was_on INT;
     DECLARE v_is_on INT;
+    DECLARE v_traffic INT DEFAULT 0;
     -- derived columns follow the source; written by hand they are put back (the scope to what
     -- the Network table says now: ipms_rescope writes it when a network changes)
     IF NEW.src_ip <=> OLD.src_ip AND NEW.src_prefix <=> OLD.src_prefix THEN
@@ -62,6 +63,7 @@ body: BEGIN
     IF NOT (NEW.src_ip <=> OLD.src_ip) OR NOT (NEW.src_prefix <=> OLD.src_prefix)
        OR NOT (NEW.dst_ip <=> OLD.dst_ip) OR NOT (NEW.dst_port <=> OLD.dst_port)
        OR NOT (CAST(NEW.proto AS BINARY) <=> CAST(OLD.proto AS BINARY)) THEN
+      SET v_traffic = 1;
       IF EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = OLD.id AND x.state <> 'removed') THEN
         SET v_msg = LEFT(CONCAT('ipms: refused to change the traffic of rule ', OLD.id, ': it is on devices (or on its way); ',
                                 'drop it and add a new rule'), 128);
@@ -108,11 +110,17 @@ body: BEGIN
       END IF;
     END IF;
     -- the devices that hold the rule hold it under its old action (another nftables set,
-    -- ipset, pf table or RouterOS list): the worker takes that entry off too (see schema 0019)
+    -- ipset, pf table or RouterOS list): the worker takes that entry off too (see schema 0019).
+    -- Every row but one whose entry is off: a batch that failed half way or was released (the
+    -- rule changed meanwhile) may have put it there without recording it. A row being taken
+    -- off is sent again, its version bumped, so that a removal claimed before the change is
+    -- not recorded as the whole of it.
     IF NOT (NEW.action <=> OLD.action) THEN
-      UPDATE RuleDevice SET old_action = OLD.action
-      WHERE rule_id = NEW.id
-        AND (claimed_by IS NOT NULL OR (applied_at IS NOT NULL AND NOT (desired = 'absent' AND state = 'removed')));
+      UPDATE RuleDevice
+      SET old_action = OLD.action, version = version + 1, updated_at = UTC_TIMESTAMP(3),
+          state = IF(desired = 'absent', 'pending', state), attempts = IF(desired = 'absent', 0, attempts),
+          next_attempt_at = IF(desired = 'absent', UTC_TIMESTAMP(3), next_attempt_at)
+      WHERE rule_id = NEW.id AND NOT (desired = 'absent' AND state = 'removed');
     END IF;
     SET v_was_on = OLD.status IN ('pending', 'active');
     SET v_is_on = NEW.status IN ('pending', 'active');
@@ -121,9 +129,11 @@ body: BEGIN
       SET desired = 'absent', state = 'pending', attempts = 0, last_error = NULL,
           next_attempt_at = UTC_TIMESTAMP(3), version = version + 1, updated_at = UTC_TIMESTAMP(3)
       WHERE rule_id = NEW.id AND desired = 'present';
-    ELSEIF v_was_on = 0 AND v_is_on = 1 THEN
+    ELSEIF v_is_on = 1 AND (v_was_on = 0 OR v_traffic = 1) THEN
       -- back on the devices that take it now (its source may have been edited while it was
-      -- closed, and a disabled device gets nothing new)
+      -- closed, and a disabled device gets nothing new); so is an open rule whose traffic
+      -- changed while no device had it (a port rule that source-only devices did not take,
+      -- edited to all traffic)
       UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
       SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
           rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
@@ -154,7 +164,8 @@ body: BEGIN
       UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id
       SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
           rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
-      WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1 AND d.applies_to = NEW.scope;
+      WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1 AND d.applies_to = NEW.scope
+        AND (d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL));
       INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
       SELECT NEW.id, d.id, 'present', 'pending', UTC_TIMESTAMP(3)
       FROM Device d

@@ -218,5 +218,10 @@ describe('text from sensors and feeds', () => {
       expect(r.out + r.err, args.join(' ')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
       if (args[0] !== 'rules' || args[1] === 'show') expect(r.out, args.join(' ')).toMatch(/\\x1b/);
     }
+    // --json stays JSON, with every control character escaped as JSON does (DEL and C1 too)
+    await t.db.exec("UPDATE Rule SET reason = ? WHERE id = ?", ['feed\u009b2J\x7f\x1b]0;x\x07', rule!.id]);
+    const j = await ipms(t.url, 'rules', 'show', String(rule!.id), '--json');
+    expect(j.out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+    expect(j.json<{ reason: string }>().reason).toBe('feed\u009b2J\x7f\x1b]0;x\x07');
   });
 });

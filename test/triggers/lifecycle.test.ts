@@ -88,6 +88,25 @@ describe('which devices get a rule', () => {
     await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [port!.id]);
     await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [port!.id]);
     expect(await devicesOf(port!.id)).toEqual(['border']);
+    // a rule for all traffic, off every device, edited to a port and opened again: the rows the
+    // source-only devices had stay off, also when such a device is disabled and enabled again
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [plain!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE id = ?", [plain!.id]);
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed', removed_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [plain!.id]);
+    await t.db.exec("UPDATE Rule SET proto = 'tcp', dst_port = 22, status = 'pending' WHERE id = ?", [plain!.id]);
+    const wanted = async (id: number) => (await deviceRows(id)).filter((x) => x.desired === 'present').map((x) => x.device);
+    expect(await wanted(plain!.id)).toEqual(['border']);
+    await t.db.exec("UPDATE Device SET enabled = 0 WHERE name = 'all'");
+    await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'all'");
+    expect(await wanted(plain!.id)).toEqual(['border']);
+    // an open port rule that only source-only devices would take (none has it) edited to all
+    // traffic: they get it now
+    await t.db.exec("UPDATE Device SET enabled = 0 WHERE name IN ('border', 'core')");
+    await t.db.exec("INSERT INTO Rule (src_ip, proto, dst_port, origin) VALUES (INET6_ATON('203.0.113.43'), 'tcp', 22, 'manual')");
+    const [, , only] = await rules(t.db);
+    expect(await devicesOf(only!.id)).toEqual([]);
+    await t.db.exec("UPDATE Rule SET proto = NULL, dst_port = NULL WHERE id = ?", [only!.id]);
+    expect(await wanted(only!.id)).toEqual(['all', 'off', 'ros']);
   });
 
   it('fills in open rules when a device is added or enabled, and takes them off when it narrows', async () => {
@@ -277,13 +296,23 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     const [r] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('198.51.104.7')");
     const rows = async () => (await t.db.rows<{ device: string; desired: string; state: string; old_action: string | null }>(
       'SELECT d.name AS device, rd.desired, rd.state, rd.old_action FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? ORDER BY d.name', [r!.id]));
-    // border applied it; all never did (nothing of it there)
+    // border applied it; all's batch failed (it may have put the entry there all the same:
+    // a RouterOS session goes on after a failing line)
     await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE rd.rule_id = ? AND d.name = 'border'", [r!.id]);
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'failed' WHERE rd.rule_id = ? AND d.name = 'all'", [r!.id]);
     await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [r!.id]);
     expect(await rows()).toEqual([
-      { device: 'all', desired: 'present', state: 'pending', old_action: null },
+      { device: 'all', desired: 'present', state: 'pending', old_action: 'DROP' },
       { device: 'border', desired: 'present', state: 'pending', old_action: 'DROP' },
     ]);
+    // a removal under way is sent again, with a new version: one claimed before the change
+    // took off the new action's entry only, and must not be recorded as done
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [r!.id]);
+    const [before] = await t.db.rows<{ version: number }>("SELECT rd.version FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? AND d.name = 'border'", [r!.id]);
+    await t.db.exec("UPDATE Rule SET action = 'DROP' WHERE id = ?", [r!.id]);
+    expect(await t.db.rows("SELECT rd.desired, rd.state, rd.old_action, rd.version FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? AND d.name = 'border'", [r!.id]))
+      .toEqual([{ desired: 'absent', state: 'pending', old_action: 'REJECT', version: before!.version + 1 }]);
+    await t.db.exec("UPDATE Rule SET status = 'pending', action = 'REJECT' WHERE id = ?", [r!.id]);
     // closed and changed back in one statement: the device may now hold it as REJECT or DROP
     // (the worker may have sent the REJECT); its removal takes the other one off too
     await t.db.exec("UPDATE Rule SET action = 'DROP', status = 'dropped' WHERE id = ?", [r!.id]);
