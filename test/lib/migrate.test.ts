@@ -427,4 +427,48 @@ describe('databases of earlier development versions', () => {
       await fresh.close();
     }
   });
+
+  it('0018, 0020 and 0021 put right what earlier versions left: mapped management addresses, feed rules over the shared range, port rules on source-only devices', async () => {
+    const fresh = await freshDatabase('migrate_0018');
+    const db = fresh.db;
+    try {
+      // the states those versions left, made by hand on a current database
+      await db.exec('DROP TRIGGER Sensor_before_insert');
+      await db.exec('DROP TRIGGER Device_before_insert');
+      await db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('192.0.2.0'), 24, 'manual')");
+      await db.exec("INSERT INTO Sensor (name, address) VALUES ('mapped', INET6_ATON('::ffff:192.0.2.10'))");
+      await db.exec(`INSERT INTO Device (name, host, adapter, transport, applies_to) VALUES
+        ('fw-m', '::ffff:198.18.0.1', 'nftables', 'dry-run', 'external'), ('core', 'core.example.net', 'nftables', 'dry-run', 'internal'),
+        ('ips', 'ips.example.net', 'ipset', 'dry-run', 'any')`);
+      await db.exec("DELETE FROM Network WHERE cidr = '100.64.0.0/10'");
+      await db.exec("INSERT INTO Blacklist (cidr, source) VALUES ('100.64.0.0/10', 'firehol_level1')");
+      await db.exec("INSERT INTO Rule (src_ip, proto, dst_port, origin) VALUES (INET6_ATON('203.0.113.41'), 'tcp', 22, 'manual')");
+      const [port] = await db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('203.0.113.41')");
+      await db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [port!.id]);
+      // (an earlier version gave the ipset device its row, which failed there for good)
+      await db.exec("INSERT INTO RuleDevice (rule_id, device_id, state, attempts, last_error) SELECT ?, id, 'failed', 3, 'ipset matches source addresses only' FROM Device WHERE name = 'ips'", [port!.id]);
+      await db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [port!.id]);
+      expect(await db.rows('SELECT status FROM Rule WHERE id = ?', [port!.id])).toEqual([{ status: 'pending' }]);
+      for (const m of ['0018_canonical_addresses', '0020_shared_address_space', '0021_source_only_devices']) {
+        await db.exec('DELETE FROM ipms_migrations WHERE name = ?', [m]);
+      }
+      const report = await migrate(fresh.cfg);
+      expect(report.applied).toEqual(['0018_canonical_addresses', '0020_shared_address_space', '0021_source_only_devices']);
+      expect(report.created.sort()).toEqual(['Device_before_insert', 'Sensor_before_insert']);
+      // 0018: the IPv4 forms, and the rule over the sensor dropped
+      expect(await db.rows("SELECT INET6_NTOA(address) AS a FROM Sensor WHERE name = 'mapped'")).toEqual([{ a: '192.0.2.10' }]);
+      expect(await db.rows("SELECT host FROM Device WHERE name = 'fw-m'")).toEqual([{ host: '198.18.0.1' }]);
+      expect(await db.rows("SELECT status FROM Rule WHERE src_ip = INET6_ATON('192.0.2.0')")).toEqual([{ status: 'dropped' }]);
+      // 0020: the feed entry over the shared range is gone with its rule; the range is inside
+      expect(await db.rows("SELECT cidr FROM Blacklist WHERE cidr = '100.64.0.0/10'")).toEqual([]);
+      expect(await db.rows("SELECT status FROM Rule WHERE src_ip = INET6_ATON('100.64.0.0')")).toEqual([{ status: 'dropped' }]);
+      expect(await db.rows("SELECT cidr FROM Network WHERE cidr = '100.64.0.0/10'")).toEqual([{ cidr: '100.64.0.0/10' }]);
+      // 0021: the ipset device's row is gone, and the rule active on the devices that hold it
+      expect((await db.rows<{ name: string }>('SELECT d.name FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? ORDER BY d.name', [port!.id])).map((r) => r.name))
+        .toEqual(['fw-m']);
+      expect(await db.rows('SELECT status FROM Rule WHERE id = ?', [port!.id])).toEqual([{ status: 'active' }]);
+    } finally {
+      await fresh.close();
+    }
+  });
 });
