@@ -10,6 +10,11 @@ CREATE PROCEDURE ipms_device_host(INOUT p_host VARCHAR(255))
 BEGIN
   DECLARE v_bytes VARBINARY(16);
   DECLARE v_msg VARCHAR(255);
+  -- (no blank or control character: MariaDB's $ also matches before a final line break)
+  IF p_host REGEXP '[[:space:][:cntrl:]]' THEN
+    SET v_msg = LEFT(CONCAT('ipms: Device.host ', HEX(LEFT(p_host, 40)), ' (hex): holds a blank or control character'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
   IF IS_IPV4(p_host) AND p_host REGEXP '(^|[.])0[0-9]' THEN
     SET v_msg = LEFT(CONCAT('ipms: Device.host ', p_host, ': an IPv4 number with a leading zero (octal to some tools); write it without'), 255);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
@@ -18,6 +23,12 @@ BEGIN
     SET v_bytes = INET6_ATON(p_host);
     IF LENGTH(v_bytes) = 16 AND LEFT(v_bytes, 12) = UNHEX('00000000000000000000FFFF') THEN
       SET v_bytes = RIGHT(v_bytes, 4);
+    END IF;
+    -- ::a.b.c.d, the deprecated IPv4-compatible form (INET6_NTOA would write ::102:304 so), and
+    -- the unspecified address: no device is there
+    IF LENGTH(v_bytes) = 16 AND LEFT(v_bytes, 12) = UNHEX('000000000000000000000000') AND v_bytes <> INET6_ATON('::1') THEN
+      SET v_msg = LEFT(CONCAT('ipms: Device.host ', p_host, ': an IPv4-compatible or unspecified IPv6 address; write the IPv4 address'), 255);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
     END IF;
     SET p_host = INET6_NTOA(v_bytes);
   ELSEIF p_host REGEXP '^(0[xX][0-9a-fA-F]*|[0-9]+)([.](0[xX][0-9a-fA-F]*|[0-9]+))*[.]?$'

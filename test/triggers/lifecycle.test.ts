@@ -347,9 +347,11 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await t.db.rows('SELECT INET6_NTOA(address) AS a FROM VirtHost')).toEqual([{ a: '192.0.2.80' }]);
     // text a resolver reads as another address than the database would, or as an address where
     // the database sees a name, is refused; names are kept in lower case
-    for (const host of ['198.051.100.007', '3325256711', '0xc6.0x33.0x64.7', '198.51.25863', 'fw_1.example', 'fw..example', '-fw']) {
-      await expect(t.db.exec("UPDATE Device SET host = ? WHERE name = 'fw-m'", [host]), host).rejects.toThrow(/Device\.host .*(leading zero|neither an IP address)/);
+    for (const host of ['198.051.100.007', '3325256711', '0xc6.0x33.0x64.7', '198.51.25863', 'fw_1.example', 'fw..example', '-fw',
+      'fw.example.com\n', ' fw.example.com', '::102:304', '::']) {
+      await expect(t.db.exec("UPDATE Device SET host = ? WHERE name = 'fw-m'", [host]), host).rejects.toThrow(/Device\.host .*(leading zero|neither an IP address|control character|IPv4-compatible)/);
     }
+    await t.db.exec("UPDATE Device SET host = '::1' WHERE name = 'fw-m'");
     await t.db.exec("UPDATE Device SET host = 'FW-1.Example.NET' WHERE name = 'fw-m'");
     expect(await t.db.rows("SELECT host FROM Device WHERE name = 'fw-m'")).toEqual([{ host: 'fw-1.example.net' }]);
     await t.db.exec('DELETE FROM VirtHost');

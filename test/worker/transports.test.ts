@@ -142,7 +142,7 @@ describe('device hosts', () => {
       host_key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', options: null, sudo: 0 }) as unknown as DeviceRow;
     const print = () => undefined;
     expect(() => transportFor(dev('198.051.100.007'), { print })).toThrow(/device fw: host '198\.051\.100\.007' is not an IP address in standard form/);
-    expect(() => transportFor(dev('3325256711'), { print })).toThrow(/not an IP address in standard form/);
+    for (const host of ['3325256711', '0xc6.0x33.0x64.7', '198.51.25863']) expect(() => transportFor(dev(host), { print }), host).toThrow(/not an IP address in standard form/);
     for (const host of ['198.51.100.7', '2001:db8::1', 'fw1.example.net']) expect(transportFor(dev(host), { print }).name).toMatch(/ssh/);
   });
 });
