@@ -128,6 +128,32 @@ function ownedNames(adapter: string, options: DeviceOptions): void {
 }
 
 /** `json`: the command prints JSON on standard output, so what a dry-run device would be sent goes to standard error. */
+/**
+ * With its rules off, ipms's own objects on the device (table, chain, sets and their hooks) go
+ * too, where the adapter can take them down; else they are named for the administrator. A
+ * failure here leaves empty objects that block nothing: said, not fatal (the rules are off).
+ */
+async function takeDownObjects(ctx: Context, d: DeviceRow): Promise<void> {
+  const adapter = adapterFor(d.adapter);
+  const opts = deviceOptions(d);
+  const objects = adapter.objects(opts).join(', ');
+  if (!adapter.teardown) {
+    ctx.io.err(`ipms: device ${d.name}: ipms's own objects stay there (${objects}${adapter.setup(opts).manual ? ', and what you added by hand' : ''}): take them off by hand`);
+    return;
+  }
+  try {
+    const session = await deps(ctx).transportFor(d).open();
+    try {
+      await session.run(adapter.teardown(opts).steps);
+    } finally {
+      await session.close();
+    }
+    ctx.io.out(`device ${d.name}: ipms's objects taken off (${objects})${d.transport === 'dry-run' ? ' (dry run: sent nowhere)' : ''}`);
+  } catch (err) {
+    ctx.io.err(`ipms: device ${d.name}: its rules are off, but ipms's own objects (${objects}, empty) could not be taken off: ${oneLine(err)}`);
+  }
+}
+
 function deps(ctx: Context, json = false) {
   return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => (json ? ctx.io.err(s) : ctx.io.out(s)) }) };
 }
@@ -358,10 +384,11 @@ export function registerDevices(program: Command, ctx: Context): void {
       if (Number(n) && !o.takeOff && !o.leaveRules) {
         throw new RefusedError(`device ${name} enforces ${n} rule(s): pass --take-off to remove them from it first, or --leave-rules`, 'E_HAS_RULES');
       }
-      if (o.takeOff && Number(n)) {
+      if (o.takeOff) {
         // holding the device's lease: no worker adds to it while its rules come off
         const workerId = newWorkerId();
         await withDeviceLease(ctx.db(), d, workerId, async () => {
+          if (!Number(n)) return takeDownObjects(ctx, d);
           await ctx.db().exec(
             `UPDATE RuleDevice SET desired = 'absent', state = 'pending', version = version + 1, claimed_by = ?, claimed_until = UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE
              WHERE device_id = ?`, [workerId, d.id]);
@@ -378,6 +405,7 @@ export function registerDevices(program: Command, ctx: Context): void {
                WHERE rd.device_id = ? AND r.status IN ('pending', 'active')`, [d.id]);
             throw new IpmsError('E_DEVICE', `could not take the rules off ${name}: ${res.errors.join('; ')}; the device is kept with its rules`, EXIT.FAILURE);
           }
+          await takeDownObjects(ctx, d);
         });
       }
       await ctx.db().exec('DELETE FROM Device WHERE id = ?', [d.id]);

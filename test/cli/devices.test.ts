@@ -253,7 +253,10 @@ describe('ipms devices', () => {
     expect(off.code, off.err).toBe(0);
     // what it sent: the rule's address deleted from the set
     expect(off.out).toMatch(/\[dry-run lab\] ipset restore -exist\n {2}\| del ipms4 198\.51\.100\.9/);
-    expect(off.out.split('\n').at(-1)).toBe('device lab: removed');
+    // then ipms's own sets, their iptables rules first
+    expect(off.out).toMatch(/iptables -w 10 -D INPUT -m set --match-set ipms4 src -j DROP[^]*ipset destroy ipms4/);
+    expect(off.out.split('\n').slice(-2)).toEqual([
+      "device lab: ipms's objects taken off (set ipms4, set ipms6, set ipms4-reject, set ipms6-reject) (dry run: sent nowhere)", 'device lab: removed']);
     expect((await ipms(t.url, 'devices', 'show', 'lab')).code).toBe(4);
 
     // a device that enforces nothing yet goes without a question; --leave-rules leaves them

@@ -14,7 +14,7 @@ import { displayCidr, parseCidr, type Family } from '../../lib/ip.ts';
 import type { Action } from '../../lib/types.ts';
 import { assertDeviceRules, keyText, notWanted, sortedUnique } from './canonical.ts';
 import { OptionReader } from './options.ts';
-import { hookStep, rejectWith, XT_BACKENDS, xtCommands, type XtBackend } from './xtables.ts';
+import { hookStep, rejectWith, XT_BACKENDS, XT_WAIT, xtCommands, type XtBackend } from './xtables.ts';
 import type { Adapter, Batch, DeviceOptions, DeviceRule, ExecStep, Plan, RenderCall, StateEntry } from './types.ts';
 
 /** ipset's limit for timeouts (seconds); longer rules go in without one and the worker removes them. */
@@ -83,6 +83,25 @@ function setup(raw?: DeviceOptions): Plan {
     const target = s.action === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', ...rejectWith(s.family)];
     for (const hook of o.hooks) steps.push(hookStep(xtCommands(o.backend, s.family).tables, hook, ['-m', 'set', '--match-set', s.name, 'src', ...target]));
   }
+  return { steps };
+}
+
+/**
+ * The iptables rules that match the sets, then the sets (a set in use cannot be destroyed).
+ * Each step may find nothing to do: iptables exits 1 for a missing rule, 2 for a missing set;
+ * ipset exits 1 for a missing set.
+ */
+function teardown(raw?: DeviceOptions): Plan {
+  const o = ipsetOptions(raw);
+  const sets = ipsetSets(o);
+  const steps: ExecStep[] = [];
+  for (const s of sets) {
+    const target = s.action === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', ...rejectWith(s.family)];
+    for (const hook of o.hooks) {
+      steps.push({ argv: [xtCommands(o.backend, s.family).tables, ...XT_WAIT, '-D', hook, '-m', 'set', '--match-set', s.name, 'src', ...target], okExit: [0, 1, 2] });
+    }
+  }
+  for (const s of sets) steps.push({ argv: ['ipset', 'destroy', s.name], okExit: [0, 1] });
   return { steps };
 }
 
@@ -179,6 +198,7 @@ export const ipset: Adapter = Object.freeze<Adapter>({
   maxTimeoutS: IPSET_MAX_TIMEOUT_S,
   unsupported,
   setup,
+  teardown,
   // A reboot (ipset keeps nothing across one unless saved) or `ipset destroy` takes the sets,
   // and the idempotent setup would create them again, empty: a set of ours missing from the
   // list of names is the sign (`list -n` prints names only, however full the sets are).

@@ -82,6 +82,21 @@ function setup(raw?: DeviceOptions): Plan {
   return { steps };
 }
 
+/**
+ * The jumps to the chain, then the chain. Each step may find nothing to do: iptables exits 1
+ * for a missing rule or chain, 2 for a jump to a chain that is gone.
+ */
+function teardown(raw?: DeviceOptions): Plan {
+  const o = iptablesOptions(raw);
+  const steps: ExecStep[] = [];
+  for (const f of families(o)) {
+    const cmd = xtCommands(o.backend, f).tables;
+    for (const hook of o.hooks) steps.push({ argv: [cmd, ...XT_WAIT, '-D', hook, '-j', o.chain], okExit: [0, 1, 2] });
+    steps.push({ argv: [cmd, ...XT_WAIT, '-F', o.chain], okExit: [0, 1] }, { argv: [cmd, ...XT_WAIT, '-X', o.chain], okExit: [0, 1] });
+  }
+  return { steps };
+}
+
 function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan {
   const o = iptablesOptions(raw);
   if ((call.mode ?? 'full') !== 'full') throw new InputError('iptables renders full state only (mode full)', 'E_RENDER');
@@ -187,6 +202,7 @@ export const iptables: Adapter = Object.freeze<Adapter>({
   maxTimeoutS: 0,
   unsupported,
   setup,
+  teardown,
   render,
   readState,
   parseState,

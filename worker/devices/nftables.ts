@@ -241,6 +241,12 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
   return { steps: [{ argv: NFT, stdin: `${lines.join('\n')}\n` }] };
 }
 
+/** The table, its sets and chains (hooks included) in one transaction; a missing table is made first. */
+function teardown(raw?: DeviceOptions): Plan {
+  const t = `inet ${nftOptions(raw).table}`;
+  return { steps: [{ argv: NFT, stdin: `add table ${t}\ndelete table ${t}\n` }] };
+}
+
 function readState(raw?: DeviceOptions): Plan {
   const o = nftOptions(raw);
   // JSON output (nft built with libjansson, as Debian, RHEL and Alpine ship it): no guessing
@@ -261,6 +267,7 @@ export const nftables: Adapter = Object.freeze<Adapter>({
     return undefined;
   },
   setup,
+  teardown,
   lostCheck: (raw?: DeviceOptions) => {
     const want = `table inet ${nftOptions(raw).table}`;
     return { step: { argv: ['nft', 'list', 'tables'] }, lost: (stdout: string) => !stdout.split('\n').some((l) => l.trim() === want) };

@@ -168,6 +168,13 @@ export interface Adapter {
   /** idempotent: creates the adapter's own table/chains/sets/lists and hooks them in */
   setup(opts?: DeviceOptions): Plan;
   /**
+   * Idempotent, the inverse of setup: takes the adapter's own objects (and their hooks) off a
+   * device that holds no rule of ipms's any more (`devices remove --take-off`). Adapters whose
+   * commands cannot be tried here (pf, Cisco IOS, RouterOS) have none: the CLI names their
+   * objects for the administrator instead.
+   */
+  teardown?(opts?: DeviceOptions): Plan;
+  /**
    * A cheap look at whether the adapter's objects are on the device at all: a firewall rebooted
    * without saving them, or `nft flush ruleset`, lost every rule ipms had put there, and the
    * idempotent setup of a new connection would make them again, empty, with no one the wiser.

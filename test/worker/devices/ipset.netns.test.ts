@@ -57,6 +57,19 @@ describe('ipset in a network namespace', () => {
     expect(ns.ok(['ip6tables', '-S']).match(/--match-set ipms6 src -j DROP/g)).toHaveLength(2);
   });
 
+  it('teardown takes the iptables rules and the sets off, leaving the rest, and is harmless when they are gone', () => {
+    ns.ok(['iptables', '-w', '10', '-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT']);
+    ns.ok(['ipset', 'create', 'mine', 'hash:ip']);
+    ns.runSteps(ipset.setup().steps);
+    apply(mixed, []);
+    ns.runSteps(ipset.teardown!().steps);
+    expect(ns.ok(['ipset', 'list', '-n']).trim()).toBe('mine');
+    expect(ns.ok(['iptables', '-S']).trim().split('\n')).toEqual(['-P INPUT ACCEPT', '-P FORWARD ACCEPT', '-P OUTPUT ACCEPT', '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT']);
+    expect(ns.ok(['ip6tables', '-S'])).not.toMatch(/match-set/);
+    ns.runSteps(ipset.teardown!().steps);
+    ns.ok(['ipset', 'destroy', 'mine']);
+  });
+
   it('applies a batch, reads it back, removes (also what is not there)', () => {
     ns.runSteps(ipset.setup().steps);
     apply(mixed, []);

@@ -52,6 +52,16 @@ describe('iptables in a network namespace', () => {
     expect(ns.run(['iptables', '-S', 'IPMS']).status).toBe(1); // --test created nothing
   });
 
+  it('teardown takes the jumps and the chain off, leaving the rest, and is harmless when they are gone', () => {
+    ns.ok(['iptables', '-w', '10', '-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT']);
+    ns.runSteps(ipt.setup().steps);
+    ns.runSteps(full(mixed).steps);
+    ns.runSteps(ipt.teardown!().steps);
+    expect(ns.ok(['iptables', '-S']).trim().split('\n')).toEqual(['-P INPUT ACCEPT', '-P FORWARD ACCEPT', '-P OUTPUT ACCEPT', '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT']);
+    expect(ns.ok(['ip6tables', '-S']).trim().split('\n')).toEqual(['-P INPUT ACCEPT', '-P FORWARD ACCEPT', '-P OUTPUT ACCEPT']);
+    ns.runSteps(ipt.teardown!().steps);
+  });
+
   it('hooks the chain once however often setup runs', () => {
     ns.runSteps(ipt.setup().steps);
     ns.runSteps(ipt.setup().steps);

@@ -51,6 +51,17 @@ describe('nftables in a network namespace', () => {
     expect(ns.ok(['nft', 'list', 'ruleset']).trim()).toBe(''); // check mode changed nothing
   });
 
+  it('teardown takes the table off with its hooks, and is harmless when it is gone', () => {
+    ns.ok(['nft', 'add', 'table', 'inet', 'mine']);
+    ns.runSteps(nft.setup().steps);
+    apply(mixed, []);
+    ns.runSteps(nft.teardown!().steps);
+    expect(ns.ok(['nft', 'list', 'tables']).trim()).toBe('table inet mine');
+    ns.runSteps(nft.teardown!().steps);
+    ns.runSteps(nft.setup().steps);
+    expect(ns.ok(['nft', 'list', 'tables'])).toContain('table inet ipms');
+  });
+
   it('applies setup twice, a mixed batch and a removal, and reads back what it applied', () => {
     ns.runSteps(nft.setup().steps);
     ns.runSteps(nft.setup().steps);
