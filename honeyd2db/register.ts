@@ -11,8 +11,13 @@ import { ipToBytes, type Cidr } from '../lib/ip.ts';
 import type { HoneydConfig } from './honeyd-config.ts';
 
 export async function registerSensor(db: Db, name: string): Promise<number> {
+  // (looked up first: an INSERT IGNORE that finds the name takes an auto-increment value all
+  // the same, and sensor ids jumped by one at every run of the ingest)
+  const id = async () => (await db.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]))[0];
+  const known = await id();
+  if (known) return Number(known.id);
   await db.exec('INSERT IGNORE INTO Sensor (name) VALUES (?)', [name]);
-  const [row] = await db.rows<{ id: number }>('SELECT id FROM Sensor WHERE name = ?', [name]);
+  const row = await id();
   if (!row) throw new DatabaseError(`sensor '${name}' could not be registered (no row after insert)`, 'E_SENSOR');
   return Number(row.id);
 }
