@@ -24,10 +24,17 @@ BEGIN
     IF LENGTH(v_bytes) = 16 AND LEFT(v_bytes, 12) = UNHEX('00000000000000000000FFFF') THEN
       SET v_bytes = RIGHT(v_bytes, 4);
     END IF;
-    -- ::a.b.c.d, the deprecated IPv4-compatible form (INET6_NTOA would write ::102:304 so), and
-    -- the unspecified address: no device is there
-    IF LENGTH(v_bytes) = 16 AND LEFT(v_bytes, 12) = UNHEX('000000000000000000000000') AND v_bytes <> INET6_ATON('::1') THEN
-      SET v_msg = LEFT(CONCAT('ipms: Device.host ', p_host, ': an IPv4-compatible or unspecified IPv6 address; write the IPv4 address'), 255);
+    -- ::a.b.c.d, the deprecated IPv4-compatible form (INET6_NTOA would write ::102:304 so)
+    IF LENGTH(v_bytes) = 16 AND LEFT(v_bytes, 12) = UNHEX('000000000000000000000000') AND v_bytes NOT IN (INET6_ATON('::1'), INET6_ATON('::')) THEN
+      SET v_msg = LEFT(CONCAT('ipms: Device.host ', p_host, ': the deprecated IPv4-compatible form; write the IPv4 address'), 255);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
+    -- no device is at an address no packet comes from or goes to as one host: the unspecified
+    -- addresses, 0.0.0.0/8, the limited broadcast, multicast
+    IF v_bytes = INET6_ATON('::') OR LEFT(v_bytes, 1) = UNHEX('00') AND LENGTH(v_bytes) = 4
+       OR v_bytes = INET6_ATON('255.255.255.255')
+       OR (LENGTH(v_bytes) = 4 AND ASCII(v_bytes) BETWEEN 224 AND 239) OR (LENGTH(v_bytes) = 16 AND ASCII(v_bytes) = 255) THEN
+      SET v_msg = LEFT(CONCAT('ipms: Device.host ', p_host, ': an unspecified, broadcast or multicast address, where no device is'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
     END IF;
     SET p_host = INET6_NTOA(v_bytes);

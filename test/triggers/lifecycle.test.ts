@@ -348,9 +348,15 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     // text a resolver reads as another address than the database would, or as an address where
     // the database sees a name, is refused; names are kept in lower case
     for (const host of ['198.051.100.007', '3325256711', '0xc6.0x33.0x64.7', '198.51.25863', 'fw_1.example', 'fw..example', '-fw',
-      'fw.example.com\n', ' fw.example.com', '::102:304', '::']) {
-      await expect(t.db.exec("UPDATE Device SET host = ? WHERE name = 'fw-m'", [host]), host).rejects.toThrow(/Device\.host .*(leading zero|neither an IP address|control character|IPv4-compatible)/);
+      'fw.example.com\n', ' fw.example.com', '::102:304', '::', '0.0.0.0', '255.255.255.255', '224.0.0.1', 'ff02::1']) {
+      await expect(t.db.exec("UPDATE Device SET host = ? WHERE name = 'fw-m'", [host]), host).rejects.toThrow(/Device\.host .*(leading zero|neither an IP address|control character|IPv4-compatible|no device is)/);
     }
+    // an adapter or transport the worker does not have is refused; the adapter cannot change
+    // under the rules a device has
+    await expect(t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('x', 'x.example', 'nft', 'dry-run')")).rejects.toThrow(/Device\.adapter is one of/);
+    await expect(t.db.exec("INSERT INTO Device (name, host, adapter, transport) VALUES ('x', 'x.example', 'nftables', 'telnet')")).rejects.toThrow(/Device\.transport is one of/);
+    await t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('198.51.104.99'), 'manual')");
+    await expect(t.db.exec("UPDATE Device SET adapter = 'ipset' WHERE name = 'border'")).rejects.toThrow(/adapter cannot change while it has rules/);
     await t.db.exec("UPDATE Device SET host = '::1' WHERE name = 'fw-m'");
     await t.db.exec("UPDATE Device SET host = 'FW-1.Example.NET' WHERE name = 'fw-m'");
     expect(await t.db.rows("SELECT host FROM Device WHERE name = 'fw-m'")).toEqual([{ host: 'fw-1.example.net' }]);
@@ -547,7 +553,7 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
 describe('sensors', () => {
   it('takes only names the CLI accepts, in SQL too (a sensor account registers its sensor; pages and links show the name)', async () => {
     await t.db.exec("INSERT INTO Sensor (name) VALUES ('dmz-1.hp_2')");
-    for (const bad of ['dmz-1\u202elanif', 'x"><b>', 'with space', '-dash', '', 'a'.repeat(63) + '\u00e9']) {
+    for (const bad of ['dmz-1\u202elanif', 'x"><b>', 'with space', '-dash', '', 'a'.repeat(63) + '\u00e9', 'abc\n']) {
       await expect(t.db.exec('INSERT INTO Sensor (name) VALUES (?)', [bad])).rejects.toThrow(/sensor name is 1-64 letters, digits/);
     }
     await expect(t.db.exec("UPDATE Sensor SET name = 'caf\u00e9' WHERE name = 'dmz-1.hp_2'")).rejects.toThrow(/sensor name is 1-64/);

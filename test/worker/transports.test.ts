@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loginName, transportFor } from '../../worker/target.ts';
+import { loginName, transportFor, TRANSPORTS } from '../../worker/target.ts';
+import { ADAPTERS } from '../../worker/devices/index.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import { dryRunTransport } from '../../worker/transports/dryrun.ts';
 import { localTransport } from '../../worker/transports/local.ts';
@@ -144,6 +145,15 @@ describe('device hosts', () => {
     expect(() => transportFor(dev('198.051.100.007'), { print })).toThrow(/device fw: host '198\.051\.100\.007' is not an IP address in standard form/);
     for (const host of ['3325256711', '0xc6.0x33.0x64.7', '198.51.25863']) expect(() => transportFor(dev(host), { print }), host).toThrow(/not an IP address in standard form/);
     for (const host of ['198.51.100.7', '2001:db8::1', 'fw1.example.net']) expect(transportFor(dev(host), { print }).name).toMatch(/ssh/);
+  });
+});
+
+describe('the database\'s list of adapters and transports (triggers/ipms_device_kind.sql)', () => {
+  it('is the worker\'s', () => {
+    const sql = readFileSync(new URL('../../triggers/ipms_device_kind.sql', import.meta.url), 'utf8');
+    const list = (col: string) => /NOT IN \(([^)]*)\)/g.exec(sql.slice(sql.indexOf(`p_${col} IS NULL`)))![1]!.split(',').map((x) => x.trim().replace(/'/g, ''));
+    expect(list('adapter').sort()).toEqual(Object.keys(ADAPTERS).sort());
+    expect(list('transport').sort()).toEqual([...TRANSPORTS].sort());
   });
 });
 
