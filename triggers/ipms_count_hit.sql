@@ -24,6 +24,9 @@ BEGIN
   DECLARE v_cut BIGINT;
 
   -- Once per statement: the enabled thresholds, as 'id,proto,port,sensor,group_by,window_s,max_hits;...'
+  -- Read with a lock (as committed now, not from the snapshot of a transaction that began
+  -- before a DBA's UPDATE Threshold: such a change applies to the next statement of every
+  -- session, also one inside a longer transaction, e.g. an ingest with --batch-size above 500).
   IF NOT (@ipms_thr_stmt <=> NOW(6) + 0) OR @ipms_thr_loaded < SYSDATE(6) - INTERVAL 1 SECOND THEN
     -- One statement in the usual case; one statement per threshold when GROUP_CONCAT was cut
     -- short by group_concat_max_len (1024 bytes by default on MySQL: some 25 thresholds), which
@@ -39,7 +42,8 @@ BEGIN
            MAX(CAST(s.value AS UNSIGNED))
       INTO @ipms_thr, @ipms_thr_n, v_len, v_horizon
       FROM Threshold t LEFT JOIN Setting s ON s.name = 'counter_purge_every'
-      WHERE t.enabled = 1;
+      WHERE t.enabled = 1
+      LOCK IN SHARE MODE;
     SET @ipms_thr = IFNULL(@ipms_thr, '');
     IF @ipms_thr_n > 0 AND NOT (LENGTH(@ipms_thr) <=> v_len) THEN
       SET @ipms_thr = '', @ipms_thr_n = 0;
@@ -48,7 +52,7 @@ BEGIN
         SELECT CONCAT_WS(',', t.id, IFNULL(t.proto, ''), IFNULL(t.dst_port, ''), IFNULL(t.sensor_id, ''),
                          t.group_by, t.window_s, t.max_hits), t.id
           INTO v_item, v_last
-          FROM Threshold t WHERE t.enabled = 1 AND t.id > v_last ORDER BY t.id LIMIT 1;
+          FROM Threshold t WHERE t.enabled = 1 AND t.id > v_last ORDER BY t.id LIMIT 1 LOCK IN SHARE MODE;
         IF v_item IS NULL THEN
           LEAVE load_loop;
         END IF;

@@ -19,6 +19,9 @@ proc: BEGIN
   DECLARE v_max INT UNSIGNED;
   DECLARE v_sensor INT UNSIGNED;
   DECLARE v_group VARCHAR(16);
+  DECLARE v_count INT UNSIGNED;
+  DECLARE v_src_key VARBINARY(16) DEFAULT p_src;
+  DECLARE v_dst_key VARBINARY(16) DEFAULT p_dst;
   -- The caller's threshold values come from session variables (see SensorLog_after_insert),
   -- which a session can set itself: the threshold is read again here, where it is rare. A
   -- disabled one, a lower max_hits than the table's (forged, or a DBA's raise within the
@@ -26,9 +29,11 @@ proc: BEGIN
   -- fired (this key and window: its whole primary key, the row this statement holds already)
   -- is no longer marked as fired, unless it has reached the table's max_hits (else a forged
   -- fire would keep the real crossing of that window from making its rule).
+  -- (a locking read: the threshold as committed now, not as the snapshot of a transaction
+  -- that began before a DBA's change)
   SELECT t.action, t.duration_s, t.name, t.enabled, t.max_hits, t.sensor_id, t.group_by
     INTO v_action, v_duration, v_name, v_enabled, v_max, v_sensor, v_group
-    FROM Threshold t WHERE t.id = p_threshold_id;
+    FROM Threshold t WHERE t.id = p_threshold_id LOCK IN SHARE MODE;
   IF NOT (v_enabled <=> 1) OR p_hits < v_max OR (v_sensor IS NOT NULL AND NOT (v_sensor <=> p_sensor_id))
      OR (v_group = 'src') <> (p_proto = '') OR (v_group IN ('src_dst_dport', 'tuple')) <> (p_dst <> '') THEN
     UPDATE ThresholdCounter SET fired = 0
@@ -70,11 +75,16 @@ proc: BEGIN
   SET v_proto = IF(p_proto IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp')
                      AND NOT (p_proto IN ('icmp', 'igmp') AND LENGTH(p_src) <> 4) AND NOT (p_proto = 'icmpv6' AND LENGTH(p_src) <> 16),
                    p_proto, NULL);
+  -- the rule records the hits counted, which exceed max_hits when a DBA lowered it mid-window
+  -- (the counter row is this statement's own, by its whole key)
+  SELECT c.hits INTO v_count FROM ThresholdCounter c
+  WHERE c.threshold_id = p_threshold_id AND c.src_ip = v_src_key AND c.window_no = p_window_no AND c.dst_ip = v_dst_key
+    AND c.dst_port = p_dst_port AND c.src_port = p_src_port AND c.proto = p_proto;
   SET v_now = UTC_TIMESTAMP(3);
   INSERT INTO Rule (src_ip, dst_ip, dst_port, proto, action, origin, threshold_id, sensor_id, hits,
                     reason, status, created_at, expires_at)
   VALUES (p_src, NULLIF(p_dst, ''), IF(v_proto IS NULL, NULL, NULLIF(p_dst_port, 0)), v_proto, v_action,
-          'threshold', p_threshold_id, p_sensor_id, p_hits,
+          'threshold', p_threshold_id, p_sensor_id, GREATEST(IFNULL(v_count, p_hits), p_hits),
           CONCAT('threshold ', v_name), 'pending', v_now,
           IF(v_duration IS NULL, NULL, v_now + INTERVAL v_duration SECOND))
   ON DUPLICATE KEY UPDATE Rule.id = Rule.id;

@@ -114,6 +114,24 @@ describe('what the DBA tunes', () => {
     await t.db.exec("UPDATE Threshold SET max_hits = 10 WHERE name = 'default'");
     await insertHits(t.db, burst(1, { ts: '2026-01-01 12:00:00', src: '203.0.113.51' }));
     expect(await rules(t.db, "src = '203.0.113.51'")).toHaveLength(1);
+    // the rule records the hits counted (21), not the threshold it crossed
+    expect(await t.db.rows("SELECT hits FROM RuleView WHERE src = '203.0.113.51'")).toEqual([{ hits: 21 }]);
+  });
+
+  it('applies it also to the next insert of a transaction that began before the change', async () => {
+    await t.db.pinned(async (a) => {
+      await a.exec('START TRANSACTION');
+      try {
+        // (a read: the transaction's snapshot is taken before the DBA's change)
+        await a.rows('SELECT COUNT(*) AS n FROM Sensor');
+        await t.db.exec("UPDATE Threshold SET max_hits = 10 WHERE name = 'default'");
+        await insertHits(a, burst(10, { ts: '2026-01-01 12:00:00', src: '203.0.113.52' }));
+        expect(await a.rows("SELECT hits FROM RuleView WHERE src = '203.0.113.52'")).toEqual([{ hits: 10 }]);
+      } finally {
+        await a.exec('COMMIT');
+      }
+    });
+    expect(await rules(t.db, "src = '203.0.113.52'")).toHaveLength(1);
   });
 
   it('stops counting a disabled threshold at once', async () => {
