@@ -471,6 +471,21 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     expect(await rows()).toEqual([['all', 'present', 'applied'], ['border', 'present', 'pending'], ['core', 'absent', 'pending']]);
   });
 
+  it('takes feed entries over a new inside network away, with their rules (feeds never block inside ranges)', async () => {
+    await addDevices();
+    await t.db.exec("INSERT INTO Blacklist (cidr, source) VALUES ('203.0.115.0/24', 'feed'), ('203.0.116.0/24', 'feed')");
+    const [over] = await t.db.rows<{ id: number }>("SELECT id FROM Rule WHERE src_ip = INET6_ATON('203.0.115.0')");
+    await t.db.exec("INSERT INTO Network (cidr, description) VALUES ('203.0.115.128/25', 'our dc')");
+    expect(await t.db.rows('SELECT cidr FROM Blacklist ORDER BY cidr')).toEqual([{ cidr: '203.0.116.0/24' }]);
+    expect(await status(over!.id)).toBe('dropped');
+    // no device is given it as an internal rule: every row is on its way off
+    expect(new Set((await deviceRows(over!.id)).map((x) => x.desired))).toEqual(new Set(['absent']));
+    // a network moved over another entry: the same
+    await t.db.exec("UPDATE Network SET cidr = '203.0.116.0/25' WHERE cidr = '203.0.115.128/25'");
+    expect(await t.db.rows('SELECT cidr FROM Blacklist')).toEqual([]);
+    await t.db.exec("DELETE FROM Network WHERE cidr = '203.0.116.0/25'");
+  });
+
   it('re-opens an edited rule only on the devices that take it now', async () => {
     await addDevices();
     await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('198.51.100.0'), 24, 'manual')");
