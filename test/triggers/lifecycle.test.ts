@@ -107,6 +107,8 @@ describe('which devices get a rule', () => {
     expect(await devicesOf(only!.id)).toEqual([]);
     await t.db.exec("UPDATE Rule SET proto = NULL, dst_port = NULL WHERE id = ?", [only!.id]);
     expect(await wanted(only!.id)).toEqual(['all', 'off', 'ros']);
+    // RuleView counts the devices that should hold a rule, not the rows of those that do not
+    expect(await t.db.rows('SELECT devices, devices_applied FROM RuleView WHERE id IN (?, ?) ORDER BY id', [plain!.id, only!.id])).toEqual([{ devices: 0, devices_applied: 0 }, { devices: 3, devices_applied: 0 }]);
   });
 
   it('fills in open rules when a device is added or enabled, and takes them off when it narrows', async () => {
@@ -336,8 +338,9 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     for (const a of ['192.0.2.10', '198.18.0.1']) {
       await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON(?), 'manual')", [a])).rejects.toThrow(/protected by (sensor mapped|device fw-m)/);
     }
-    expect(await t.db.rows("SELECT reason, what FROM ProtectedRange WHERE what IN ('mapped', 'fw-m') ORDER BY what")).toEqual([
-      { reason: 'device', what: 'fw-m' }, { reason: 'sensor', what: 'mapped' }]);
+    expect(await t.db.rows("SELECT reason, what, first_addr, last_addr FROM ProtectedRange WHERE what IN ('mapped', 'fw-m') ORDER BY what")).toEqual([
+      { reason: 'device', what: 'fw-m', first_addr: '198.18.0.1', last_addr: '198.18.0.1' },
+      { reason: 'sensor', what: 'mapped', first_addr: '192.0.2.10', last_addr: '192.0.2.10' }]);
     await t.db.exec("UPDATE Sensor SET address = INET6_ATON('::ffff:192.0.2.11') WHERE name = 'mapped'");
     await t.db.exec("UPDATE Device SET host = '::ffff:198.18.0.2' WHERE name = 'fw-m'");
     expect(await t.db.rows("SELECT (SELECT INET6_NTOA(address) FROM Sensor WHERE name = 'mapped') AS s, (SELECT host FROM Device WHERE name = 'fw-m') AS d"))
