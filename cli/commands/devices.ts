@@ -333,6 +333,11 @@ export function registerDevices(program: Command, ctx: Context): void {
     .description('connect (checking the pinned host key) and check the firewall tool is there')
     .action(async (name: string) => {
       const d = await deviceByName(ctx, name);
+      // (nothing to connect to: say so rather than "connected")
+      if (d.transport === 'dry-run') {
+        ctx.io.out(`device ${name}: dry-run transport: nothing is contacted (its batches are printed, and recorded as applied)`);
+        return;
+      }
       // a device that cannot be reached or refuses is the answer of a test, not a crash (exit 1)
       const failed = (err: unknown) => new IpmsError('E_DEVICE', `device ${name}: ${oneLine(err)}`, EXIT.FAILURE);
       const session = await transportFor(d, { print: (s) => ctx.io.out(s) }).open().catch((err: unknown) => {

@@ -221,6 +221,11 @@ describe('ipms devices', () => {
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/^ipms: device far: .*\/nonexistent\/ipms-key/)]);
     expect(r.err).not.toMatch(/unexpected/);
     expect((await ipms(t.url, 'devices', 'remove', 'far')).code).toBe(0);
+    // a dry-run device is not said to be connected
+    expect((await ipms(t.url, 'devices', 'add', 'dry', '--adapter', 'nftables', '--transport', 'dry-run')).code).toBe(0);
+    const dry = await ipms(t.url, 'devices', 'test', 'dry');
+    expect([dry.code, dry.out]).toEqual([0, 'device dry: dry-run transport: nothing is contacted (its batches are printed, and recorded as applied)']);
+    expect((await ipms(t.url, 'devices', 'remove', 'dry')).code).toBe(0);
   });
 
   it('keeps a device, with its rules wanted there, when taking them off fails', async () => {
