@@ -31,8 +31,17 @@ export interface ConfigOutcome {
 }
 
 export async function recordHoneydConfig(db: Db, sensorId: number, cfg: HoneydConfig): Promise<ConfigOutcome> {
-  const templates = [...cfg.templates.values()];
+  const all = [...cfg.templates.values()];
   const out: ConfigOutcome = { profiles: 0, ports: 0, virtHosts: 0 };
+  const profileIds = async () => {
+    const m = new Map<string, number>();
+    for (const r of await db.rows<{ id: number; name: string }>('SELECT id, name FROM Profile WHERE sensor_id = ?', [sensorId])) m.set(r.name, Number(r.id));
+    return m;
+  };
+  // (the templates registered before are not offered again: an INSERT IGNORE that finds a row
+  // takes an auto-increment value all the same, at every run)
+  const before = await profileIds();
+  const templates = all.filter((t) => !before.has(t.name.slice(0, 64)));
   if (templates.length > 0) {
     const res = await db.exec(
       'INSERT IGNORE INTO Profile (sensor_id, name, personality, default_tcp_action, default_udp_action, default_icmp_action, uptime, ethernet) VALUES ' +
@@ -44,11 +53,8 @@ export async function recordHoneydConfig(db: Db, sensorId: number, cfg: HoneydCo
     );
     out.profiles = res.affectedRows;
   }
-  const ids = new Map<string, number>();
-  for (const r of await db.rows<{ id: number; name: string }>('SELECT id, name FROM Profile WHERE sensor_id = ?', [sensorId])) {
-    ids.set(r.name, Number(r.id));
-  }
-  const ports = templates.flatMap((t) => t.ports.map((p) => [ids.get(t.name.slice(0, 64)), p.proto, p.port, p.action.slice(0, 255)]));
+  const ids = templates.length ? await profileIds() : before;
+  const ports = all.flatMap((t) => t.ports.map((p) => [ids.get(t.name.slice(0, 64)), p.proto, p.port, p.action.slice(0, 255)]));
   const known = ports.filter((p) => p[0] !== undefined);
   if (known.length > 0) {
     const res = await db.exec(

@@ -84,13 +84,16 @@ describe('the ipms_sensor account', () => {
     const ok = await runCli(['--database-url', t.url, 'sensors', 'approve', 'least', '10.99.1.0/24', '--json']);
     expect(ok.err).toBe('');
     expect(JSON.parse(ok.out)).toEqual({ approved: ['10.99.1.0/24'], already: [], honeypots: 2 });
-    // (a run for a sensor already there takes no sensor id: ids do not jump at every run)
+    // (a run for a sensor and templates already there takes no sensor or profile id: ids do
+    // not jump at every run)
     const probe = async (n: string) => (await t.db.exec('INSERT INTO Sensor (name) VALUES (?)', [n])).insertId;
+    const profile = async (n: string) => (await t.db.exec('INSERT INTO Profile (sensor_id, name) VALUES (?, ?)', [before, n])).insertId;
     const before = await probe('probe-a');
+    const p1 = await profile('probe-p1');
     const again = await runCli(['--database-url', sensorUrl, 'ingest', '--json', ...args, ...files]);
     expect(again.code).toBe(0);
     expect(again.err).not.toMatch(/approval/);
-    expect(await probe('probe-b')).toBe(before + 1);
+    expect([await probe('probe-b'), await profile('probe-p2')]).toEqual([before + 1, p1 + 1]);
     await t.db.exec("DELETE FROM Sensor WHERE name IN ('probe-a', 'probe-b')");
     const shown = await runCli(['--database-url', t.url, 'sensors', 'show', 'least', '--json']);
     expect(JSON.parse(shown.out)).toMatchObject({ honeypots: 2, honeypots_unapproved: 0, honeypot_nets: ['10.99.1.0/24'] });
