@@ -54,11 +54,13 @@ export function canonicalIp(text: string, what = 'address'): string {
 }
 
 /**
- * Is a device's host written as an address (digits and dots, or anything with a colon) rather
- * than a host name? (Which address it is, canonicalIp says.)
+ * Is a device's host written as an address rather than a host name: anything with a colon, or
+ * dot-separated numbers, hexadecimal ones included (3325256711, 0xc6.0x33.0x64.7, which a
+ * resolver reads as an address)? Which address it is, or that it is none in standard form,
+ * canonicalIp says.
  */
 export function looksLikeAddress(host: string): boolean {
-  return host.includes(':') || /^[\d.]+$/.test(host);
+  return host.includes(':') || /^(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+))*\.?$/i.test(host);
 }
 
 export function familyOf(text: string): Family {

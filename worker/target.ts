@@ -28,7 +28,7 @@ function baseTransport(d: DeviceRow, deps: TransportDeps): Transport {
     case 'ssh': {
       // (the database refuses such text since schema 0018; a row from before may hold it: an
       // address the protected-address checks read one way and the SSH resolver another)
-      if (looksLikeAddress(d.host) || /^(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+))*\.?$/i.test(d.host)) {
+      if (looksLikeAddress(d.host)) {
         try {
           canonicalIp(d.host);
         } catch {
