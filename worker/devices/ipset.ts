@@ -14,7 +14,7 @@ import { displayCidr, parseCidr, type Family } from '../../lib/ip.ts';
 import type { Action } from '../../lib/types.ts';
 import { assertDeviceRules, keyText, notWanted, sortedUnique } from './canonical.ts';
 import { OptionReader } from './options.ts';
-import { hookStep, rejectWith, XT_BACKENDS, XT_WAIT, xtCommands, type XtBackend } from './xtables.ts';
+import { hookStep, rejectWith, unhookStep, XT_BACKENDS, xtCommands, type XtBackend } from './xtables.ts';
 import type { Adapter, Batch, DeviceOptions, DeviceRule, ExecStep, Plan, RenderCall, StateEntry } from './types.ts';
 
 /** ipset's limit for timeouts (seconds); longer rules go in without one and the worker removes them. */
@@ -79,29 +79,26 @@ function setup(raw?: DeviceOptions): Plan {
   // `create` with -exist is a no-op for an identical set; a set of the same name with other
   // parameters (family, maxelem) is an error, on purpose: we do not silently reuse it.
   const steps: ExecStep[] = [{ argv: ['ipset', 'restore', '-exist'], stdin: `${sets.map((s) => createLine(o, s.name, s.family)).join('\n')}\n` }];
-  for (const s of sets) {
-    const target = s.action === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', ...rejectWith(s.family)];
-    for (const hook of o.hooks) steps.push(hookStep(xtCommands(o.backend, s.family).tables, hook, ['-m', 'set', '--match-set', s.name, 'src', ...target]));
-  }
+  for (const r of matchRules(o)) steps.push(hookStep(r.cmd, r.hook, r.args));
   return { steps };
+}
+
+/** The iptables rule of each set in each hook: the set's entries dropped or rejected. */
+function matchRules(o: IpsetOptions): { cmd: string; hook: string; args: string[] }[] {
+  return ipsetSets(o).flatMap((s) => {
+    const target = s.action === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', ...rejectWith(s.family)];
+    return o.hooks.map((hook) => ({ cmd: xtCommands(o.backend, s.family).tables, hook, args: ['-m', 'set', '--match-set', s.name, 'src', ...target] }));
+  });
 }
 
 /**
  * The iptables rules that match the sets, then the sets (a set in use cannot be destroyed).
- * Each step may find nothing to do: iptables exits 1 for a missing rule, 2 for a missing set;
- * ipset exits 1 for a missing set.
+ * Each step may find nothing to do (ipset exits 1 for a missing set).
  */
 function teardown(raw?: DeviceOptions): Plan {
   const o = ipsetOptions(raw);
-  const sets = ipsetSets(o);
-  const steps: ExecStep[] = [];
-  for (const s of sets) {
-    const target = s.action === 'DROP' ? ['-j', 'DROP'] : ['-j', 'REJECT', ...rejectWith(s.family)];
-    for (const hook of o.hooks) {
-      steps.push({ argv: [xtCommands(o.backend, s.family).tables, ...XT_WAIT, '-D', hook, '-m', 'set', '--match-set', s.name, 'src', ...target], okExit: [0, 1, 2] });
-    }
-  }
-  for (const s of sets) steps.push({ argv: ['ipset', 'destroy', s.name], okExit: [0, 1] });
+  const steps: ExecStep[] = matchRules(o).map((r) => unhookStep(r.cmd, r.hook, r.args));
+  for (const s of ipsetSets(o)) steps.push({ argv: ['ipset', 'destroy', s.name], okExit: [0, 1] });
   return { steps };
 }
 

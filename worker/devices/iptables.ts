@@ -14,7 +14,7 @@ import { canonicalIp, parseCidr, type Family } from '../../lib/ip.ts';
 import { assertDeviceRules, familyBits, sortedUnique } from './canonical.ts';
 import { OptionReader } from './options.ts';
 import { protoFromText, PROTO_NUMBER } from './protocols.ts';
-import { hookStep, rejectWith, XT_BACKENDS, XT_WAIT, xtCommands, type XtBackend } from './xtables.ts';
+import { hookStep, rejectWith, unhookStep, XT_BACKENDS, XT_WAIT, xtCommands, type XtBackend } from './xtables.ts';
 import type { Adapter, Batch, DeviceKey, DeviceOptions, DeviceRule, ExecStep, Plan, RenderCall, StateEntry } from './types.ts';
 
 export interface IptablesOptions {
@@ -82,16 +82,13 @@ function setup(raw?: DeviceOptions): Plan {
   return { steps };
 }
 
-/**
- * The jumps to the chain, then the chain. Each step may find nothing to do: iptables exits 1
- * for a missing rule or chain, 2 for a jump to a chain that is gone.
- */
+/** The jumps to the chain, then the chain; each step may find nothing to do (exit 1: no such chain). */
 function teardown(raw?: DeviceOptions): Plan {
   const o = iptablesOptions(raw);
   const steps: ExecStep[] = [];
   for (const f of families(o)) {
     const cmd = xtCommands(o.backend, f).tables;
-    for (const hook of o.hooks) steps.push({ argv: [cmd, ...XT_WAIT, '-D', hook, '-j', o.chain], okExit: [0, 1, 2] });
+    for (const hook of o.hooks) steps.push(unhookStep(cmd, hook, ['-j', o.chain]));
     steps.push({ argv: [cmd, ...XT_WAIT, '-F', o.chain], okExit: [0, 1] }, { argv: [cmd, ...XT_WAIT, '-X', o.chain], okExit: [0, 1] });
   }
   return { steps };

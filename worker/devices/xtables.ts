@@ -34,6 +34,14 @@ export function hookStep(cmd: string, hook: string, ruleArgs: readonly string[])
   };
 }
 
+/**
+ * The inverse of hookStep: delete the rule from `hook`. Nothing to delete is no failure:
+ * iptables exits 1 for a missing rule or chain, 2 for a rule whose target chain or set is gone.
+ */
+export function unhookStep(cmd: string, hook: string, ruleArgs: readonly string[]): ExecStep {
+  return { argv: [cmd, ...XT_WAIT, '-D', hook, ...ruleArgs], okExit: [0, 1, 2] };
+}
+
 export function rejectWith(family: Family): string[] {
   return ['--reject-with', family === 4 ? 'icmp-admin-prohibited' : 'icmp6-adm-prohibited'];
 }
