@@ -12,7 +12,7 @@ import type { DeviceRow } from '../lib/types.ts';
 import type { Claimed } from './claim.ts';
 import { keyText, protectedIndex, toDeviceRule, type ProtectedRange, type RuleInput } from './devices/canonical.ts';
 import { joinPlans, type Adapter, type DeviceOptions, type DeviceRule, type Plan, type StateEntry, type UptimeCheck } from './devices/types.ts';
-import { activateRules, byClaim, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
+import { activateRules, claimChunks, deviceHealth, markDone, markFailed, readCommittedAllowed, release } from './outcome.ts';
 import { removalOf } from './reconcile.ts';
 import { keptOverlapping, presentOnDevice, rulesById } from './rules.ts';
 import { deviceOptions, type AdapterLookup } from './target.ts';
@@ -264,13 +264,10 @@ async function applyWith(
  */
 async function clearOldAction(db: Db, rows: readonly Claimed[]): Promise<void> {
   try {
-    for (const { version, ids } of byClaim(rows)) {
-      for (let i = 0; i < ids.length; i += 1000) {
-        const chunk = ids.slice(i, i + 1000);
-        await withRetry(() => db.exec(
-          `UPDATE RuleDevice SET old_action = NULL WHERE id IN (${chunk.map(() => '?').join(',')}) AND version = ? AND state IN ('applied', 'removed')`,
-          [...chunk, version]));
-      }
+    for (const { version, ids } of claimChunks(rows)) {
+      await withRetry(() => db.exec(
+        `UPDATE RuleDevice SET old_action = NULL WHERE id IN (${ids.map(() => '?').join(',')}) AND version = ? AND state IN ('applied', 'removed')`,
+        [...ids, version]));
     }
   } catch (err) {
     if ((err as { errno?: number }).errno !== 1143) throw err;
@@ -337,14 +334,11 @@ async function setHeld(db: Db, held: readonly Held[], state: 'pending' | 'applie
   await db.pinned(async (q) => {
     await q.exec('SET @ipms_batch_record = 1');
     try {
-      for (const { version, ids } of byClaim(held)) {
-        for (let i = 0; i < ids.length; i += 1000) {
-          const chunk = ids.slice(i, i + 1000);
-          await withRetry(() => q.exec(
-            `UPDATE RuleDevice SET state = ?, updated_at = UTC_TIMESTAMP(3)${state === 'pending' ? ', next_attempt_at = UTC_TIMESTAMP(3)' : ''}
-             WHERE id IN (${chunk.map(() => '?').join(',')}) AND version = ? AND desired = 'present' AND state = ? AND claimed_by IS NULL`,
-            [state, ...chunk, version, from]));
-        }
+      for (const { version, ids } of claimChunks(held)) {
+        await withRetry(() => q.exec(
+          `UPDATE RuleDevice SET state = ?, updated_at = UTC_TIMESTAMP(3)${state === 'pending' ? ', next_attempt_at = UTC_TIMESTAMP(3)' : ''}
+           WHERE id IN (${ids.map(() => '?').join(',')}) AND version = ? AND desired = 'present' AND state = ? AND claimed_by IS NULL`,
+          [state, ...ids, version, from]));
       }
       if (state === 'applied') await activateRules(q, [...new Set(held.map((h) => h.ruleId))], await readCommittedAllowed(q));
     } finally {

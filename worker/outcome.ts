@@ -193,6 +193,13 @@ export function byClaim<R extends { id: number; version: number; desired?: Claim
   return [...m.values()];
 }
 
+/** byClaim's groups in chunks of at most CHUNK ids: one `... WHERE id IN (...) AND version = ?` each. */
+export function claimChunks<R extends { id: number; version: number }>(rows: readonly R[]): { version: number; ids: number[] }[] {
+  const out: { version: number; ids: number[] }[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) for (const { version, ids } of byClaim(rows.slice(i, i + CHUNK))) out.push({ version, ids });
+  return out;
+}
+
 export async function markFailed(db: Db, rows: Claimed[], workerId: string, error: string): Promise<void> {
   const text = error.replace(/\s+/g, ' ').slice(0, 1000);
   let recorded = 0;
