@@ -49,14 +49,18 @@ export function parseThresholdPairs(pairs: string[]): ThresholdSet {
   return set;
 }
 
+/** A threshold in words: what it counts, and the rule it makes. */
+function thresholdWords(t: ThresholdOut): { counts: string; rule: string } {
+  return {
+    counts: `${t.max_hits} hits / ${formatDuration(t.window_s)} of ${t.proto ?? 'any'}${t.dst_port ? ` to port ${t.dst_port}` : ''}${t.sensor ? ` on ${t.sensor}` : ''}`,
+    rule: `${t.action} ${t.duration_s ? `for ${formatDuration(t.duration_s)}` : 'until dropped'}`,
+  };
+}
+
 function printThresholds(ctx: Context, rows: ThresholdOut[]): void {
   ctx.io.out(renderTable(
     ['name', 'enabled', 'counts', 'group by', 'rule'],
-    rows.map((t) => [
-      t.name, t.enabled ? 'yes' : 'no',
-      `${t.max_hits} hits / ${formatDuration(t.window_s)} of ${t.proto ?? 'any'}${t.dst_port ? ` to port ${t.dst_port}` : ''}${t.sensor ? ` on ${t.sensor}` : ''}`,
-      t.group_by, `${t.action} ${t.duration_s ? `for ${formatDuration(t.duration_s)}` : 'until dropped'}`,
-    ]),
+    rows.map((t) => [t.name, t.enabled ? 'yes' : 'no', thresholdWords(t).counts, t.group_by, thresholdWords(t).rule]),
   ));
 }
 
@@ -189,8 +193,8 @@ and counts the honeypots waiting.`)
       await ctx.audit('threshold.add', `threshold ${name}`, set);
       // (what was not given is the table's default: say what the threshold is)
       const [t] = await listThresholds(ctx.db(), name);
-      ctx.io.out(`threshold ${name}: added: ${t!.max_hits} hits / ${formatDuration(t!.window_s)} of ${t!.proto ?? 'any'}${t!.dst_port ? ` to port ${t!.dst_port}` : ''}` +
-        `${t!.sensor ? ` on ${t!.sensor}` : ''} per ${t!.group_by}, ${t!.action} ${t!.duration_s ? `for ${formatDuration(t!.duration_s)}` : 'until dropped'}`);
+      const w = thresholdWords(t!);
+      ctx.io.out(`threshold ${name}: added: ${w.counts} per ${t!.group_by}, ${w.rule}`);
     });
   th.command('remove <name>')
     .description('remove a threshold (its rules stay, as they were decided; `disable` keeps it for later)')
