@@ -127,7 +127,6 @@ function ownedNames(adapter: string, options: DeviceOptions): void {
   }
 }
 
-/** `json`: the command prints JSON on standard output, so what a dry-run device would be sent goes to standard error. */
 /**
  * With its rules off, ipms's own objects on the device (table, chain, sets and their hooks) go
  * too, where the adapter can take them down; else they are named for the administrator. A
@@ -154,6 +153,7 @@ async function takeDownObjects(ctx: Context, d: DeviceRow): Promise<void> {
   }
 }
 
+/** `json`: the command prints JSON on standard output, so what a dry-run device would be sent goes to standard error. */
 function deps(ctx: Context, json = false) {
   return { adapterFor, transportFor: (d: DeviceRow) => transportFor(d, { print: (s) => (json ? ctx.io.err(s) : ctx.io.out(s)) }) };
 }

@@ -26,15 +26,11 @@ function age(iso: string): string {
 }
 
 /**
- * The devices of a rule whose adapter cannot express it (a port on ipset, pf or RouterOS, which
- * block addresses only): it fails there on every batch, and stays pending, which is better said
- * when it is made.
- */
-/**
- * What the devices make of a new rule: one of its rows that a device cannot carry fails there
- * (chosen by hand with --device, or an adapter option such as ipv6=false); a source-only
- * device of its scope (ipset, pf, RouterOS) does not take a rule with a destination, protocol
- * or port at all (see triggers/Rule_after_insert.sql). Either is said, with the reason.
+ * What the devices make of a new rule, better said when it is made: one of its rows that a
+ * device cannot carry fails there on every batch (chosen by hand with --device, or an adapter
+ * option such as ipv6=false); a source-only device of its scope (ipset, pf, RouterOS) does not
+ * take a rule with a destination, protocol or port at all (see triggers/Rule_after_insert.sql).
+ * Either is said, with the reason.
  */
 async function cannotCarry(ctx: Context, ruleId: number): Promise<string[]> {
   const rows = await ctx.db().rows<RuleInput & { name: string; adapter: string; options: string | null; has_row: number }>(
