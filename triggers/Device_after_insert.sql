@@ -12,11 +12,13 @@ BEGIN
     FROM Rule r
     WHERE r.status IN ('pending', 'active') AND r.targeted = 0
       AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
-      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL));
+      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL))
+      AND (NEW.ipv6 = 1 OR LENGTH(r.src_ip) = 4);
     -- (the rules it does not take, source-only as it is, stay active: see Rule_after_insert)
     UPDATE Rule r
     SET r.status = 'pending'
     WHERE r.status = 'active' AND r.targeted = 0 AND (NEW.applies_to = 'any' OR NEW.applies_to = r.scope)
-      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL));
+      AND (NEW.adapter NOT IN ('ipset', 'pf', 'routeros') OR (r.dst_ip IS NULL AND r.dst_port IS NULL AND r.proto IS NULL))
+      AND (NEW.ipv6 = 1 OR LENGTH(r.src_ip) = 4);
   END IF;
 END

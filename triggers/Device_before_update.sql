@@ -1,5 +1,6 @@
 -- A device's new host is stored as every part of ipms reads it (see ipms_device_host); its
--- adapter and transport are ones the worker has (see ipms_device_kind).
+-- adapter and transport are ones the worker has (see ipms_device_kind); `ipv6` follows the
+-- options (see Device_before_insert).
 CREATE TRIGGER Device_before_update BEFORE UPDATE ON Device FOR EACH ROW
 BEGIN
   IF NOT (NEW.host <=> OLD.host) THEN
@@ -13,4 +14,5 @@ BEGIN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: a device''s adapter cannot change while it has rules (or may have): add a device of the new kind';
     END IF;
   END IF;
+  SET NEW.ipv6 = IF(IF(JSON_VALID(NEW.options), JSON_UNQUOTE(JSON_EXTRACT(NEW.options, '$.ipv6')), NULL) <=> 'false', 0, 1);
 END

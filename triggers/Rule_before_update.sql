@@ -139,13 +139,15 @@ body: BEGIN
           rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
       WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1
         AND (NEW.targeted = 1 OR d.applies_to = 'any' OR d.applies_to = NEW.scope)
-        AND (NEW.targeted = 1 OR d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL));
+        AND (NEW.targeted = 1 OR d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL))
+        AND (NEW.targeted = 1 OR d.ipv6 = 1 OR LENGTH(NEW.src_ip) = 4);
       IF NEW.targeted = 0 THEN
         INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
         SELECT NEW.id, d.id, 'present', 'pending', UTC_TIMESTAMP(3)
         FROM Device d
         WHERE d.enabled = 1 AND (d.applies_to = 'any' OR d.applies_to = NEW.scope)
           AND (d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL))
+          AND (d.ipv6 = 1 OR LENGTH(NEW.src_ip) = 4)
           AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.device_id = d.id);
       END IF;
     ELSEIF v_is_on = 1 AND (NOT (NEW.action <=> OLD.action) OR NOT (NEW.expires_at <=> OLD.expires_at)) THEN
@@ -165,12 +167,14 @@ body: BEGIN
       SET rd.desired = 'present', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
           rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
       WHERE rd.rule_id = NEW.id AND rd.desired = 'absent' AND d.enabled = 1 AND d.applies_to = NEW.scope
-        AND (d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL));
+        AND (d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL))
+        AND (d.ipv6 = 1 OR LENGTH(NEW.src_ip) = 4);
       INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
       SELECT NEW.id, d.id, 'present', 'pending', UTC_TIMESTAMP(3)
       FROM Device d
       WHERE d.enabled = 1 AND d.applies_to = NEW.scope
         AND (d.adapter NOT IN ('ipset', 'pf', 'routeros') OR (NEW.dst_ip IS NULL AND NEW.dst_port IS NULL AND NEW.proto IS NULL))
+        AND (d.ipv6 = 1 OR LENGTH(NEW.src_ip) = 4)
         AND NOT EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = NEW.id AND x.device_id = d.id);
     END IF;
     -- a rule is active once every device has applied it: one re-opened as 'active' by hand, or

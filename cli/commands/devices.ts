@@ -74,6 +74,11 @@ function readableOptions(raw: string | null): object | null {
   }
 }
 
+/** The adapter option ipv6 as the triggers read it (Device.ipv6): only an explicit false turns IPv6 off. */
+function ipv6Option(d: DeviceRow): boolean {
+  return (readableOptions(d.options) as { ipv6?: unknown } | null)?.ipv6 !== false;
+}
+
 function storedOptions(d: DeviceRow): object {
   const v = readableOptions(d.options);
   if (v === null) throw new InputError(`device ${d.name}: its options in the database are not a JSON object; give them whole: UPDATE Device SET options = NULL, then --option`);
@@ -250,6 +255,15 @@ export function registerDevices(program: Command, ctx: Context): void {
       if (o.option?.length) ownedNames(after.adapter, deviceOptions(after));
       await refuseSameObject(ctx, after);
       const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
+      // IPv6 turned off: the device takes no IPv6 rule from now on (see Device_after_update),
+      // and its adapter no longer touches IPv6 there, so what ipms put there stays
+      const ipv6Off = set.options !== undefined && ipv6Option(d) && !ipv6Option(after);
+      const [held6] = ipv6Off
+        ? await ctx.db().rows<{ n: number }>(
+            `SELECT COUNT(*) AS n FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
+             WHERE rd.device_id = ? AND LENGTH(r.src_ip) = 16 
+               AND (rd.state = 'applied' OR (rd.applied_at IS NOT NULL AND (rd.removed_at IS NULL OR rd.removed_at < rd.applied_at)))`, [d.id])
+        : [];
       const cols = Object.keys(set);
       // Where its rules land (another address, transport or objects): the change and the rows
       // sent again are made holding the device's lease, so no batch is on its way to the old
@@ -289,6 +303,9 @@ export function registerDevices(program: Command, ctx: Context): void {
       await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
+      if (held6?.n) {
+        ctx.io.err(`ipms: device ${name}: IPv6 is off: the ${held6.n} IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again`);
+      }
       if (again) {
         ctx.io.out(`device ${name}: ${again} rule(s) recorded as applied go to it again (its ${moved.join(', ')} changed)`);
         if (d.transport !== 'dry-run') {

@@ -27,10 +27,10 @@ function age(iso: string): string {
 
 /**
  * What the devices make of a new rule, better said when it is made: one of its rows that a
- * device cannot carry fails there on every batch (chosen by hand with --device, or an adapter
- * option such as ipv6=false); a source-only device of its scope (ipset, pf, RouterOS) does not
- * take a rule with a destination, protocol or port at all (see triggers/Rule_after_insert.sql).
- * Either is said, with the reason.
+ * device cannot carry fails there on every batch (chosen by hand with --device); a device of its
+ * scope does not take it at all when it is source-only (ipset, pf, RouterOS) and the rule names
+ * a destination, protocol or port, or when its option ipv6 is false and the rule is IPv6 (see
+ * triggers/Rule_after_insert.sql). Either is said, with the reason.
  */
 async function cannotCarry(ctx: Context, ruleId: number): Promise<string[]> {
   const rows = await ctx.db().rows<RuleInput & { name: string; adapter: string; options: string | null; has_row: number }>(

@@ -202,6 +202,35 @@ describe('ipms devices', () => {
     expect((await ipms(t.url, 'devices', 'remove', 'mover', '--leave-rules')).code).toBe(0);
   });
 
+  it('a device with the option ipv6=false takes no IPv6 rule; turned off later, it says the IPv6 entries stay', async () => {
+    expect((await ipms(t.url, 'devices', 'add', 'v4box', '--adapter', 'iptables', '--transport', 'dry-run', '--option', 'ipv6=false')).code).toBe(0);
+    const added = await ipms(t.url, 'rules', 'add', '2001:db8:99::5');
+    expect(added.code).toBe(0);
+    const id = Number(/^rule (\d+)/.exec(added.out)?.[1]);
+    expect(added.err).toContain(`device v4box (iptables) does not take rule ${id}: IPv6 is turned off for this device (option ipv6)`);
+    const rowsOf = () => t.db.rows<{ desired: string; state: string }>("SELECT rd.desired, rd.state FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE d.name = 'v4box' AND rd.rule_id = ?", [id]);
+    expect(await rowsOf()).toEqual([]);
+    // (it also takes the open rules of earlier tests)
+    expect((await ipms(t.url, 'apply', '--once', '--device', 'v4box')).code).toBe(0);
+    // turned on: the open IPv6 rules go there
+    expect((await ipms(t.url, 'devices', 'set', 'v4box', '--option', 'ipv6=true')).code).toBe(0);
+    expect(await rowsOf()).toEqual([{ desired: 'present', state: 'pending' }]);
+    const on = await ipms(t.url, 'apply', '--once', '--device', 'v4box');
+    expect(on.code).toBe(0);
+    expect(on.out).toContain('2001:db8:99::5');
+    // off again: no longer wanted there, and the admin told that the entries ipms put there stay
+    const off = await ipms(t.url, 'devices', 'set', 'v4box', '--option', 'ipv6=false');
+    expect([off.code, off.out]).toEqual([0, 'device v4box: options changed']);
+    expect(off.err).toMatch(/^ipms: device v4box: IPv6 is off: the \d+ IPv6 rule\(s\) ipms put there stay on the device \(ipms no longer touches IPv6 on it\); take them off by hand, or turn ipv6 on again$/);
+    expect(await rowsOf()).toEqual([{ desired: 'absent', state: 'pending' }]);
+    const done = await ipms(t.url, 'apply', '--once', '--device', 'v4box');
+    expect(done.code).toBe(0);
+    expect(done.out).not.toContain('ip6tables');
+    expect(await rowsOf()).toEqual([{ desired: 'absent', state: 'removed' }]);
+    expect((await ipms(t.url, 'rules', 'drop', String(id))).code).toBe(0);
+    expect((await ipms(t.url, 'devices', 'remove', 'v4box', '--leave-rules')).code).toBe(0);
+  });
+
   it('devices add says what the administrator does by hand (IOS: bind the ACLs; pf: the anchor line)', async () => {
     const ios = await ipms(t.url, 'devices', 'add', 'edge-ios', '--adapter', 'cisco-ios', '--transport', 'dry-run', '--disabled');
     expect(ios.out).toMatch(/^device edge-ios: added \(disabled\)\ndevice edge-ios: yours to do by hand, once, on the device \(ipms does not; its rules depend on it\):\n/);

@@ -471,4 +471,41 @@ describe('databases of earlier development versions', () => {
       await fresh.close();
     }
   });
+
+  it('0023 reads the ipv6 option of existing devices and takes away the IPv6 rows that failed on those without IPv6', async () => {
+    const fresh = await freshDatabase('migrate_0023');
+    const db = fresh.db;
+    try {
+      // a database as the version before left it: no Device.ipv6, and triggers that gave
+      // every device every rule (made here by dropping the triggers that read the column)
+      const readers = ['Device_before_insert', 'Device_before_update', 'Device_after_insert', 'Device_after_update', 'Rule_after_insert', 'Rule_before_update'];
+      for (const tr of readers) await db.exec(`DROP TRIGGER ${tr}`);
+      await db.exec('ALTER TABLE Device DROP COLUMN ipv6');
+      await db.exec(`INSERT INTO Device (name, host, adapter, transport, options) VALUES
+        ('fw', 'fw.example.net', 'nftables', 'dry-run', NULL), ('v4only', 'v4.example.net', 'iptables', 'dry-run', '{"ipv6":false}'),
+        ('odd', 'odd.example.net', 'ipset', 'dry-run', '{not json')`);
+      await db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('2001:db8:1::1'), 'manual'), (INET6_ATON('2001:db8:1::2'), 'manual'), (INET6_ATON('203.0.113.5'), 'manual')");
+      const ids = (await db.rows<{ id: number }>('SELECT id FROM Rule ORDER BY id')).map((r) => r.id);
+      // every device got every rule; the IPv6 ones failed on v4only for good, except one that
+      // an earlier setting (ipv6 on) had put there
+      await db.exec(`INSERT INTO RuleDevice (rule_id, device_id, state, applied_at, attempts, last_error)
+        SELECT r.id, d.id, IF(d.name = 'v4only' AND r.id = ?, 'failed', 'applied'), IF(d.name = 'v4only' AND r.id = ?, NULL, UTC_TIMESTAMP(3)),
+               IF(d.name = 'v4only' AND r.id = ?, 7, 0), IF(d.name = 'v4only' AND r.id = ?, 'IPv6 is turned off for this device (option ipv6)', NULL)
+        FROM Rule r CROSS JOIN Device d`, [ids[0], ids[0], ids[0], ids[0]]);
+      expect(await db.rows('SELECT status FROM Rule ORDER BY id')).toEqual([{ status: 'pending' }, { status: 'pending' }, { status: 'pending' }]);
+      await db.exec("DELETE FROM ipms_migrations WHERE name = '0023_device_ipv6'");
+      const report = await migrate(fresh.cfg);
+      expect(report.applied).toEqual(['0023_device_ipv6']);
+      expect(report.created.sort()).toEqual(readers.sort());
+      expect(await db.rows('SELECT name, ipv6 FROM Device ORDER BY name')).toEqual([{ name: 'fw', ipv6: 1 }, { name: 'odd', ipv6: 1 }, { name: 'v4only', ipv6: 0 }]);
+      const held = async (id: number) => (await db.rows<{ name: string }>('SELECT d.name FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE rd.rule_id = ? ORDER BY d.name', [id])).map((r) => r.name);
+      // the failed row is gone and its rule active; the row of an entry that is there stays
+      expect(await held(ids[0]!)).toEqual(['fw', 'odd']);
+      expect(await held(ids[1]!)).toEqual(['fw', 'odd', 'v4only']);
+      expect(await held(ids[2]!)).toEqual(['fw', 'odd', 'v4only']);
+      expect(await db.rows('SELECT status FROM Rule ORDER BY id')).toEqual([{ status: 'active' }, { status: 'active' }, { status: 'active' }]);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -119,15 +119,74 @@ describe('which devices get a rule', () => {
     expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all', 'border']);
     await t.db.exec("UPDATE Device SET enabled = 1 WHERE name = 'off'");
     expect((await deviceRows(r!.id)).map((x) => x.device)).toEqual(['all', 'border', 'off']);
-    await t.db.exec("UPDATE Device SET applies_to = 'internal' WHERE name = 'all'");
-    const all = (await deviceRows(r!.id)).find((x) => x.device === 'all')!;
-    expect(all).toMatchObject({ desired: 'absent', state: 'pending' });
-    // taken off, then widened again: wanted there again, and the active rule pending until it is
-    await t.db.exec("UPDATE RuleDevice SET state = IF(desired = 'present', 'applied', 'removed') WHERE rule_id = ?", [r!.id]);
-    expect(await status(r!.id)).toBe('active');
-    await t.db.exec("UPDATE Device SET applies_to = 'any' WHERE name = 'all'");
-    expect((await deviceRows(r!.id)).find((x) => x.device === 'all')).toMatchObject({ desired: 'present', state: 'pending' });
+    const onAll = async () => (await deviceRows(r!.id)).find((x) => x.device === 'all');
+    // narrowed before it got the rule (no worker sending): done with at once, and the rule,
+    // which waited only for it, active on the devices that hold it
+    await t.db.exec("UPDATE RuleDevice rd JOIN Device d ON d.id = rd.device_id SET rd.state = 'applied', rd.applied_at = UTC_TIMESTAMP(3) WHERE rd.rule_id = ? AND d.name <> 'all'", [r!.id]);
     expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE Device SET applies_to = 'internal' WHERE name = 'all'");
+    expect(await onAll()).toMatchObject({ desired: 'absent', state: 'removed' });
+    expect(await status(r!.id)).toBe('active');
+    // widened again: wanted there again, and the active rule pending until it is
+    await t.db.exec("UPDATE Device SET applies_to = 'any' WHERE name = 'all'");
+    expect(await onAll()).toMatchObject({ desired: 'present', state: 'pending' });
+    expect(await status(r!.id)).toBe('pending');
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [r!.id]);
+    expect(await status(r!.id)).toBe('active');
+    // narrowed while it holds the rule: the worker takes it off; the rule stays active
+    await t.db.exec("UPDATE Device SET applies_to = 'internal' WHERE name = 'all'");
+    expect(await onAll()).toMatchObject({ desired: 'absent', state: 'pending' });
+    expect(await status(r!.id)).toBe('active');
+    // taken off, then widened again: wanted there again, and the active rule pending until it is
+    await t.db.exec("UPDATE RuleDevice SET state = 'removed', removed_at = UTC_TIMESTAMP(3) WHERE rule_id = ? AND desired = 'absent'", [r!.id]);
+    await t.db.exec("UPDATE Device SET applies_to = 'any' WHERE name = 'all'");
+    expect(await onAll()).toMatchObject({ desired: 'present', state: 'pending' });
+    expect(await status(r!.id)).toBe('pending');
+  });
+
+  it('gives no IPv6 rule to a device whose adapter option ipv6 is false, and follows that option when it changes', async () => {
+    await t.db.exec(`INSERT INTO Device (name, host, adapter, transport, applies_to, options) VALUES
+      ('border', 'fw.example.net', 'nftables', 'dry-run', 'any', NULL),
+      ('v4only', 'v4.example.net', 'iptables', 'dry-run', 'any', '{"ipv6": false}'),
+      ('ros', 'ros.example.net', 'routeros', 'dry-run', 'any', '{"list": "ipms", "ipv6": true}'),
+      ('odd', 'odd.example.net', 'ipset', 'dry-run', 'any', 'not json')`);
+    expect(await t.db.rows('SELECT name, ipv6 FROM Device ORDER BY name')).toEqual([
+      { name: 'border', ipv6: 1 }, { name: 'odd', ipv6: 1 }, { name: 'ros', ipv6: 1 }, { name: 'v4only', ipv6: 0 }]);
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '2001:db8:5::7' }));
+    await insertHits(t.db, burst(50, { ts: '2026-02-01 10:00:00', src: '203.0.113.9' }));
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('2001:db8:6::'), 48, 'manual')");
+    const [six, four, manual6] = await rules(t.db);
+    const devicesOf = async (id: number) => (await deviceRows(id)).filter((x) => x.desired === 'present').map((x) => x.device);
+    expect(await devicesOf(six!.id)).toEqual(['border', 'odd', 'ros']);
+    expect(await devicesOf(four!.id)).toEqual(['border', 'odd', 'ros', 'v4only']);
+    expect(await devicesOf(manual6!.id)).toEqual(['border', 'odd', 'ros']);
+    // active once the devices that take it have it
+    await t.db.exec("UPDATE RuleDevice SET state = 'applied', applied_at = UTC_TIMESTAMP(3) WHERE rule_id = ?", [six!.id]);
+    expect(await status(six!.id)).toBe('active');
+    // closed and opened again: still not there
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [manual6!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [manual6!.id]);
+    expect(await devicesOf(manual6!.id)).toEqual(['border', 'odd', 'ros']);
+    // IPv6 turned on (by the CLI, or a DBA's UPDATE of options): the open IPv6 rules go there
+    await t.db.exec(`UPDATE Device SET options = '{"ipv6": true}' WHERE name = 'v4only'`);
+    expect(await devicesOf(six!.id)).toEqual(['border', 'odd', 'ros', 'v4only']);
+    expect(await status(six!.id)).toBe('pending');
+    // turned off again before it got them: done with at once, the rule active again
+    await t.db.exec(`UPDATE Device SET options = '{"ipv6": false}' WHERE name = 'v4only'`);
+    expect(await devicesOf(six!.id)).toEqual(['border', 'odd', 'ros']);
+    expect((await deviceRows(six!.id)).find((x) => x.device === 'v4only')).toMatchObject({ desired: 'absent', state: 'removed' });
+    expect(await status(six!.id)).toBe('active');
+    // the IPv4 rule stays wherever IPv6 is turned on or off
+    await t.db.exec(`UPDATE Device SET options = '{"list": "ipms", "ipv6": false}' WHERE name = 'ros'`);
+    expect(await devicesOf(four!.id)).toEqual(['border', 'odd', 'ros', 'v4only']);
+    expect(await devicesOf(six!.id)).toEqual(['border', 'odd']);
+    // a rule chosen for that device by hand keeps its row there (it fails visibly: the admin named it)
+    await t.db.exec("INSERT INTO Rule (src_ip, origin, targeted) VALUES (INET6_ATON('2001:db8:7::1'), 'manual', 1)");
+    const [, , , targeted] = await rules(t.db);
+    await t.db.exec("INSERT INTO RuleDevice (rule_id, device_id) SELECT ?, id FROM Device WHERE name = 'v4only'", [targeted!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'disabled' WHERE id = ?", [targeted!.id]);
+    await t.db.exec("UPDATE Rule SET status = 'pending' WHERE id = ?", [targeted!.id]);
+    expect(await devicesOf(targeted!.id)).toEqual(['v4only']);
   });
 });
 
