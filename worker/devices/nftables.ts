@@ -18,6 +18,12 @@
  *   networks are partitioned (partition.ts), which needs the kept rules that overlap the batch
  *   (RenderCall.keep).
  * - Timeouts are written as days/hours/minutes/seconds: the parser refuses 9-digit seconds.
+ * - The pieces of nested networks live NESTED_GRACE_S longer on the device than their rules:
+ *   the worker deletes exactly those pieces when a rule of the nest is taken off, and one the
+ *   kernel had already timed out would abort that transaction (a full render then repairs it,
+ *   rewriting every set). The worker takes an expired rule off within seconds; only when it is
+ *   down do such pieces outlive their rule, by two minutes at most. Lone ranges and single
+ *   addresses keep their exact timeouts (their removal is the add/delete pair).
  */
 import { InputError } from '../../lib/errors.ts';
 import { assertDeviceRules, familyBits } from './canonical.ts';
@@ -51,6 +57,9 @@ export function nftOptions(raw?: DeviceOptions): NftOptions {
 }
 
 const NFT = ['nft', '-f', '-'] as const;
+
+/** How much longer than their rules the pieces of nested networks live on the device (see above). */
+export const NESTED_GRACE_S = 120;
 
 function setup(raw?: DeviceOptions): Plan {
   const o = nftOptions(raw);
@@ -189,7 +198,7 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
         hostElements(g, entry, false);
         continue;
       }
-      for (const p of partition(familyBits(g.set.family), g.add)) entry.neu.push(elementText(g, p, true));
+      for (const p of partition(familyBits(g.set.family), g.add, NESTED_GRACE_S)) entry.neu.push(elementText(g, p, true));
     }
   } else if (mode === 'delta') {
     for (const g of groupsOf({ add: batch.add, remove: batch.remove, keep }).values()) {
@@ -224,7 +233,7 @@ function render(batch: Batch, raw?: DeviceOptions, call: RenderCall = {}): Plan 
           if (lone) entry.safe.push(e);
           entry.old.push(e);
         }
-        for (const p of partition(bits, [...kept, ...add])) entry.neu.push(elementText(g, p, true));
+        for (const p of partition(bits, [...kept, ...add], NESTED_GRACE_S)) entry.neu.push(elementText(g, p, true));
       }
     }
   } else {

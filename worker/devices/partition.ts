@@ -73,10 +73,19 @@ export function rootsOf(bits: number, ranges: readonly Range[]): Map<string, str
   return new Map(forest(bits, ranges).map((n) => [rangeId(n), n.root]));
 }
 
-/** Disjoint CIDR pieces covering exactly the union of `ranges`, sorted. */
-export function partition(bits: number, ranges: readonly TimedRange[]): TimedRange[] {
+/**
+ * Disjoint CIDR pieces covering exactly the union of `ranges`, sorted. `nestedGraceS` lengthens
+ * the lifetime of the pieces of nested ranges (a range with a parent or a child) by that much:
+ * see nftables.ts, which deletes those pieces exactly and cannot have the device expire them
+ * first.
+ */
+export function partition(bits: number, ranges: readonly TimedRange[], nestedGraceS = 0): TimedRange[] {
   const out: TimedRange[] = [];
-  for (const n of forest(bits, ranges)) cut(bits, n.first, n.prefix, n.children, n.eff, out);
+  for (const n of forest(bits, ranges)) {
+    const nested = n.children.length > 0 || n.root !== rangeId(n);
+    const eff = nested && n.eff !== undefined ? n.eff + nestedGraceS : n.eff;
+    cut(bits, n.first, n.prefix, n.children, eff, out);
+  }
   return out.sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
 }
 
