@@ -472,6 +472,25 @@ describe('databases of earlier development versions', () => {
     }
   });
 
+  it('0024 never blocks link-local sources, and drops the open rules over them that earlier versions made', async () => {
+    const fresh = await freshDatabase('migrate_0024');
+    const db = fresh.db;
+    try {
+      await db.exec("DELETE FROM NoSourceRange WHERE cidr IN ('169.254.0.0/16', 'fe80::/10')");
+      await db.exec(`INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('fe80::1'), 128, 'threshold'),
+        (INET6_ATON('169.254.169.254'), 32, 'manual'), (INET6_ATON('169.0.0.0'), 8, 'manual'), (INET6_ATON('2001:db8::'), 32, 'manual')`);
+      await db.exec("DELETE FROM ipms_migrations WHERE name = '0024_link_local'");
+      expect((await migrate(fresh.cfg)).applied).toEqual(['0024_link_local']);
+      expect(await db.rows('SELECT src, status FROM RuleView ORDER BY id')).toEqual([
+        { src: 'fe80::1', status: 'dropped' }, { src: '169.254.169.254', status: 'dropped' },
+        // (a network around them too: it would block them)
+        { src: '169.0.0.0/8', status: 'dropped' }, { src: '2001:db8::/32', status: 'pending' }]);
+      await expect(db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON('fe80::99'), 'manual')")).rejects.toThrow(/protected by link-local/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('0023 reads the ipv6 option of existing devices and takes away the IPv6 rows that failed on those without IPv6', async () => {
     const fresh = await freshDatabase('migrate_0023');
     const db = fresh.db;

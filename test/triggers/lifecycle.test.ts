@@ -569,19 +569,21 @@ describe('the lifecycle a DBA drives with Rule.status', () => {
     await expect(t.db.exec("UPDATE Rule SET src_prefix = 7 WHERE src_ip = INET6_ATON('203.0.0.0')")).rejects.toThrow(/wider than \/8/);
   });
 
-  it('never blocks a range no packet comes from (loopback, 0/8, multicast, broadcast, ::, ::1, ff00::/8), whoever asks', async () => {
+  it('never blocks a range no packet comes from (loopback, 0/8, multicast, broadcast, ::, ::1, ff00::/8) or a link-local one, whoever asks', async () => {
     for (const [src, what] of [['127.0.0.1', 'loopback 127.0.0.0/8'], ['0.0.0.0', 'this network 0.0.0.0/8'], ['224.0.0.251', 'multicast and reserved'],
       ['240.1.2.3', 'multicast and reserved'], ['255.255.255.255', 'the limited broadcast'], ['::', 'the unspecified address'], ['::1', 'loopback ::1'],
-      ['ff02::1', 'multicast ff00::/8']]) {
+      ['ff02::1', 'multicast ff00::/8'], ['fe80::1', 'link-local, never routed fe80::/10'], ['169.254.169.254', 'link-local, never routed 169.254.0.0/16']]) {
       await expect(t.db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON(?), 'manual')", [src]), src!).rejects.toThrow(new RegExp(`refused to block .*: protected by ${what}`));
     }
     // spoofed hits from them cross no threshold (the insert goes through, no rule is made)
     await insertHits(t.db, burst(60, { ts: '2026-01-01 10:00:00.000', src: '127.0.0.1' }));
     await insertHits(t.db, burst(60, { ts: '2026-01-01 10:00:00.000', src: '224.0.0.251' }));
+    // (a host on the sensor's link claiming the router's link-local address)
+    await insertHits(t.db, burst(60, { ts: '2026-01-01 10:00:00.000', src: 'fe80::1' }));
     await insertHits(t.db, burst(60, { ts: '2026-01-01 10:00:00.000', src: '198.51.100.250' }));
     expect((await rules(t.db)).map((r) => r.src)).toEqual(['198.51.100.250']);
     // next to them is fine
-    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('126.0.0.0'), 8, 'manual'), (INET6_ATON('223.255.255.0'), 24, 'manual'), (INET6_ATON('::2'), 128, 'manual')");
+    await t.db.exec("INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('126.0.0.0'), 8, 'manual'), (INET6_ATON('223.255.255.0'), 24, 'manual'), (INET6_ATON('::2'), 128, 'manual'), (INET6_ATON('169.253.255.0'), 24, 'manual'), (INET6_ATON('fec0::'), 16, 'manual')");
     // ProtectedRange (why, the worker, the blacklist import) holds them too
     const [lo] = await t.db.rows<{ what: string }>("SELECT what FROM ProtectedRange WHERE reason = 'no-source range' AND first_ip <= INET6_ATON('127.0.0.1') AND last_ip >= INET6_ATON('127.0.0.1')");
     expect(lo).toEqual({ what: 'loopback 127.0.0.0/8' });
