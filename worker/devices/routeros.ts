@@ -177,7 +177,9 @@ function readState(raw?: DeviceOptions): Plan {
   for (const a of ['DROP', 'REJECT'] as const) {
     for (const f of families(o)) {
       const m = `${menu(f)} address-list`;
-      steps.push({ session: [`:foreach i in=[${m} find list=${listOf(o, a)}] do={:put [${m} get $i address]}`], logout: LOGOUT });
+      // (an entry that times out between the find and its get would end the script with "no such
+      // item": skipped, as it is gone; an entry disabled by hand blocks nothing, and is not read)
+      steps.push({ session: [`:foreach i in=[${m} find list=${listOf(o, a)} disabled=no] do={:do {:put [${m} get $i address]} on-error={}}`], logout: LOGOUT });
     }
   }
   return { steps };
