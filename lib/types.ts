@@ -21,11 +21,18 @@ export type RuleProto = (typeof RULE_PROTOCOLS)[number];
 /** Protocols that have ports. */
 export const PORT_PROTOCOLS: readonly RuleProto[] = ['tcp', 'udp', 'sctp', 'udplite', 'dccp'];
 
-/** icmp and igmp only exist for IPv4, icmpv6 only for IPv6 (the Rule triggers say the same). */
-export function protoFitsFamily(p: RuleProto, family: 4 | 6): boolean {
-  if (p === 'icmp' || p === 'igmp') return family === 4;
-  if (p === 'icmpv6') return family === 6;
-  return true;
+/**
+ * Why a rule cannot name this protocol for this address family, or undefined: icmp and igmp
+ * only exist for IPv4, icmpv6 only for IPv6 (the Rule triggers say the same). AH is IPv4 only
+ * in rules: in IPv6 it is an extension header, which the protocol match of nftables
+ * (`meta l4proto`) and ip6tables (`-p`) skips on the way to the transport header, so a rule
+ * for it would be applied and block nothing.
+ */
+export function protoFamilyProblem(p: RuleProto, family: 4 | 6): string | undefined {
+  if ((p === 'icmp' || p === 'igmp') && family !== 4) return `${p} does not exist for IPv6 (icmp and igmp are IPv4 only)`;
+  if (p === 'icmpv6' && family !== 6) return 'icmpv6 does not exist for IPv4 (icmpv6 is IPv6 only)';
+  if (p === 'ah' && family !== 4) return 'ah cannot be blocked for IPv6: there AH is an extension header, which the firewalls\' protocol match skips (block the source for all protocols)';
+  return undefined;
 }
 
 export interface SensorRow {

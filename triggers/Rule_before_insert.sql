@@ -52,8 +52,8 @@ BEGIN
   IF NEW.dst_ip IS NOT NULL AND LENGTH(NEW.dst_ip) <> LENGTH(NEW.src_ip) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: source and destination of a rule must be the same address family';
   END IF;
-  IF (NEW.proto IN ('icmp', 'igmp') AND LENGTH(NEW.src_ip) <> 4) OR (NEW.proto = 'icmpv6' AND LENGTH(NEW.src_ip) <> 16) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: icmp and igmp are IPv4 only, icmpv6 is IPv6 only';
+  IF (NEW.proto IN ('icmp', 'igmp', 'ah') AND LENGTH(NEW.src_ip) <> 4) OR (NEW.proto = 'icmpv6' AND LENGTH(NEW.src_ip) <> 16) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: icmp, igmp and ah are IPv4 only (AH is an IPv6 extension header), icmpv6 is IPv6 only';
   END IF;
   SET NEW.scope = IF(EXISTS (SELECT 1 FROM Network n
                              WHERE n.first_ip <= NEW.src_ip AND n.last_ip >= NEW.src_last

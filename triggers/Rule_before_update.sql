@@ -96,8 +96,10 @@ body: BEGIN
     IF NEW.dst_ip IS NOT NULL AND LENGTH(NEW.dst_ip) <> LENGTH(NEW.src_ip) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: source and destination of a rule must be the same address family';
     END IF;
-    IF (NEW.proto IN ('icmp', 'igmp') AND LENGTH(NEW.src_ip) <> 4) OR (NEW.proto = 'icmpv6' AND LENGTH(NEW.src_ip) <> 16) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: icmp and igmp are IPv4 only, icmpv6 is IPv6 only';
+    -- (for a rule that is or stays open: one closed before ah became IPv4 only can still be dropped)
+    IF ((NEW.proto IN ('icmp', 'igmp', 'ah') AND LENGTH(NEW.src_ip) <> 4) OR (NEW.proto = 'icmpv6' AND LENGTH(NEW.src_ip) <> 16))
+       AND (v_traffic = 1 OR NEW.status IN ('pending', 'active', 'disabled')) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ipms: icmp, igmp and ah are IPv4 only (AH is an IPv6 extension header), icmpv6 is IPv6 only';
     END IF;
     IF NEW.status IN ('pending', 'active', 'disabled')
        AND (OLD.status NOT IN ('pending', 'active', 'disabled') OR NOT (NEW.src_ip <=> OLD.src_ip)

@@ -71,9 +71,10 @@ proc: BEGIN
     LEAVE proc;
   END IF;
   -- Devices only take protocol names from a fixed list, each in its address family; anything
-  -- else (a hit logged as icmp from an IPv6 source) widens to all protocols.
+  -- else (a hit logged as icmp from an IPv6 source; ah, which devices cannot match in IPv6)
+  -- widens to all protocols.
   SET v_proto = IF(p_proto IN ('tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'gre', 'esp', 'ah', 'igmp', 'udplite', 'dccp')
-                     AND NOT (p_proto IN ('icmp', 'igmp') AND LENGTH(p_src) <> 4) AND NOT (p_proto = 'icmpv6' AND LENGTH(p_src) <> 16),
+                     AND NOT (p_proto IN ('icmp', 'igmp', 'ah') AND LENGTH(p_src) <> 4) AND NOT (p_proto = 'icmpv6' AND LENGTH(p_src) <> 16),
                    p_proto, NULL);
   -- the rule records the hits counted, which exceed max_hits when a DBA lowered it mid-window
   -- (the counter row is this statement's own, by its whole key)

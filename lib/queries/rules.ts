@@ -5,7 +5,7 @@
 import type { Db, Queryable } from '../db.ts';
 import { NotFoundError, RefusedError, InputError } from '../errors.ts';
 import { bytesToIp, tooWideToBlock, widestRuleStart, type Cidr } from '../ip.ts';
-import { OPEN_STATUSES, PORT_PROTOCOLS, protoFitsFamily, type Action, type Origin, type RuleProto, type RuleStatus } from '../types.ts';
+import { OPEN_STATUSES, PORT_PROTOCOLS, protoFamilyProblem, type Action, type Origin, type RuleProto, type RuleStatus } from '../types.ts';
 
 export const RULE_STATUSES: readonly RuleStatus[] = ['pending', 'active', 'disabled', 'dropped', 'expired'];
 export const RULE_ORIGINS: readonly Origin[] = ['threshold', 'blacklist', 'manual'];
@@ -183,9 +183,8 @@ export async function addManualRule(db: Db, r: ManualRule): Promise<number> {
     throw new InputError(`--dst-port needs --proto ${PORT_PROTOCOLS.join('|')}`);
   }
   if (r.dst && r.dst.bytes.length !== r.src.first.length) throw new InputError('--dst must be of the same address family as the source');
-  if (r.proto && !protoFitsFamily(r.proto, r.src.family)) {
-    throw new InputError(`--proto ${r.proto} does not exist for IPv${r.src.family} (${r.src.family === 4 ? 'icmpv6 is IPv6' : 'icmp and igmp are IPv4'} only)`);
-  }
+  const misfit = r.proto ? protoFamilyProblem(r.proto, r.src.family) : undefined;
+  if (misfit) throw new InputError(`--proto ${misfit}`);
   // (the Rule trigger says the same for rules written in SQL)
   const wide = tooWideToBlock(r.src);
   if (wide) throw new RefusedError(`refused to block ${r.src.text}: ${wide}`, 'E_TOO_WIDE');

@@ -86,6 +86,11 @@ describe('adding and changing rules', () => {
       expect([r.code, r.err], `${src} ${proto}`).toEqual([2, expect.stringMatching(new RegExp(`^ipms: --proto ${proto} does not exist for IPv`))]);
     }
     expect((await ipms(t.url, 'rules', 'add', '2001:db8:99::1', '--proto', 'icmpv6')).code).toBe(0);
+    // AH in IPv6 is an extension header the firewalls' protocol match skips: it would block nothing
+    const ah = await ipms(t.url, 'rules', 'add', '2001:db8:99::2', '--proto', 'ah');
+    expect([ah.code, ah.err]).toEqual([2, "ipms: --proto ah cannot be blocked for IPv6: there AH is an extension header, which the firewalls' protocol match skips (block the source for all protocols)"]);
+    await expect(t.db.exec("INSERT INTO Rule (src_ip, proto, origin) VALUES (INET6_ATON('2001:db8:99::2'), 'ah', 'manual')")).rejects.toThrow(/icmp, igmp and ah are IPv4 only/);
+    expect((await ipms(t.url, 'rules', 'add', '198.18.0.2', '--proto', 'ah')).code).toBe(0);
   });
 
   it('adds a manual rule for named devices, and refuses duplicates and whitelisted sources', async () => {

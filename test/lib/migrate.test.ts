@@ -491,6 +491,27 @@ describe('databases of earlier development versions', () => {
     }
   });
 
+  it('0025 drops the open IPv6 rules for ah, which devices applied and which blocked nothing', async () => {
+    const fresh = await freshDatabase('migrate_0025');
+    const db = fresh.db;
+    try {
+      // (the Rule triggers of the version before took them)
+      await db.exec('DROP TRIGGER Rule_before_insert');
+      await db.exec(`INSERT INTO Rule (src_ip, src_prefix, src_last, proto, origin, scope) VALUES
+        (INET6_ATON('2001:db8:5::1'), 128, INET6_ATON('2001:db8:5::1'), 'ah', 'manual', 'external'),
+        (INET6_ATON('198.51.100.5'), 32, INET6_ATON('198.51.100.5'), 'ah', 'manual', 'external'),
+        (INET6_ATON('2001:db8:5::2'), 128, INET6_ATON('2001:db8:5::2'), 'esp', 'manual', 'external')`);
+      await db.exec("DELETE FROM ipms_migrations WHERE name = '0025_ipv6_ah'");
+      const report = await migrate(fresh.cfg);
+      expect([report.applied, report.created]).toEqual([['0025_ipv6_ah'], ['Rule_before_insert']]);
+      expect(await db.rows('SELECT src, proto, status FROM RuleView ORDER BY id')).toEqual([
+        { src: '2001:db8:5::1', proto: 'ah', status: 'dropped' }, { src: '198.51.100.5', proto: 'ah', status: 'pending' },
+        { src: '2001:db8:5::2', proto: 'esp', status: 'pending' }]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('0023 reads the ipv6 option of existing devices and takes away the IPv6 rows that failed on those without IPv6', async () => {
     const fresh = await freshDatabase('migrate_0023');
     const db = fresh.db;

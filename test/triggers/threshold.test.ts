@@ -177,6 +177,11 @@ describe('what the DBA tunes', () => {
     await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '2001:db8:66::1', dst: '2001:db8::1', proto: 'icmp', dstPort: 0 }));
     await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '198.51.100.66', proto: 'icmp', dstPort: 0 }));
     expect((await rules(t.db)).map((r) => [r.src, r.proto]).sort()).toEqual([['198.51.100.66', 'icmp'], ['2001:db8:66::1', null]]);
+    // AH from an IPv6 source: an extension header devices cannot match there, so all protocols
+    await t.db.exec("INSERT INTO Threshold (name, proto, group_by, window_s, max_hits) VALUES ('ah-tuple', 'ah', 'tuple', 60, 3)");
+    await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '2001:db8:67::1', dst: '2001:db8::1', proto: 'ah', dstPort: 0 }));
+    await insertHits(t.db, burst(3, { ts: '2026-01-01 13:10:00', src: '198.51.100.67', proto: 'ah', dstPort: 0 }));
+    expect((await rules(t.db, "src IN ('2001:db8:67::1', '198.51.100.67')")).map((r) => [r.src, r.proto]).sort()).toEqual([['198.51.100.67', 'ah'], ['2001:db8:67::1', null]]);
   });
 
   it('refuses in SQL a protocol no hit has, a protocol in capitals and a duration of 0 seconds', async () => {

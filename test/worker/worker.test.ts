@@ -480,7 +480,7 @@ describe('rules no device can express', () => {
     const held = await bad('198.18.77.1', 'icmpv6', '2026-01-01 00:00:00');
     await migrate(t.cfg);
     await expect(t.db.exec("INSERT INTO Rule (src_ip, proto, origin) VALUES (INET6_ATON('2001:db8:77::2'), 'icmp', 'manual')"))
-      .rejects.toThrow(/icmp and igmp are IPv4 only, icmpv6 is IPv6 only/);
+      .rejects.toThrow(/icmp, igmp and ah are IPv4 only \(AH is an IPv6 extension header\), icmpv6 is IPv6 only/);
     sent.length = 0;
     const r = await new Worker(workerDb, deps, { deviceId: dev.id }).tick();
     expect(r.outcomes).toMatchObject([{ device: dev.name, removed: 1, failed: 1 }]);

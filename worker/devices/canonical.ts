@@ -7,7 +7,7 @@
 import { RULE_PROTOCOLS, type Action } from '../../lib/types.ts';
 import { bytesToIp, parseCidr, RangeIndex, tooWideToBlock, type Family } from '../../lib/ip.ts';
 import { InputError, IpmsError, RefusedError } from '../../lib/errors.ts';
-import { hasPorts, protoFitsFamily, PROTO_NUMBER } from './protocols.ts';
+import { hasPorts, protoFamilyProblem, PROTO_NUMBER } from './protocols.ts';
 import type { DeviceKey, DeviceRule } from './types.ts';
 
 /** A range that must never be blocked: whitelist entry, management or honeypot address. */
@@ -93,7 +93,8 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
   if (row.proto != null) {
     const p = RULE_PROTOCOLS.find((x) => x === row.proto);
     if (!p) throw new InputError(`${what}: unknown protocol (allowed: ${RULE_PROTOCOLS.join(', ')})`, 'E_RULE');
-    if (!protoFitsFamily(p, family)) throw new InputError(`${what}: protocol ${p} does not exist for IPv${family}`, 'E_RULE');
+    const misfit = protoFamilyProblem(p, family);
+    if (misfit) throw new InputError(`${what}: protocol ${misfit}`, 'E_RULE');
     proto = p;
   }
 

@@ -43,4 +43,4 @@ export function hasPorts(p: RuleProto | undefined): boolean {
   return p !== undefined && PORT_PROTOCOLS.includes(p);
 }
 
-export { protoFitsFamily } from '../../lib/types.ts';
+export { protoFamilyProblem } from '../../lib/types.ts';
