@@ -105,6 +105,10 @@ function setup(raw?: DeviceOptions): Plan {
   const plan = { steps: base.steps.map((st) => ({ ...st, okErrors: ['Duplicate sequence number'] })) };
   const manual = [
     '! ipms does not bind its ACLs to interfaces; on the outside interface(s):',
+    '! (an interface takes one inbound ACL per address family: one bound there now would be',
+    '! replaced, and what it denied let through by the final permit; check with',
+    '! show ip interface <outside-interface> | include Inbound, and first copy its entries into',
+    `! ${o.acl} numbered from 2000000000 up: ipms numbers its own by rule id, below those)`,
     'interface <outside-interface>',
     ` ip access-group ${o.acl} in`,
     ` ipv6 traffic-filter ${o.acl6} in`,
