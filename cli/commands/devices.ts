@@ -7,7 +7,7 @@ import { listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
-import { ADAPTER_NAMES, TOOL_CHECK, adapterFor, privilegedCheck } from '../../worker/adapters.ts';
+import { ADAPTER_NAMES, TOOL_CHECK, adapterFor, inUseChecks, privilegedCheck } from '../../worker/adapters.ts';
 import { applyDeviceBatch } from '../../worker/apply.ts';
 import type { Claimed } from '../../worker/claim.ts';
 import { withDeviceLease } from '../../worker/claim.ts';
@@ -377,7 +377,17 @@ export function registerDevices(program: Command, ctx: Context): void {
           });
           ctx.io.out(`device ${name}: allowed to change the firewall (${priv.argv.join(' ')})`);
         }
+        const problems: string[] = [];
+        for (const check of inUseChecks(d.adapter, deviceOptions(d))) {
+          const [r] = await session.run([check.step]).catch((err: unknown) => {
+            throw failed(err);
+          });
+          const v = check.verdict(r?.stdout ?? '');
+          if (v.problem) problems.push(v.problem);
+          if (v.doubt) ctx.io.err(`ipms: device ${name}: ${v.doubt}`);
+        }
         printManual(ctx, name, d.adapter, deviceOptions(d));
+        if (problems.length) throw new IpmsError('E_DEVICE', `device ${name}: ${problems.join('; ')}`, EXIT.FAILURE);
       } finally {
         await session.close();
       }

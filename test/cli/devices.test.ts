@@ -4,6 +4,9 @@
  * what to do with the rules it enforces. Devices use the dry-run transport, which prints what
  * it would send; real devices over SSH are in test/e2e.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipms } from '../helpers/cli.ts';
 import { freshDatabase, type TestDb } from '../helpers/db.ts';
@@ -255,6 +258,36 @@ describe('ipms devices', () => {
     const dry = await ipms(t.url, 'devices', 'test', 'dry');
     expect([dry.code, dry.out]).toEqual([0, 'device dry: dry-run transport: nothing is contacted (its batches are printed, and recorded as applied)']);
     expect((await ipms(t.url, 'devices', 'remove', 'dry')).code).toBe(0);
+  });
+
+  it('devices test on pf: pf disabled is a failed test; a main ruleset that does not call the anchor is said', async () => {
+    // pf cannot run here (no BSD kernel): a fake pfctl, first on PATH, prints what the real one
+    // prints for these reads (`-s info`'s status line, `-s rules`'s anchor line)
+    const dir = mkdtempSync(join(tmpdir(), 'ipms-fakepf-'));
+    writeFileSync(join(dir, 'pfctl'), '#!/bin/sh\nd=$(dirname "$0")\ncase "$*" in\n  "-s info") cat "$d/info" ;;\n  "-s rules") cat "$d/rules" ;;\n' +
+      '  "-a ipms -s rules") echo "block drop in quick from <ipms> to any" ;;\nesac\n', { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    try {
+      expect((await ipms(t.url, 'devices', 'add', 'pfbox', '--adapter', 'pf', '--transport', 'local')).code).toBe(0);
+      writeFileSync(join(dir, 'info'), 'Status: Enabled for 0 days 00:01:02           Debug: Urgent\n');
+      writeFileSync(join(dir, 'rules'), 'block drop in all\nanchor "ipms" all\npass out all flags S/SA\n');
+      const ok = await ipms(t.url, 'devices', 'test', 'pfbox');
+      expect([ok.code, ok.err]).toEqual([0, '']);
+      expect(ok.out).toMatch(/^device pfbox: connected \(host key not used\); Status: Enabled/);
+      writeFileSync(join(dir, 'rules'), 'block drop in all\npass out all flags S/SA\n');
+      const unhooked = await ipms(t.url, 'devices', 'test', 'pfbox');
+      expect([unhooked.code, unhooked.err]).toEqual([0, 'ipms: device pfbox: pf\'s main ruleset does not call anchor "ipms" (pfctl -s rules): unless another anchor calls it, nothing ipms puts there blocks; add the line below to pf.conf']);
+      expect(unhooked.out).toContain('  anchor "ipms"');
+      writeFileSync(join(dir, 'info'), 'Status: Disabled for 0 days 00:00:09           Debug: Urgent\n');
+      const off = await ipms(t.url, 'devices', 'test', 'pfbox');
+      expect(off.code).toBe(1);
+      expect(off.err).toMatch(/ipms: device pfbox: pf is disabled \(pfctl -e.*\): nothing ipms puts there blocks$/);
+      expect((await ipms(t.url, 'devices', 'remove', 'pfbox')).code).toBe(0);
+    } finally {
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps a device, with its rules wanted there, when taking them off fails', async () => {
