@@ -27,6 +27,15 @@ const MIGRATIONS_TABLE = 'ipms_migrations';
 const DB_COLLATION = 'utf8mb4_unicode_ci';
 /** One row once the last `ipms db migrate` finished (every schema version and program in place). */
 const DONE_TABLE = 'ipms_migrated';
+/** How many statements of a schema file are done, for a file begun and not yet recorded. */
+const PROGRESS_TABLE = 'ipms_migration_progress';
+/**
+ * Errors by which a statement says its work is there already (MySQL and MariaDB numbers): a table,
+ * column, key, row or constraint that exists, one to drop or rename that does not. A migration
+ * stopped half way (killed, its connection lost) may have stopped during a statement that the
+ * server went on to finish: run again, that one statement gives one of these, and is done.
+ */
+const ALREADY_DONE = new Set([1022, 1050, 1054, 1060, 1061, 1062, 1091, 1146, 1304, 1359, 1826, 3822]);
 
 export interface SqlFile {
   name: string;
@@ -112,13 +121,28 @@ function migrationSource(files: SqlFile[]): Knex.MigrationSource<SqlFile> {
     getMigrations: async () => files,
     getMigrationName: (f) => f.name,
     getMigration: async (f) => ({
+      // DDL commits by itself, so a file's statements cannot be one transaction: its progress is
+      // kept statement by statement, and a migration stopped half way goes on where it stopped
+      // (instead of running again statements that are done, which fail: "Duplicate column").
       up: async (knex: Knex) => {
-        for (const stmt of splitStatements(f.text)) {
+        const stmts = splitStatements(f.text);
+        const [rows] = (await knex.raw(`SELECT done, failed FROM ${PROGRESS_TABLE} WHERE name = ?`, [f.name])) as unknown as [{ done: number; failed: number }[]];
+        const begun = rows.length > 0;
+        const from = begun ? rows[0]!.done : 0;
+        if (!begun) await knex.raw(`INSERT INTO ${PROGRESS_TABLE} (name, done, failed, started_at) VALUES (?, 0, 0, UTC_TIMESTAMP(3))`, [f.name]);
+        for (let i = from; i < stmts.length; i++) {
           try {
-            await knex.raw(stmt);
+            await knex.raw(stmts[i]!);
           } catch (err) {
-            throw new IpmsError('E_MIGRATION', `schema/${f.name}.sql failed: ${(err as Error).message}`);
+            // the statement an earlier run stopped during (not one it saw fail), which the
+            // server finished after all
+            const resumed = begun && i === from && !rows[0]!.failed && ALREADY_DONE.has((err as { errno?: number }).errno ?? 0);
+            if (!resumed) {
+              await knex.raw(`UPDATE ${PROGRESS_TABLE} SET failed = 1 WHERE name = ?`, [f.name]).catch(() => undefined);
+              throw new IpmsError('E_MIGRATION', `schema/${f.name}.sql failed: ${(err as Error).message}`);
+            }
           }
+          await knex.raw(`UPDATE ${PROGRESS_TABLE} SET done = ?, failed = 0 WHERE name = ?`, [i + 1, f.name]);
         }
       },
       down: async () => {
@@ -339,6 +363,20 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         if (dbc?.co !== DB_COLLATION) {
           await q.exec(`ALTER DATABASE \`${cfg.database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE ${DB_COLLATION}`);
         }
+        await q.exec(`CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (
+            name VARCHAR(255) NOT NULL PRIMARY KEY,
+            done INT UNSIGNED NOT NULL,
+            -- the statement after those done failed while the run was there to see it (and so
+            -- did not finish on the server)
+            failed TINYINT(1) NOT NULL,
+            started_at DATETIME(3) NOT NULL
+          ) ENGINE=InnoDB`);
+        // knex's own lock row outlives a migrate that was killed (every later one then stopped at
+        // "Migration table is already locked"); migrations are serialised by GET_LOCK above, which
+        // the server frees when a session ends, so a lock row left now is a dead run's
+        const [knexLock] = await q.rows<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [`${MIGRATIONS_TABLE}_lock`]);
+        if (knexLock?.n) await q.exec(`UPDATE ${MIGRATIONS_TABLE}_lock SET is_locked = 0 WHERE is_locked <> 0`);
         const knex = await knexFor(cfg);
         try {
           const [, applied] = (await knex.migrate.latest({
@@ -350,6 +388,10 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
             disableTransactions: true,
           })) as [number, string[]];
           report.applied = applied;
+          // the progress of files now recorded as applied is of no more use
+          // (by name, as read: knex made its table under the collation of its day)
+          const done = await recordedMigrations(q);
+          if (done.length) await q.exec(`DELETE FROM ${PROGRESS_TABLE} WHERE name IN (${done.map(() => '?').join(',')})`, done);
         } catch (err) {
           throw explainDbError(err, cfg);
         } finally {

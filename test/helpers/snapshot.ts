@@ -22,7 +22,7 @@ export async function schemaSnapshot(q: Queryable): Promise<string> {
   );
   const lines: string[] = [];
   for (const { t, kind } of kinds) {
-    if (t.startsWith('ipms_migrations') || t === 'ipms_object' || t === 'ipms_migrated') continue;
+    if (t.startsWith('ipms_migration') || t === 'ipms_object' || t === 'ipms_migrated') continue;
     lines.push(`${kind === 'VIEW' ? 'view' : 'table'} ${t}`);
     for (const c of cols.filter((x) => x.t === t)) {
       // MariaDB quotes string defaults and writes current_timestamp differently from MySQL;

@@ -8,7 +8,7 @@ import { openDb } from '../../lib/db.ts';
 import { ROLES, grantStatements } from '../../lib/grants.ts';
 import { migrate, programFiles, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
 import { splitStatements } from '../../lib/sql-split.ts';
-import { ipms } from '../helpers/cli.ts';
+import { ipms, ipmsProcess } from '../helpers/cli.ts';
 import { adminUrl, freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
 import { schemaSnapshot } from '../helpers/snapshot.ts';
 
@@ -177,6 +177,68 @@ describe('ipms db migrate', () => {
     const r = await ipms(url, 'db', 'status', '--json');
     expect(r.code, r.err).toBe(0);
     expect(r.json<{ applied: string[] }>().applied).toContain('0007_protected_data');
+  });
+
+  it('goes on where a migrate stopped half way: the lock it left, the statements done, the one the server finished', async () => {
+    const fresh = await freshDatabase('migrate_resume');
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'ipms-schema-'));
+      cpSync(SCHEMA_DIR, dir, { recursive: true });
+      writeFileSync(join(dir, '0099_resume.sql'), 'CREATE TABLE t99 (a INT PRIMARY KEY);\nINSERT INTO t99 (a) VALUES (1);\nALTER TABLE t99 ADD COLUMN b INT;\n');
+      expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0099_resume']);
+      const again = async (done: number | null) => {
+        await fresh.db.exec("DELETE FROM ipms_migrations WHERE name = '0099_resume'");
+        if (done !== null) await fresh.db.exec("INSERT INTO ipms_migration_progress (name, done, failed, started_at) VALUES ('0099_resume', ?, 0, UTC_TIMESTAMP(3))", [done]);
+      };
+      // a run killed in 0099, leaving knex's lock row set: the CREATE counted, the INSERT
+      // finished by the server after the client was gone (not counted), the ALTER not run
+      await fresh.db.exec('ALTER TABLE t99 DROP COLUMN b');
+      await again(1);
+      await fresh.db.exec('UPDATE ipms_migrations_lock SET is_locked = 1');
+      expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0099_resume']);
+      expect(await fresh.db.rows('SELECT a, b FROM t99')).toEqual([{ a: 1, b: null }]);
+      expect(await fresh.db.rows('SELECT name FROM ipms_migration_progress')).toEqual([]);
+      // stopped with every statement done, before it was recorded: none runs again
+      await again(3);
+      expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0099_resume']);
+      // a file that was not begun, and whose statement fails, is a failure; and so it stays on
+      // the next run (a statement seen to fail did not finish on the server)
+      await again(null);
+      for (let i = 0; i < 2; i++) {
+        await expect(migrate(fresh.cfg, { schemaDir: dir })).rejects.toThrow("schema/0099_resume.sql failed: CREATE TABLE t99 (a INT PRIMARY KEY) - Table 't99' already exists");
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('completes a migrate that was killed, in its schema files or in its triggers', { timeout: 120_000 }, async () => {
+    const want = readFileSync(SNAPSHOT, 'utf8');
+    for (const [label, reached] of [
+      ['schema', 'SELECT COUNT(*) AS n FROM ipms_migration_progress WHERE name >= \'0006\''],
+      ['triggers', 'SELECT COUNT(*) AS n FROM ipms_object'],
+    ] as const) {
+      const fresh = await freshDatabase(`migrate_kill_${label}`, { migrate: false });
+      try {
+        const run = ipmsProcess(fresh.url, 'db', 'migrate');
+        const exited = new Promise((r) => run.child.on('exit', r));
+        // killed (SIGKILL: no clean-up) once it is that far; the look is bounded in time
+        const until = Date.now() + 60_000;
+        for (;;) {
+          const [r] = await fresh.db.rows<{ n: number }>(reached).catch(() => [{ n: 0 }]);
+          if (r!.n > 0 || Date.now() > until) break;
+          await new Promise((res) => setTimeout(res, 10));
+        }
+        run.child.kill('SIGKILL');
+        await exited;
+        const r = await ipms(fresh.url, 'db', 'migrate');
+        expect([r.code, r.err], label).toEqual([0, '']);
+        expect(await schemaSnapshot(fresh.db), label).toBe(want);
+        expect((await ipms(fresh.url, 'db', 'status')).code, label).toBe(0);
+      } finally {
+        await fresh.close();
+      }
+    }
   });
 
   it('matches the committed schema snapshot', async () => {
