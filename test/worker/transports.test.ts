@@ -88,6 +88,21 @@ describe('local transport', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it('kills what a command started too: a timeout is not held up by a child keeping its output open', { timeout: 15_000 }, async () => {
+    const running = (marker: string) => spawnSync('pgrep', ['-f', marker]).status === 0;
+    // (a shell whose child sleeps: killing the shell alone left the child holding stdout, and
+    // the step waited for it as long as it lived)
+    const s = await open(300);
+    await expect(s.run([{ argv: ['sh', '-c', 'sleep 27.4301; echo late'] }])).rejects.toThrow(/was killed \(SIGKILL\) after 300 ms$/);
+    expect(running('sleep 27.4301')).toBe(false);
+    // a command that exits and leaves a process behind with its output: answered, and that
+    // process killed a moment later
+    const quick = await open(60_000);
+    const [r] = await quick.run([{ argv: ['sh', '-c', 'sleep 27.4302 & echo started'] }]);
+    expect([r!.code, r!.stdout]).toEqual([0, 'started\n']);
+    expect(running('sleep 27.4302')).toBe(false);
+  });
+
   it('refuses device CLI sessions (they need a device)', async () => {
     const s = await open();
     await expect(s.run([{ session: ['configure terminal'] }])).rejects.toThrow(/runs commands, not device CLI sessions/);

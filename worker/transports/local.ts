@@ -3,19 +3,48 @@ import { spawn } from 'node:child_process';
 import type { Step } from '../devices/types.ts';
 import { exitOk, failure, TransportError, type Session, type StepResult, type Transport } from './types.ts';
 
+/**
+ * The command runs in a process group of its own, which a timeout kills whole: killing only the
+ * command would leave what it started (a shell's or sudo's child, a stuck nft) holding its
+ * output open, and the step waiting for that output to end as long as they live. For the same
+ * reason, once the command has exited, what it left running gets a moment to let go of its
+ * output, and is then killed too.
+ */
 function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: number): Promise<StepResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL',
-    });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    let exitCode: number | null = null;
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // (gone already)
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
+    let leftovers: NodeJS.Timeout | undefined;
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => reject(new TransportError('E_EXEC', `${argv[0]}: ${err.message}`)));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new TransportError('E_EXEC', `${argv[0]}: ${err.message}`));
+    });
+    child.on('exit', (code) => {
+      exitCode = code;
+      leftovers = setTimeout(killGroup, EXITED_GRACE_MS);
+    });
     child.on('close', (code, signal) => {
-      if (signal) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was killed (${signal}) after ${timeoutMs} ms`));
-      else resolve({ stdout, stderr, code: code ?? -1 });
+      clearTimeout(timer);
+      clearTimeout(leftovers);
+      if (timedOut) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was killed (SIGKILL) after ${timeoutMs} ms`));
+      else if (exitCode === null && signal) reject(new TransportError('E_EXEC', `${argv.join(' ')} was killed (${signal})`));
+      else resolve({ stdout, stderr, code: exitCode ?? code ?? -1 });
     });
     if (child.stdin) {
       // a command that exits without reading all its input closes the pipe (EPIPE): its exit
@@ -25,6 +54,9 @@ function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: num
     }
   });
 }
+
+/** How long what a command left running may hold its output after it exited. */
+const EXITED_GRACE_MS = 1000;
 
 export async function runExecSteps(
   steps: readonly Step[],
