@@ -82,13 +82,22 @@ export function parseDatabaseUrl(raw: string, source = 'database URL'): DbConfig
   if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
     throw new ConfigError(`${source} must start with mysql:// (got ${u.protocol}//)`);
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  // (a % in the URL starts an escape: one not followed by two hex digits is refused, saying
+  // which part; a password with a % in it is written with %25)
+  const decode = (part: string, text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new ConfigError(`${source}: the ${part} has a % that is not an escape (%XX): write a % in it as %25`);
+    }
+  };
+  const database = decode('database name', u.pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
     throw new ConfigError(`${source} must name a database (letters, digits, _ or $), e.g. mysql://ipms:pw@db:3306/ipms`);
   }
   if (!u.hostname) throw new ConfigError(`${source} has no host`);
   const port = u.port ? Number(u.port) : 3306;
-  const user = decodeURIComponent(u.username);
+  const user = decode('user name', u.username);
   if (!user) throw new ConfigError(`${source} has no user name`);
   const params = u.searchParams;
   const known = new Set(['ssl-ca', 'ssl-cert', 'ssl-key', 'ssl-mode']);
@@ -113,7 +122,7 @@ export function parseDatabaseUrl(raw: string, source = 'database URL'): DbConfig
     host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
     user,
-    password: decodeURIComponent(u.password),
+    password: decode('password', u.password),
     database,
     ...(tls ? { tls: Object.freeze(tls) } : {}),
     display: masked.toString(),

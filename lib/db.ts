@@ -135,6 +135,12 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
     default:
       break;
   }
+  // a deadlock victim or a lock wait that timed out (what withRetry runs again: see isRetryable,
+  // which reads the cause); said as such where no retry was made or all were used up
+  if (e.errno === 1213 || e.errno === 1205) {
+    return new DatabaseError(`the database gave this up for a concurrent change (${e.errno === 1213 ? 'deadlock' : 'lock wait timeout'}; ` +
+      'nothing of it was kept): run it again', 'E_DB_BUSY', { cause: err });
+  }
   // ER_NO_SUCH_USER: a trigger, procedure or view made by an account the server does not have
   if (e.errno === 1449) return definerGone(e.sqlMessage ?? e.message ?? '', err);
   // ER_SP_DOES_NOT_EXIST: a procedure ipms's triggers call is missing (a dump restored without
@@ -267,6 +273,16 @@ export function openDb(cfg: DbConfig, options: OpenOptions = {}): Db {
 export function isRetryable(err: unknown): boolean {
   const e = (err instanceof Error && 'cause' in err && err.cause ? err.cause : err) as { errno?: number; code?: string };
   return e.errno === 1213 || e.errno === 1205 || e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT';
+}
+
+/**
+ * The server's error number of a failed statement, also once explainDbError has put it in
+ * words (a DatabaseError keeps the driver's error as its cause).
+ */
+export function dbErrno(err: unknown): number | undefined {
+  const e = err as { errno?: unknown; cause?: { errno?: unknown } } | null | undefined;
+  const n = typeof e?.errno === 'number' ? e.errno : e?.cause?.errno;
+  return typeof n === 'number' ? n : undefined;
 }
 
 export interface RetryStats {

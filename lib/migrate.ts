@@ -12,7 +12,7 @@ import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import type { DbConfig } from './config.ts';
-import { connectionOptions, explainDbError, openDb, type Queryable } from './db.ts';
+import { connectionOptions, dbErrno, explainDbError, openDb, type Queryable } from './db.ts';
 import { DatabaseError, IpmsError } from './errors.ts';
 import { quoteIdent } from './grants.ts';
 import { splitStatements, stripComments } from './sql-split.ts';
@@ -136,7 +136,7 @@ function migrationSource(files: SqlFile[]): Knex.MigrationSource<SqlFile> {
           } catch (err) {
             // the statement an earlier run stopped during (not one it saw fail), which the
             // server finished after all
-            const resumed = begun && i === from && !rows[0]!.failed && ALREADY_DONE.has((err as { errno?: number }).errno ?? 0);
+            const resumed = begun && i === from && !rows[0]!.failed && ALREADY_DONE.has(dbErrno(err) ?? 0);
             if (!resumed) {
               await knex.raw(`UPDATE ${PROGRESS_TABLE} SET failed = 1 WHERE name = ?`, [f.name]).catch(() => undefined);
               throw new IpmsError('E_MIGRATION', `schema/${f.name}.sql failed: ${(err as Error).message}`);

@@ -4,7 +4,7 @@
  * record the outcome. A rule that cannot be carried fails alone; a device that fails fails
  * the batch, to be retried with backoff.
  */
-import { withRetry, type Db } from '../lib/db.ts';
+import { dbErrno, withRetry, type Db } from '../lib/db.ts';
 import { InputError, oneLine } from '../lib/errors.ts';
 import { looksLikeAddress, overlaps, parseCidr, type Cidr } from '../lib/ip.ts';
 import { protectedRanges } from '../lib/queries/lists.ts';
@@ -270,7 +270,7 @@ async function clearOldAction(db: Db, rows: readonly Claimed[]): Promise<void> {
         [...ids, version]));
     }
   } catch (err) {
-    if ((err as { errno?: number }).errno !== 1143) throw err;
+    if (dbErrno(err) !== 1143) throw err;
   }
 }
 
@@ -363,14 +363,14 @@ async function lookedAgain(db: Db, deviceId: number, uptimeS: number): Promise<{
     const [r] = await db.rows<{ s: number | string | null }>('SELECT TIMESTAMPDIFF(SECOND, looked_at, UTC_TIMESTAMP()) AS s FROM Device WHERE id = ?', [deviceId]);
     since = r?.s === null || r?.s === undefined ? null : Number(r.s);
   } catch (err) {
-    if ((err as { errno?: number }).errno === 1054) return undefined; // ER_BAD_FIELD_ERROR
+    if (dbErrno(err) === 1054) return undefined; // ER_BAD_FIELD_ERROR
     throw err;
   }
   return {
     restarted: since !== null && uptimeS + LOOK_SLACK_S < since,
     record: async () => {
-      await db.exec('UPDATE Device SET looked_at = UTC_TIMESTAMP() WHERE id = ?', [deviceId]).catch((err: { errno?: number }) => {
-        if (err.errno !== 1143 && err.errno !== 1054) throw err; // (no grant on the column yet: see above)
+      await db.exec('UPDATE Device SET looked_at = UTC_TIMESTAMP() WHERE id = ?', [deviceId]).catch((err: unknown) => {
+        if (dbErrno(err) !== 1143 && dbErrno(err) !== 1054) throw err; // (no grant on the column yet: see above)
       });
     },
   };

@@ -3,7 +3,7 @@
  * claimed: if the rule's wish changed meanwhile (dropped while being applied), the row is just
  * released and stays pending for the next round.
  */
-import { withRetry, type Db, type Queryable } from '../lib/db.ts';
+import { dbErrno, withRetry, type Db, type Queryable } from '../lib/db.ts';
 import type { Claimed } from './claim.ts';
 
 const CHUNK = 1000;
@@ -149,7 +149,7 @@ async function supersedeNarrower(q: Queryable, ids: number[], readCommitted: boo
           [p.w, p.n]);
     } catch (err) {
       // ER_COLUMNACCESS_DENIED_ERROR: an account from `db grants` of an earlier version
-      if ((err as { errno?: number }).errno !== 1143) throw err;
+      if (dbErrno(err) !== 1143) throw err;
       return;
     }
   }

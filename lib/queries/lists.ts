@@ -1,5 +1,5 @@
 /** Whitelist and blacklist, shared by the CLI and the web console. */
-import type { Db, Queryable } from '../db.ts';
+import { withRetry, type Db, type Queryable } from '../db.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
 import { parseCidr, RangeIndex, tooWideToBlock, widestRuleStart, type Cidr } from '../ip.ts';
 import type { FeedEntry } from '../feeds.ts';
@@ -68,7 +68,8 @@ export async function openRulesOver(q: Queryable, host: string): Promise<{ id: n
 }
 
 export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: string): Promise<{ id: number; dropped: { id: number; src: string }[] }> {
-  return db.transaction(async (t) => {
+  // (a deadlock victim is run again whole: the transaction reads what it needs itself)
+  return withRetry(() => db.transaction(async (t) => {
     const [dup] = await t.rows<{ id: number }>('SELECT id FROM Whitelist WHERE cidr = ?', [c.text]);
     if (dup) throw new RefusedError(`${c.text} is already whitelisted (entry ${dup.id})`, 'E_DUPLICATE');
     const dropped = await openRulesIn(t, c);
@@ -76,7 +77,7 @@ export async function addWhitelist(db: Db, c: Cidr, comment?: string, by?: strin
       c.text, c.first, c.last, c.prefix, comment ?? null, by ?? null,
     ]);
     return { id: res.insertId, dropped };
-  });
+  }));
 }
 
 /** Remove by id or by CIDR text. */

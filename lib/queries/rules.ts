@@ -2,7 +2,7 @@
  * Rule queries shared by the CLI and the web console. Every value reaching SQL is a parameter;
  * addresses arrive here already validated (lib/ip.ts).
  */
-import type { Db, Queryable } from '../db.ts';
+import { withRetry, type Db, type Queryable } from '../db.ts';
 import { NotFoundError, RefusedError, InputError } from '../errors.ts';
 import { bytesToIp, tooWideToBlock, widestRuleStart, type Cidr } from '../ip.ts';
 import { OPEN_STATUSES, PORT_PROTOCOLS, protoFamilyProblem, type Action, type Origin, type RuleProto, type RuleStatus } from '../types.ts';
@@ -190,7 +190,8 @@ export async function addManualRule(db: Db, r: ManualRule): Promise<number> {
   if (wide) throw new RefusedError(`refused to block ${r.src.text}: ${wide}`, 'E_TOO_WIDE');
   const prot = await protectedOverlap(db, r.src);
   if (prot) throw new RefusedError(`refused to block ${r.src.text}: protected by ${prot}`, 'E_PROTECTED');
-  return db.transaction(async (t) => {
+  // (a deadlock victim is run again whole: the transaction reads what it needs itself)
+  return withRetry(() => db.transaction(async (t) => {
     let deviceIds: number[] = [];
     if (r.devices?.length) {
       const rows = await t.rows<{ id: number; name: string }>(
@@ -229,7 +230,7 @@ export async function addManualRule(db: Db, r: ManualRule): Promise<number> {
       await t.exec("INSERT INTO RuleDevice (rule_id, device_id, desired, state) VALUES (?, ?, 'present', 'pending')", [id, d]);
     }
     return id;
-  });
+  }));
 }
 
 export type StatusChange = 'drop' | 'disable' | 'enable';

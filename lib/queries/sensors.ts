@@ -1,5 +1,5 @@
 /** Sensors and thresholds: the rows admins and DBAs tune. */
-import type { Db, Queryable } from '../db.ts';
+import { withRetry, type Db, type Queryable } from '../db.ts';
 import { InputError, NotFoundError, RefusedError } from '../errors.ts';
 import { bytesToIp, type Cidr } from '../ip.ts';
 import type { ThresholdRow } from '../types.ts';
@@ -109,7 +109,8 @@ const unapproved = async (q: Queryable, id: number) =>
  * never blocked from now on, and the open rules over them are dropped (the triggers do both).
  */
 export async function approveSensorNets(db: Db, name: string, nets: readonly Cidr[], by: string, comment?: string): Promise<ApproveOut> {
-  return db.transaction(async (tx) => {
+  // (a deadlock victim is run again whole: the transaction reads what it needs itself)
+  return withRetry(() => db.transaction(async (tx) => {
     const id = await sensorId(tx, name);
     const before = await unapproved(tx, id);
     const out: ApproveOut = { approved: [], already: [], honeypots: 0 };
@@ -120,12 +121,13 @@ export async function approveSensorNets(db: Db, name: string, nets: readonly Cid
     }
     out.honeypots = before - (await unapproved(tx, id));
     return out;
-  });
+  }));
 }
 
 /** Revoke approved ranges of a sensor: its honeypots in them protect nothing any more. */
 export async function revokeSensorNets(db: Db, name: string, nets: readonly Cidr[]): Promise<{ revoked: string[]; honeypots: number }> {
-  return db.transaction(async (tx) => {
+  // (a deadlock victim is run again whole: the transaction reads what it needs itself)
+  return withRetry(() => db.transaction(async (tx) => {
     const id = await sensorId(tx, name);
     // by the range, not its text: the database writes some addresses in other words than the
     // CLI (INET6_NTOA: ::1.2.3.0 for ::102:300)
@@ -140,7 +142,7 @@ export async function revokeSensorNets(db: Db, name: string, nets: readonly Cidr
     const before = await unapproved(tx, id);
     for (const c of nets) await tx.exec('DELETE FROM SensorNet WHERE id = ?', [find(c)!.id]);
     return { revoked: nets.map((c) => c.text), honeypots: (await unapproved(tx, id)) - before };
-  });
+  }));
 }
 
 /** Refuse a sensor name nobody registered (a filter by it would just find nothing). */

@@ -59,9 +59,14 @@ export async function freshDatabase(label: string, opts: { migrate?: boolean } =
  * Create (or re-create) a MySQL account with exactly the grants `ipms db grants` prints for
  * `role` on the test database, and return the test database's URL for it.
  */
-export async function roleAccount(t: TestDb, role: string, user: string, password: string): Promise<string> {
-  const r = ROLES.find((x) => x.user === role);
-  if (!r) throw new Error(`no role ${role}`);
+export async function roleAccount(
+  t: TestDb, role: string, user: string, password: string,
+  /** the grants as another version gave them */
+  edit?: (grants: readonly (readonly [string, string])[]) => [string, string][],
+): Promise<string> {
+  const found = ROLES.find((x) => x.user === role);
+  if (!found) throw new Error(`no role ${role}`);
+  const r = edit ? { ...found, grants: edit(found.grants) } : found;
   const root = openDb(parseDatabaseUrl(adminUrl()), { poolSize: 1 });
   try {
     await root.exec(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);

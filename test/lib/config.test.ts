@@ -19,6 +19,13 @@ describe('the config file', () => {
     expect(cfg.db).toMatchObject({ host: '127.0.0.1', port: 3306, database: 'ipms', user: 'u' });
   });
 
+  it('says a % in the database URL that is not an escape is one (a password written as it is), and reads %25', async () => {
+    const r = await ipms(undefined, '--database-url', 'mysql://u:S3cr%et@127.0.0.1:3306/ipms', 'rules', 'list');
+    expect([r.code, r.err]).toEqual([2, 'ipms: --database-url: the password has a % that is not an escape (%XX): write a % in it as %25']);
+    const cfg = resolveConfig({ flags: { databaseUrl: 'mysql://u:S3cr%25et@127.0.0.1:3306/ipms' }, env: {} });
+    expect(cfg.db?.password).toBe('S3cr%et');
+  });
+
   it('refuses a key it does not know (a typo would end in "no database configured") and a URL that is not text', () => {
     const typo = file('typo.json', { databaseURL: 'mysql://u:p@127.0.0.1:3306/ipms' });
     expect(() => resolveConfig({ flags: { config: typo }, env: {} })).toThrow(`config file ${typo}: unknown key 'databaseURL' (known: databaseUrl)`);

@@ -50,6 +50,37 @@ describe("the worker's account", () => {
   });
 });
 
+describe('a worker account granted by an earlier version', () => {
+  it('still records its batches where it may not write what this version adds (a reason, old_action)', async () => {
+    // ipms_worker's grants before `reason` (supersede) and `old_action` (schema 0019)
+    const oldUrl = await roleAccount(t, 'ipms_worker', 'ipms_t_oldgrants', 'oldgrants-pw', (grants) => grants.map(([privs, table]) =>
+      [privs.replace('UPDATE (status, reason)', 'UPDATE (status)').replace(', old_action)', ')'), table]));
+    const oldDb = openDb(parseDatabaseUrl(oldUrl), { poolSize: 2 });
+    try {
+      await expect(oldDb.exec('UPDATE RuleDevice SET old_action = NULL WHERE id = 0')).rejects.toThrow(/denied/);
+      const w = new Worker(oldDb, deps);
+      await insertHits(t.db, burst(5, { ts: '2026-01-01 16:00:30', src: '198.51.100.79', dstPort: 22 }));
+      await insertHits(t.db, burst(50, { ts: '2026-01-01 16:00:31', src: '198.51.100.79', dstPort: 80 }));
+      // the wide rule active: the narrow one would be dropped with a reason, which this account
+      // cannot write; both stay, and the batch is recorded
+      expect((await w.tick()).outcomes).toMatchObject([{ device: 'fw', applied: 2, failed: 0 }]);
+      const both = await rules(t.db, "src = '198.51.100.79'");
+      expect(both.map((r) => r.status)).toEqual(['active', 'active']);
+      // an action changed: the old entry comes off with the new one's batch; the note of it
+      // (old_action) stays, which only sends that removal again next time
+      await t.db.exec("UPDATE Rule SET action = 'REJECT' WHERE id = ?", [both[1]!.id]);
+      const before = sent.length;
+      expect((await w.tick()).outcomes).toMatchObject([{ device: 'fw', applied: 1, failed: 0 }]);
+      expect(sent.slice(before).join('\n')).toMatch(/delete element inet ipms drop4 \{\n\s*\|\s*198\.51\.100\.79\n/);
+      expect(await t.db.rows('SELECT state, old_action FROM RuleDevice WHERE rule_id = ?', [both[1]!.id])).toEqual([{ state: 'applied', old_action: 'DROP' }]);
+    } finally {
+      await oldDb.end();
+      await t.db.exec("UPDATE Rule SET status = 'dropped' WHERE src_ip = INET6_ATON('198.51.100.79')");
+      await new Worker(workerDb, deps).tick();
+    }
+  });
+});
+
 describe('a narrow rule under a wider one', () => {
   it('is dropped once the rule for all the source\'s traffic is on every device, and not before', async () => {
     const w = new Worker(workerDb, deps);
