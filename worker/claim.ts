@@ -123,15 +123,23 @@ export async function releaseDevices(q: Queryable, deviceIds: number[], holder: 
  * device is free again within one lease. Returns the function that stops renewing.
  */
 export function keepLease(db: Queryable, deviceId: number, holder: string, leaseS: number, onError: (err: unknown) => void): () => void {
+  // (a renewal still on its way when the holder stops and lets the device go finds it let go:
+  // not a lease lost, and not said)
+  let stopped = false;
   const timer = setInterval(() => {
     db.exec('UPDATE Device SET claimed_until = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id = ? AND claimed_by = ?', [leaseS, deviceId, holder])
       .then((r) => {
-        if (r.affectedRows === 0) onError(new Error('the lease was lost (lapsed and taken over, or the device removed)'));
+        if (r.affectedRows === 0 && !stopped) onError(new Error('the lease was lost (lapsed and taken over, or the device removed)'));
       })
-      .catch(onError);
+      .catch((err: unknown) => {
+        if (!stopped) onError(err);
+      });
   }, Math.max(1000, (leaseS * 1000) / 3));
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /**
