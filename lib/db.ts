@@ -138,8 +138,8 @@ export function explainDbError(err: unknown, cfg: DbConfig): Error {
   // a deadlock victim or a lock wait that timed out (what withRetry runs again: see isRetryable,
   // which reads the cause); said as such where no retry was made or all were used up
   if (e.errno === 1213 || e.errno === 1205) {
-    return new DatabaseError(`the database gave this up for a concurrent change (${e.errno === 1213 ? 'deadlock' : 'lock wait timeout'}; ` +
-      'nothing of it was kept): run it again', 'E_DB_BUSY', { cause: err });
+    return new DatabaseError(`the database gave this up for a concurrent change (${e.errno === 1213
+      ? 'a deadlock: its transaction was rolled back' : 'a lock wait timeout: that statement was not done'}): run it again`, 'E_DB_BUSY', { cause: err });
   }
   // ER_NO_SUCH_USER: a trigger, procedure or view made by an account the server does not have
   if (e.errno === 1449) return definerGone(e.sqlMessage ?? e.message ?? '', err);

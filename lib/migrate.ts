@@ -30,12 +30,30 @@ const DONE_TABLE = 'ipms_migrated';
 /** How many statements of a schema file are done, for a file begun and not yet recorded. */
 const PROGRESS_TABLE = 'ipms_migration_progress';
 /**
- * Errors by which a statement says its work is there already (MySQL and MariaDB numbers): a table,
- * column, key, row or constraint that exists, one to drop or rename that does not. A migration
- * stopped half way (killed, its connection lost) may have stopped during a statement that the
- * server went on to finish: run again, that one statement gives one of these, and is done.
+ * Whether a statement's error says its work is there already: a table, column, key, row or
+ * constraint that exists, one to drop or rename that does not (MySQL and MariaDB numbers). A
+ * migration stopped half way (killed, its connection lost) may have stopped during a statement
+ * that the server went on to finish: run again, that one statement answers so, and is done.
+ * By kind of statement: an error a statement of that kind could also give for failing (an
+ * ALTER that adds a unique key over duplicates: 1062) does not count.
  */
-const ALREADY_DONE = new Set([1022, 1050, 1054, 1060, 1061, 1062, 1091, 1146, 1304, 1359, 1826, 3822]);
+export function alreadyDone(stmt: string, errno: number | undefined): boolean {
+  const s = stripComments(stmt).trim().toUpperCase();
+  const by: [RegExp, number[]][] = [
+    [/^CREATE\s+TABLE\b/, [1050]],
+    [/^INSERT\b/, [1062]],
+    [/^RENAME\s+TABLE\b/, [1146, 1050]],
+    [/^DROP\s+(TABLE|VIEW)\b/, [1051]],
+    [/^DROP\s+PROCEDURE\b/, [1305]],
+    [/^DROP\s+TRIGGER\b/, [1360]],
+    [/^CREATE\s+(DEFINER\s*=\s*\S+\s+)?PROCEDURE\b/, [1304]],
+    [/^CREATE\s+(DEFINER\s*=\s*\S+\s+)?TRIGGER\b/, [1359]],
+    // duplicate column, key, CHECK constraint (MariaDB 1826, MySQL 3822), foreign key (1826);
+    // a column or key to drop or rename that is gone (1091, 1054; MySQL's constraint: 3940)
+    [/^ALTER\s+TABLE\b/, [1060, 1061, 1826, 3822, 1091, 3940, 1054]],
+  ];
+  return errno !== undefined && by.some(([re, nos]) => re.test(s) && nos.includes(errno));
+}
 
 export interface SqlFile {
   name: string;
@@ -136,9 +154,12 @@ function migrationSource(files: SqlFile[]): Knex.MigrationSource<SqlFile> {
           } catch (err) {
             // the statement an earlier run stopped during (not one it saw fail), which the
             // server finished after all
-            const resumed = begun && i === from && !rows[0]!.failed && ALREADY_DONE.has(dbErrno(err) ?? 0);
+            const resumed = begun && i === from && !rows[0]!.failed && alreadyDone(stmts[i]!, dbErrno(err));
             if (!resumed) {
-              await knex.raw(`UPDATE ${PROGRESS_TABLE} SET failed = 1 WHERE name = ?`, [f.name]).catch(() => undefined);
+              // the server's own answer: the statement did not happen (a connection lost on the
+              // way says nothing of it: the server may finish it)
+              const answered = !(err as { fatal?: boolean }).fatal && dbErrno(err) !== undefined;
+              if (answered) await knex.raw(`UPDATE ${PROGRESS_TABLE} SET failed = 1 WHERE name = ?`, [f.name]).catch(() => undefined);
               throw new IpmsError('E_MIGRATION', `schema/${f.name}.sql failed: ${(err as Error).message}`);
             }
           }
@@ -373,7 +394,10 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           ) ENGINE=InnoDB`);
         // knex's own lock row outlives a migrate that was killed (every later one then stopped at
         // "Migration table is already locked"); migrations are serialised by GET_LOCK above, which
-        // the server frees when a session ends, so a lock row left now is a dead run's
+        // the server frees when a session ends, so a lock row left now is a dead run's. (The
+        // statement that run's other connection was in may still be running on the server: the
+        // same statement run again here waits for it on the table's metadata lock, and then
+        // finds its work done.)
         const [knexLock] = await q.rows<{ n: number }>(
           'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [`${MIGRATIONS_TABLE}_lock`]);
         if (knexLock?.n) await q.exec(`UPDATE ${MIGRATIONS_TABLE}_lock SET is_locked = 0 WHERE is_locked <> 0`);

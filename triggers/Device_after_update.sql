@@ -45,15 +45,8 @@ BEGIN
     UPDATE Rule r JOIN RuleDevice x ON x.rule_id = r.id
     SET r.status = 'pending'
     WHERE x.device_id = NEW.id AND x.desired = 'present' AND x.state <> 'applied' AND r.status = 'active';
-    -- what it no longer takes: rows whose rule never got there (and no worker is sending) are
-    -- done with at once, as a disabled device's are; the others are taken off by the worker
-    UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
-    SET rd.desired = 'absent', rd.state = 'removed', rd.last_error = NULL, rd.version = rd.version + 1,
-        rd.updated_at = UTC_TIMESTAMP(3)
-    WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND r.targeted = 0 AND rd.state <> 'applied'
-      AND (rd.applied_at IS NULL OR rd.removed_at >= rd.applied_at)
-      AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3))
-      AND (NOT (NEW.applies_to = 'any' OR NEW.applies_to = r.scope) OR (NEW.ipv6 = 0 AND LENGTH(r.src_ip) = 16));
+    -- what it no longer takes is taken off by the worker (also a row never recorded as applied:
+    -- a batch that failed or timed out may have put it there)
     UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
     SET rd.desired = 'absent', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
         rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)

@@ -6,7 +6,7 @@ import { listLogs, type LogOut } from '../../lib/queries/logs.ts';
 import { getStatus } from '../../lib/queries/status.ts';
 import { why } from '../../lib/queries/why.ts';
 import { requireSensor } from '../../lib/queries/sensors.ts';
-import { cidrArg, collect, intArg, ipArg, nameArg, portArg } from '../args.ts';
+import { cidrArg, collect, intArg, ipArg, nameArg, oneOf, portArg } from '../args.ts';
 import type { Context } from '../context.ts';
 import { renderTable, safeText } from '../table.ts';
 
@@ -102,10 +102,13 @@ export function registerObserve(program: Command, ctx: Context): void {
     .option('--warn-failed <n>', 'WARNING at this many failed device rows', '1')
     .option('--crit-failed <n>', 'CRITICAL at this many', '10')
     .option('--silent-after <duration>', 'WARNING when a sensor has been silent this long', '24h')
-    .action(async (o: { warn?: string[]; crit?: string[]; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string }) => {
+    .option('--unreachable <state>', 'an unreachable database: unknown (the plugin convention) or critical (no decision reaches a device meanwhile)', 'unknown')
+    .action(async (o: { warn?: string[]; crit?: string[]; warnPending: string; critPending: string; warnFailed: string; critFailed: string; silentAfter: string; unreachable: string }) => {
       let lim;
       let st;
+      let unreachable: 'unknown' | 'critical' = 'unknown';
       try {
+        unreachable = oneOf(o.unreachable, ['unknown', 'critical'] as const, '--unreachable');
         const warn = limitsArg(o.warn?.join(','), '--warn', ['pending', 'failed', 'silent']);
         const crit = limitsArg(o.crit?.join(','), '--crit', ['pending', 'failed']);
         lim = {
@@ -122,6 +125,11 @@ export function registerObserve(program: Command, ctx: Context): void {
       } catch (err) {
         // a monitoring plugin reports any failure to look (bad limits too) as UNKNOWN, never as a state
         if (!(err instanceof IpmsError)) throw err;
+        if (unreachable === 'critical' && err.code === 'E_DB_UNREACHABLE') {
+          ctx.io.out(`IPMS CRITICAL - ${oneLine(err)}`);
+          ctx.exitCode = 2;
+          return;
+        }
         ctx.io.out(`IPMS UNKNOWN - ${oneLine(err)}`);
         ctx.exitCode = 3;
         return;

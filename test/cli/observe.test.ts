@@ -200,6 +200,11 @@ describe('logs, why, status, check', () => {
     }
     const unknown = await ipms('mysql://x:y@127.0.0.1:1/ipms', 'check');
     expect([unknown.code, unknown.out]).toEqual([3, 'IPMS UNKNOWN - cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)']);
+    // an admin who wants an IPS without its database paged as such
+    const critical = await ipms('mysql://x:y@127.0.0.1:1/ipms', 'check', '--unreachable', 'critical');
+    expect([critical.code, critical.out]).toEqual([2, 'IPMS CRITICAL - cannot reach the database at 127.0.0.1:1 (ECONNREFUSED)']);
+    const bad = await ipms(t.url, 'check', '--unreachable', 'warning');
+    expect([bad.code, bad.out]).toEqual([3, expect.stringMatching(/^IPMS UNKNOWN - --unreachable/)]);
   });
 });
 

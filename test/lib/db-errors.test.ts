@@ -25,13 +25,13 @@ const crossing = (db: Db, first: number, second: number) => () => db.transaction
 });
 
 describe('database errors', () => {
-  it('says a deadlock victim was given up with nothing kept, and withRetry runs it again', async () => {
+  it('says a deadlock victim was rolled back, and withRetry runs it again', async () => {
     const a = t.open(1);
     const b = t.open(1);
     const once = await Promise.allSettled([crossing(a, 1, 2)(), crossing(b, 2, 1)()]);
     const lost = once.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(lost).toHaveLength(1);
-    expect((lost[0]!.reason as Error).message).toBe('the database gave this up for a concurrent change (deadlock; nothing of it was kept): run it again');
+    expect((lost[0]!.reason as Error).message).toBe('the database gave this up for a concurrent change (a deadlock: its transaction was rolled back): run it again');
     expect(isRetryable(lost[0]!.reason)).toBe(true);
     // the winner's two updates are kept, the victim's none
     expect(await t.db.rows('SELECT id, v FROM dl ORDER BY id')).toEqual([{ id: 1, v: 1 }, { id: 2, v: 1 }]);

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -208,6 +209,49 @@ describe('ipms db migrate', () => {
         await expect(migrate(fresh.cfg, { schemaDir: dir })).rejects.toThrow("schema/0099_resume.sql failed: CREATE TABLE t99 (a INT PRIMARY KEY) - Table 't99' already exists");
       }
     } finally {
+      await fresh.close();
+    }
+  });
+
+  it('takes a statement its connection was lost in as done, once the server has finished it', { timeout: 60_000 }, async () => {
+    const fresh = await freshDatabase('migrate_cut');
+    const proxy = createServer();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'ipms-schema-'));
+      cpSync(SCHEMA_DIR, dir, { recursive: true });
+      writeFileSync(join(dir, '0098_cut.sql'), 'CREATE TABLE t98 AS SELECT SLEEP(2) AS s;\nALTER TABLE t98 ADD COLUMN b INT;\n');
+      // the migrate talks to the server through a proxy (loopback), which cuts every connection
+      // while the CREATE runs: the client sees a lost connection, the server finishes the CREATE
+      const sockets = new Set<Socket>();
+      proxy.on('connection', (c) => {
+        const up = connect(fresh.cfg.port, fresh.cfg.host);
+        for (const x of [c, up]) {
+          sockets.add(x);
+          x.on('error', () => undefined);
+        }
+        c.pipe(up);
+        up.pipe(c);
+      });
+      await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+      const u = new URL(fresh.url);
+      u.port = String((proxy.address() as AddressInfo).port);
+      const run = migrate(parseDatabaseUrl(u.toString()), { schemaDir: dir }).then(() => 'finished', (e: Error) => e.message);
+      const until = Date.now() + 30_000;
+      while (!(await fresh.db.rows("SELECT 1 FROM ipms_migration_progress WHERE name = '0098_cut'")).length && Date.now() < until) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      await new Promise((res) => setTimeout(res, 500));
+      for (const x of sockets) x.destroy();
+      expect(await run).not.toBe('finished');
+      while (!(await fresh.db.rows("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 't98'")).length && Date.now() < until) {
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(await fresh.db.rows("SELECT done, failed FROM ipms_migration_progress WHERE name = '0098_cut'")).toEqual([{ done: 0, failed: 0 }]);
+      // run again, straight to the server: the CREATE answers "exists" and counts as done
+      expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0098_cut']);
+      expect((await fresh.db.rows<{ c: string }>("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 't98' ORDER BY ORDINAL_POSITION")).map((r) => r.c)).toEqual(['s', 'b']);
+    } finally {
+      proxy.close();
       await fresh.close();
     }
   });

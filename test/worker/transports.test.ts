@@ -84,7 +84,7 @@ describe('local transport', () => {
   it('kills a command that outlives its timeout', async () => {
     const s = await open(300);
     const t0 = Date.now();
-    await expect(s.run([{ argv: ['sleep', '10'] }])).rejects.toThrow(/^sleep 10 was killed \(SIGKILL\) after 300 ms$/);
+    await expect(s.run([{ argv: ['sleep', '10'] }])).rejects.toThrow(/^sleep 10 was ended \(SIGTERM, then SIGKILL\) after 300 ms$/);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
@@ -93,7 +93,7 @@ describe('local transport', () => {
     // (a shell whose child sleeps: killing the shell alone left the child holding stdout, and
     // the step waited for it as long as it lived)
     const s = await open(300);
-    await expect(s.run([{ argv: ['sh', '-c', 'sleep 27.4301; echo late'] }])).rejects.toThrow(/was killed \(SIGKILL\) after 300 ms$/);
+    await expect(s.run([{ argv: ['sh', '-c', 'sleep 27.4301; echo late'] }])).rejects.toThrow(/was ended \(SIGTERM, then SIGKILL\) after 300 ms$/);
     expect(running('sleep 27.4301')).toBe(false);
     // a command that exits and leaves a process behind with its output: answered, and that
     // process killed a moment later
@@ -101,6 +101,13 @@ describe('local transport', () => {
     const [r] = await quick.run([{ argv: ['sh', '-c', 'sleep 27.4302 & echo started'] }]);
     expect([r!.code, r!.stdout]).toEqual([0, 'started\n']);
     expect(running('sleep 27.4302')).toBe(false);
+    // SIGTERM first, which sudo passes on to the command it runs as root (a SIGKILL would end
+    // sudo and leave that command running)
+    const s2 = await open(300);
+    await expect(s2.run([{ argv: ['sh', '-c', `trap 'touch ${CANARY}/termed; exit 0' TERM; sleep 27.4303 & wait`] }])).rejects.toThrow(/after 300 ms$/);
+    expect(readdirSync(CANARY)).toContain('termed');
+    rmSync(join(CANARY, 'termed'));
+    expect(running('sleep 27.4303')).toBe(false);
   });
 
   it('refuses device CLI sessions (they need a device)', async () => {

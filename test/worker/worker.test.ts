@@ -489,6 +489,22 @@ describe('rules no device can express', () => {
     expect(rows.find((x) => x.rule_id === held)).toMatchObject({ state: 'failed', last_error: expect.stringMatching(/icmpv6 does not exist for IPv4/) });
     expect(sent.join('\n')).not.toMatch(/2001:db8:77::1/);
   });
+
+  it('takes off an IPv6 ah rule an earlier version applied (schema 0025 drops it)', async () => {
+    const dev = await deviceWithRules(0);
+    await t.db.exec('DROP TRIGGER Rule_before_insert');
+    const r = await t.db.exec(
+      "INSERT INTO Rule (src_ip, src_prefix, src_last, proto, origin, status, targeted, scope) VALUES (INET6_ATON('2001:db8:78::1'), 128, INET6_ATON('2001:db8:78::1'), 'ah', 'manual', 'active', 1, 'external')");
+    await t.db.exec("INSERT INTO RuleDevice (rule_id, device_id, desired, state, applied_at) VALUES (?, ?, 'present', 'applied', UTC_TIMESTAMP(3))", [r.insertId, dev.id]);
+    await t.db.exec("DELETE FROM ipms_migrations WHERE name = '0025_ipv6_ah'");
+    await migrate(t.cfg);
+    expect(await t.db.rows('SELECT status FROM Rule WHERE id = ?', [r.insertId])).toEqual([{ status: 'dropped' }]);
+    sent.length = 0;
+    const out = await new Worker(workerDb, deps, { deviceId: dev.id }).tick();
+    expect(out.outcomes).toMatchObject([{ device: dev.name, removed: 1, failed: 0 }]);
+    expect(sent.join('\n')).toMatch(/delete element inet ipms drop6_proto \{\n\s*\|\s*2001:db8:78::1 \. 51\n/);
+    expect((await rowsOf(dev.id)).find((x) => x.rule_id === r.insertId)).toMatchObject({ state: 'removed', last_error: null });
+  });
 });
 
 describe('living next to a DBA', () => {

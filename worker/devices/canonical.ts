@@ -94,7 +94,8 @@ export function toDeviceRule(row: RuleInput, opts: ToDeviceRuleOptions): DeviceR
     const p = RULE_PROTOCOLS.find((x) => x === row.proto);
     if (!p) throw new InputError(`${what}: unknown protocol (allowed: ${RULE_PROTOCOLS.join(', ')})`, 'E_RULE');
     const misfit = protoFamilyProblem(p, family);
-    if (misfit) throw new InputError(`${what}: protocol ${misfit}`, 'E_RULE');
+    // (an IPv6 ah rule was applied by earlier versions, and devices hold it: it comes off)
+    if (misfit && !(p === 'ah' && (opts.purpose ?? 'apply') === 'remove')) throw new InputError(`${what}: protocol ${misfit}`, 'E_RULE');
     proto = p;
   }
 

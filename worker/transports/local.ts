@@ -4,11 +4,15 @@ import type { Step } from '../devices/types.ts';
 import { exitOk, failure, TransportError, type Session, type StepResult, type Transport } from './types.ts';
 
 /**
- * The command runs in a process group of its own, which a timeout kills whole: killing only the
- * command would leave what it started (a shell's or sudo's child, a stuck nft) holding its
- * output open, and the step waiting for that output to end as long as they live. For the same
- * reason, once the command has exited, what it left running gets a moment to let go of its
- * output, and is then killed too.
+ * The command runs in a process group of its own, which a timeout ends whole: ending only the
+ * command would leave what it started (a shell's child, a stuck nft) holding its output open,
+ * and the step waiting for that output to end as long as they live. SIGTERM first, which sudo
+ * passes on to the root command it runs (a SIGKILL of an unprivileged worker's would end sudo
+ * and not it), SIGKILL a moment later. What a command that exited left holding its output gets
+ * a moment, and is then killed (a group keeps its number while any process is in it; one left
+ * empty and taken again within that second would need the system's process ids to wrap around
+ * in it) and no longer waited for (a root process under sudo does not take an unprivileged
+ * worker's signal).
  */
 function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: number): Promise<StepResult> {
   return new Promise((resolve, reject) => {
@@ -17,16 +21,18 @@ function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: num
     let stderr = '';
     let timedOut = false;
     let exitCode: number | null = null;
-    const killGroup = () => {
+    const signalGroup = (sig: NodeJS.Signals) => {
       try {
-        process.kill(-child.pid!, 'SIGKILL');
+        process.kill(-child.pid!, sig);
       } catch {
         // (gone already)
       }
     };
+    let hard: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
+      signalGroup('SIGTERM');
+      hard = setTimeout(() => signalGroup('SIGKILL'), TERM_GRACE_MS);
     }, timeoutMs);
     let leftovers: NodeJS.Timeout | undefined;
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -37,12 +43,17 @@ function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: num
     });
     child.on('exit', (code) => {
       exitCode = code;
-      leftovers = setTimeout(killGroup, EXITED_GRACE_MS);
+      clearTimeout(timer);
+      clearTimeout(hard);
+      leftovers = setTimeout(() => {
+        signalGroup('SIGKILL');
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+      }, EXITED_GRACE_MS);
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
       clearTimeout(leftovers);
-      if (timedOut) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was killed (SIGKILL) after ${timeoutMs} ms`));
+      if (timedOut) reject(new TransportError('E_TIMEOUT', `${argv.join(' ')} was ended (SIGTERM, then SIGKILL) after ${timeoutMs} ms`));
       else if (exitCode === null && signal) reject(new TransportError('E_EXEC', `${argv.join(' ')} was killed (${signal})`));
       else resolve({ stdout, stderr, code: exitCode ?? code ?? -1 });
     });
@@ -55,6 +66,8 @@ function exec(argv: readonly string[], stdin: string | undefined, timeoutMs: num
   });
 }
 
+/** How long a timed-out command's group has between SIGTERM and SIGKILL. */
+const TERM_GRACE_MS = 2000;
 /** How long what a command left running may hold its output after it exited. */
 const EXITED_GRACE_MS = 1000;
 
