@@ -7,24 +7,21 @@
 -- so they become active on the devices that have them; enabled again, it gets them.
 CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
 BEGIN
+  -- disabled; enabled, or what it takes changed while it is
+  DECLARE v_off INT DEFAULT NEW.enabled = 0 AND OLD.enabled = 1;
+  DECLARE v_takes INT DEFAULT NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to) OR NEW.ipv6 <> OLD.ipv6);
   IF NOT (NEW.host <=> OLD.host) AND (IS_IPV4(NEW.host) OR IS_IPV6(NEW.host)) THEN
     CALL ipms_drop_covering(INET6_ATON(NEW.host), INET6_ATON(NEW.host), CONCAT('device ', NEW.name));
   END IF;
-  IF NEW.enabled = 0 AND OLD.enabled = 1 THEN
+  IF v_off THEN
     UPDATE RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
     SET rd.desired = 'absent', rd.state = 'removed', rd.last_error = NULL, rd.version = rd.version + 1,
         rd.updated_at = UTC_TIMESTAMP(3)
     WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND rd.state <> 'applied'
       AND (rd.applied_at IS NULL OR rd.removed_at >= rd.applied_at)
       AND (rd.claimed_until IS NULL OR rd.claimed_until < UTC_TIMESTAMP(3)) AND r.targeted = 0;
-    UPDATE Rule r
-    SET r.status = 'active'
-    WHERE r.status = 'pending'
-      AND EXISTS (SELECT 1 FROM RuleDevice x WHERE x.rule_id = r.id AND x.device_id = NEW.id AND x.state = 'removed')
-      AND EXISTS (SELECT 1 FROM RuleDevice y WHERE y.rule_id = r.id AND y.desired = 'present')
-      AND NOT EXISTS (SELECT 1 FROM RuleDevice z WHERE z.rule_id = r.id AND z.desired = 'present' AND z.state <> 'applied');
   END IF;
-  IF NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to) OR NEW.ipv6 <> OLD.ipv6) THEN
+  IF v_takes THEN
     INSERT INTO RuleDevice (rule_id, device_id, desired, state, next_attempt_at)
     SELECT r.id, NEW.id, 'present', 'pending', UTC_TIMESTAMP(3)
     FROM Rule r
@@ -52,7 +49,10 @@ BEGIN
         rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
     WHERE rd.device_id = NEW.id AND rd.desired = 'present' AND r.targeted = 0
       AND (NOT (NEW.applies_to = 'any' OR NEW.applies_to = r.scope) OR (NEW.ipv6 = 0 AND LENGTH(r.src_ip) = 16));
-    -- and a rule that waited only for this device is active on the devices that hold it
+  END IF;
+  -- a rule that waited only for this device (disabled, or no longer taking it) is active on the
+  -- devices that hold it
+  IF v_off OR v_takes THEN
     UPDATE Rule r
     SET r.status = 'active'
     WHERE r.status = 'pending'
