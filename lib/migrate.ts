@@ -74,6 +74,12 @@ export interface MigrateReport {
   dropped: string[];
   /** views made again under the migrating account (their definer does not exist on the server) */
   views: string[];
+  /**
+   * What the schema files applied now changed that an administrator should know of, one line
+   * each: open rules they closed (a block that is off the devices now), entries left on a
+   * device that ipms no longer touches.
+   */
+  notes: string[];
 }
 
 /**
@@ -171,6 +177,36 @@ function migrationSource(files: SqlFile[]): Knex.MigrationSource<SqlFile> {
       },
     }),
   };
+}
+
+async function openRuleIds(q: Queryable): Promise<Set<number>> {
+  return new Set((await q.rows<{ id: number }>("SELECT id FROM Rule WHERE status IN ('pending', 'active', 'disabled')")).map((r) => r.id));
+}
+
+/** The rules open before that are closed now, each with its source and the reason it was given. */
+async function closedSince(q: Queryable, before: ReadonlySet<number>): Promise<string[]> {
+  const now = await openRuleIds(q);
+  const gone = [...before].filter((id) => !now.has(id));
+  const out: string[] = [];
+  for (let i = 0; i < gone.length; i += 1000) {
+    const ids = gone.slice(i, i + 1000);
+    const rows = await q.rows<{ id: number; src: string; status: string; reason: string | null }>(
+      `SELECT id, CONCAT(INET6_NTOA(src_ip), '/', src_prefix) AS src, status, reason FROM Rule WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY id`, ids);
+    for (const r of rows) {
+      const why = /\[dropped: ([^\]]+)\]\s*$/.exec(r.reason ?? '')?.[1];
+      out.push(`rule ${r.id} (${r.src}) is ${r.status} now${why ? `: ${why}` : ''}; it comes off the devices`);
+    }
+  }
+  return out;
+}
+
+/** Devices that hold IPv6 rules ipms no longer touches there (their option ipv6 is false: schema 0023). */
+async function ipv6Left(q: Queryable): Promise<string[]> {
+  const rows = await q.rows<{ name: string; n: number }>(
+    `SELECT d.name, COUNT(*) AS n FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id JOIN Rule r ON r.id = rd.rule_id
+     WHERE d.ipv6 = 0 AND LENGTH(r.src_ip) = 16 AND rd.applied_at IS NOT NULL AND (rd.removed_at IS NULL OR rd.removed_at < rd.applied_at)
+     GROUP BY d.name ORDER BY d.name`);
+  return rows.map((r) => `device ${r.name}: its option ipv6 is false: the ${r.n} IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again`);
 }
 
 async function withLock<T>(q: Queryable, fn: () => Promise<T>): Promise<T> {
@@ -339,7 +375,7 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
   const files = schemaFiles(opts.schemaDir);
   const programs = programFiles(opts.triggersDir);
   const db = openDb(cfg, { poolSize: 1 });
-  const report: MigrateReport = { applied: [], created: [], unchanged: [], dropped: [], views: [] };
+  const report: MigrateReport = { applied: [], created: [], unchanged: [], dropped: [], views: [], notes: [] };
   try {
     await db.pinned((q) =>
       withLock(q, async () => {
@@ -401,6 +437,8 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
         const [knexLock] = await q.rows<{ n: number }>(
           'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [`${MIGRATIONS_TABLE}_lock`]);
         if (knexLock?.n) await q.exec(`UPDATE ${MIGRATIONS_TABLE}_lock SET is_locked = 0 WHERE is_locked <> 0`);
+        // the open rules before the pending schema files run, to say which of them those close
+        const openBefore = recorded.length && pending.length ? await openRuleIds(q) : new Set<number>();
         const knex = await knexFor(cfg);
         try {
           const [, applied] = (await knex.migrate.latest({
@@ -412,6 +450,8 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
             disableTransactions: true,
           })) as [number, string[]];
           report.applied = applied;
+          if (openBefore.size) report.notes.push(...(await closedSince(q, openBefore)));
+          if (applied.includes('0023_device_ipv6')) report.notes.push(...(await ipv6Left(q)));
           // the progress of files now recorded as applied is of no more use
           // (by name, as read: knex made its table under the collation of its day)
           const done = await recordedMigrations(q);

@@ -18,6 +18,18 @@ DELETE rd FROM RuleDevice rd
   JOIN Rule r ON r.id = rd.rule_id
 WHERE d.ipv6 = 0 AND LENGTH(r.src_ip) = 16 AND r.targeted = 0 AND rd.applied_at IS NULL;
 
+-- Those it holds (IPv6 turned off after they got there) are no longer wanted there, as when
+-- IPv6 is turned off now (Device_after_update): the worker's adapter no longer touches IPv6 on
+-- the device, so their entries stay where they are (`ipms db migrate` names the devices). Left
+-- present, an iptables or ipset device refused every batch: its full render held rules it
+-- may not carry.
+UPDATE RuleDevice rd
+  JOIN Device d ON d.id = rd.device_id
+  JOIN Rule r ON r.id = rd.rule_id
+SET rd.desired = 'absent', rd.state = 'pending', rd.attempts = 0, rd.last_error = NULL,
+    rd.next_attempt_at = UTC_TIMESTAMP(3), rd.version = rd.version + 1, rd.updated_at = UTC_TIMESTAMP(3)
+WHERE d.ipv6 = 0 AND LENGTH(r.src_ip) = 16 AND r.targeted = 0 AND rd.desired = 'present';
+
 UPDATE Rule r SET r.status = 'active'
 WHERE r.status = 'pending'
   AND EXISTS (SELECT 1 FROM RuleDevice y WHERE y.rule_id = r.id AND y.desired = 'present')

@@ -433,7 +433,7 @@ async function plansFor(
   let fresh: ReadonlySet<number> = new Set(); // (this batch's fresh rules, once known below)
   // `found`: what a delta-only device holds (read back after a restart): what no wanted rule
   // accounts for is taken off too
-  const everything = async (restoring = false, found: readonly StateEntry[] = []): Promise<{ plan: Plan; held: Held[] }> => {
+  const everything = async (found: readonly StateEntry[] = []): Promise<{ plan: Plan; held: Held[] }> => {
     const removing = new Set(b.remove.map((r) => r.id));
     const want = new Map<number, DeviceRule>(b.add.map((r) => [r.id, r]));
     const held: Held[] = [];
@@ -452,10 +452,11 @@ async function plansFor(
       }
       mayHold.push(dr);
       if (row.state !== 'applied') continue;
-      // in a restore, one the device's options no longer let it carry (RouterOS ipv6=false,
-      // after the rule was applied) is not written back; its row, pending, fails on its own,
-      // saying why (a batch's full render refuses it, as before)
-      const sent = !restoring || !adapter.unsupported(dr, opts);
+      // one the device's options no longer let it carry (ipv6=false, after the rule was applied)
+      // is not written back: a full render would refuse the whole batch for it, and every
+      // batch of the device after it (in a restore, its row, pending again, fails on its own,
+      // saying why; else it stays recorded where an earlier setting put it)
+      const sent = !adapter.unsupported(dr, opts);
       if (sent) want.set(row.id, dr);
       held.push({ id: row.rd_id, ruleId: row.id, version: row.rd_version, sent });
     }
@@ -475,7 +476,7 @@ async function plansFor(
     return { plan, held };
   };
   const full = async (): Promise<Plan> => (await everything()).plan;
-  const restore = (found?: readonly StateEntry[]) => everything(true, found);
+  const restore = (found?: readonly StateEntry[]) => everything(found);
   if (!adapter.modes.includes('delta')) return { primary: await full(), restore };
   const keep: DeviceRule[] = [];
   const { kept, leaving } = await keptOverlapping(db, device.id, b.batchRows, b.exclude);

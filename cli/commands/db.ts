@@ -25,6 +25,8 @@ export function registerDb(program: Command, ctx: Context): void {
           (report.dropped.length ? `, ${report.dropped.length} dropped` : '') +
           (report.views.length ? `; views made again under this account (their definer does not exist here): ${report.views.join(', ')}` : ''),
       );
+      // what the new schema versions changed that the administrator should know of
+      for (const n of report.notes) ctx.io.out(n);
     });
 
   db.command('status')

@@ -586,7 +586,16 @@ describe('databases of earlier development versions', () => {
       await db.exec(`INSERT INTO Rule (src_ip, src_prefix, origin) VALUES (INET6_ATON('fe80::1'), 128, 'threshold'),
         (INET6_ATON('169.254.169.254'), 32, 'manual'), (INET6_ATON('169.0.0.0'), 8, 'manual'), (INET6_ATON('2001:db8::'), 32, 'manual')`);
       await db.exec("DELETE FROM ipms_migrations WHERE name = '0024_link_local'");
-      expect((await migrate(fresh.cfg)).applied).toEqual(['0024_link_local']);
+      const report = await migrate(fresh.cfg);
+      expect(report.applied).toEqual(['0024_link_local']);
+      // each rule it closed is named, with why (the admin may want the rest of a network back)
+      const ids = (await db.rows<{ id: number }>('SELECT id FROM Rule ORDER BY id')).map((r) => r.id);
+      expect(report.notes).toEqual([
+        `rule ${ids[0]} (fe80::1/128) is dropped now: link-local addresses are never blocked; it comes off the devices`,
+        `rule ${ids[1]} (169.254.169.254/32) is dropped now: link-local addresses are never blocked; it comes off the devices`,
+        `rule ${ids[2]} (169.0.0.0/8) is dropped now: link-local addresses are never blocked; it comes off the devices`]);
+      const cli = await ipms(fresh.url, 'db', 'migrate');
+      expect([cli.code, cli.out]).toEqual([0, expect.stringMatching(/^schema: up to date; triggers and procedures: 0 installed, \d+ unchanged$/)]);
       expect(await db.rows('SELECT src, status FROM RuleView ORDER BY id')).toEqual([
         { src: 'fe80::1', status: 'dropped' }, { src: '169.254.169.254', status: 'dropped' },
         // (a network around them too: it would block them)
@@ -648,6 +657,11 @@ describe('databases of earlier development versions', () => {
       // the failed row is gone and its rule active; the row of an entry that is there stays
       expect(await held(ids[0]!)).toEqual(['fw', 'odd']);
       expect(await held(ids[1]!)).toEqual(['fw', 'odd', 'v4only']);
+      // the one it holds is no longer wanted there (an iptables device refused every batch for
+      // it), and the admin is told its entry stays
+      expect(await db.rows("SELECT rd.desired, rd.state FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id WHERE d.name = 'v4only' AND rd.rule_id = ?", [ids[1]]))
+        .toEqual([{ desired: 'absent', state: 'pending' }]);
+      expect(report.notes).toEqual(['device v4only: its option ipv6 is false: the 1 IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again']);
       expect(await held(ids[2]!)).toEqual(['fw', 'odd', 'v4only']);
       expect(await db.rows('SELECT status FROM Rule ORDER BY id')).toEqual([{ status: 'active' }, { status: 'active' }, { status: 'active' }]);
     } finally {

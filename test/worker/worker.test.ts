@@ -490,6 +490,24 @@ describe('rules no device can express', () => {
     expect(sent.join('\n')).not.toMatch(/2001:db8:77::1/);
   });
 
+  it('does not let a rule a device holds but may no longer carry (IPv6 turned off) block its other rules', async () => {
+    // iptables renders the whole chain on every batch: an IPv6 rule recorded as applied there
+    // before IPv6 was turned off (chosen for it by hand, so no trigger took it away) made every
+    // batch of the device fail, new IPv4 rules too
+    const dev = await deviceWithRules(0, { adapter: 'iptables' });
+    const six = await t.db.exec("INSERT INTO Rule (src_ip, origin, status, targeted) VALUES (INET6_ATON('2001:db8:79::1'), 'manual', 'active', 1)");
+    await t.db.exec("INSERT INTO RuleDevice (rule_id, device_id, desired, state, applied_at) VALUES (?, ?, 'present', 'applied', UTC_TIMESTAMP(3))", [six.insertId, dev.id]);
+    await t.db.exec(`UPDATE Device SET options = '{"ipv6": false}' WHERE id = ?`, [dev.id]);
+    const four = await t.db.exec("INSERT INTO Rule (src_ip, origin, status, targeted) VALUES (INET6_ATON('198.18.79.1'), 'manual', 'pending', 1)");
+    await t.db.exec("INSERT INTO RuleDevice (rule_id, device_id, desired, state) VALUES (?, ?, 'present', 'pending')", [four.insertId, dev.id]);
+    sent.length = 0;
+    const out = await new Worker(workerDb, deps, { deviceId: dev.id }).tick();
+    expect(out.outcomes).toMatchObject([{ device: dev.name, applied: 1, failed: 0 }]);
+    expect(sent.join('\n')).toContain('198.18.79.1');
+    expect(sent.join('\n')).not.toContain('ip6tables');
+    expect((await rowsOf(dev.id)).map((x) => [x.rule_id, x.state])).toEqual([[six.insertId, 'applied'], [four.insertId, 'applied']]);
+  });
+
   it('takes off an IPv6 ah rule an earlier version applied (schema 0025 drops it)', async () => {
     const dev = await deviceWithRules(0);
     await t.db.exec('DROP TRIGGER Rule_before_insert');
