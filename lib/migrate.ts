@@ -183,18 +183,34 @@ async function openRuleIds(q: Queryable): Promise<Set<number>> {
   return new Set((await q.rows<{ id: number }>("SELECT id FROM Rule WHERE status IN ('pending', 'active', 'disabled')")).map((r) => r.id));
 }
 
-/** The rules open before that are closed now, each with its source and the reason it was given. */
+/**
+ * The rules open before that are closed now, by what closed them (the reason a schema file gave:
+ * `[dropped: ...]`): each one named with its source, or, for more than NAMED of one kind, their
+ * number and the first ones.
+ */
 async function closedSince(q: Queryable, before: ReadonlySet<number>): Promise<string[]> {
+  const NAMED = 10;
   const now = await openRuleIds(q);
   const gone = [...before].filter((id) => !now.has(id));
-  const out: string[] = [];
+  const groups = new Map<string, { id: number; src: string }[]>();
   for (let i = 0; i < gone.length; i += 1000) {
     const ids = gone.slice(i, i + 1000);
     const rows = await q.rows<{ id: number; src: string; status: string; reason: string | null }>(
       `SELECT id, CONCAT(INET6_NTOA(src_ip), '/', src_prefix) AS src, status, reason FROM Rule WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY id`, ids);
     for (const r of rows) {
       const why = /\[dropped: ([^\]]+)\]\s*$/.exec(r.reason ?? '')?.[1];
-      out.push(`rule ${r.id} (${r.src}) is ${r.status} now${why ? `: ${why}` : ''}; it comes off the devices`);
+      const key = `${r.status} now${why ? `: ${why}` : ''}`;
+      const g = groups.get(key);
+      if (g) g.push(r);
+      else groups.set(key, [r]);
+    }
+  }
+  const out: string[] = [];
+  for (const [key, rules] of groups) {
+    if (rules.length <= NAMED) {
+      for (const r of rules) out.push(`rule ${r.id} (${r.src}) is ${key}; it comes off the devices`);
+    } else {
+      out.push(`${rules.length} rules are ${key}; they come off the devices (the first: ${rules.slice(0, NAMED).map((r) => `${r.id} ${r.src}`).join(', ')}, ...)`);
     }
   }
   return out;

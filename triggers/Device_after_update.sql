@@ -7,9 +7,11 @@
 -- so they become active on the devices that have them; enabled again, it gets them.
 CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
 BEGIN
+  DECLARE v_off INT;
+  DECLARE v_takes INT;
   -- disabled; enabled, or what it takes changed while it is
-  DECLARE v_off INT DEFAULT NEW.enabled = 0 AND OLD.enabled = 1;
-  DECLARE v_takes INT DEFAULT NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to) OR NEW.ipv6 <> OLD.ipv6);
+  SET v_off = NEW.enabled = 0 AND OLD.enabled = 1,
+      v_takes = NEW.enabled = 1 AND (OLD.enabled = 0 OR NOT (NEW.applies_to <=> OLD.applies_to) OR NEW.ipv6 <> OLD.ipv6);
   IF NOT (NEW.host <=> OLD.host) AND (IS_IPV4(NEW.host) OR IS_IPV6(NEW.host)) THEN
     CALL ipms_drop_covering(INET6_ATON(NEW.host), INET6_ATON(NEW.host), CONCAT('device ', NEW.name));
   END IF;

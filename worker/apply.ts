@@ -179,7 +179,8 @@ async function applyWith(
           await setHeld(db, restore.held, 'pending');
           out.errors.push(`${device.name}: ${gone ? "ipms's objects were gone from the device (rebooted without them, or flushed)"
             : 'the device started again since the last look (its saved configuration may be older than its rules)'}: ` +
-            `its ${restore.held.length} rule(s) recorded as applied there are sent again`);
+            `its ${restore.held.filter((h) => h.sent).length} rule(s) recorded as applied there are sent again` +
+            (restore.held.some((h) => !h.sent) ? ` (${restore.held.filter((h) => !h.sent).length} it can no longer carry are not: they fail, saying why)` : ''));
           await session.run(adapter.setup(opts).steps);
           await session.run(restore.plan.steps);
           await setHeld(db, restore.held.filter((h) => h.sent), 'applied');

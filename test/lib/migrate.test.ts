@@ -594,9 +594,16 @@ describe('databases of earlier development versions', () => {
         `rule ${ids[0]} (fe80::1/128) is dropped now: link-local addresses are never blocked; it comes off the devices`,
         `rule ${ids[1]} (169.254.169.254/32) is dropped now: link-local addresses are never blocked; it comes off the devices`,
         `rule ${ids[2]} (169.0.0.0/8) is dropped now: link-local addresses are never blocked; it comes off the devices`]);
+      // many of one kind: their number and the first ones
+      await db.exec("DELETE FROM NoSourceRange WHERE cidr = '169.254.0.0/16'");
+      for (let i = 1; i <= 11; i++) await db.exec("INSERT INTO Rule (src_ip, origin) VALUES (INET6_ATON(?), 'manual')", [`169.254.7.${i}`]);
+      await db.exec("DELETE FROM ipms_migrations WHERE name = '0024_link_local'");
+      const many = (await migrate(fresh.cfg)).notes;
+      expect(many).toHaveLength(1);
+      expect(many[0]).toMatch(/^11 rules are dropped now: link-local addresses are never blocked; they come off the devices \(the first: \d+ 169\.254\.7\.1\/32, (\d+ 169\.254\.7\.\d+\/32, ){9}\.\.\.\)$/);
       const cli = await ipms(fresh.url, 'db', 'migrate');
       expect([cli.code, cli.out]).toEqual([0, expect.stringMatching(/^schema: up to date; triggers and procedures: 0 installed, \d+ unchanged$/)]);
-      expect(await db.rows('SELECT src, status FROM RuleView ORDER BY id')).toEqual([
+      expect(await db.rows("SELECT src, status FROM RuleView WHERE src NOT LIKE '169.254.7.%' ORDER BY id")).toEqual([
         { src: 'fe80::1', status: 'dropped' }, { src: '169.254.169.254', status: 'dropped' },
         // (a network around them too: it would block them)
         { src: '169.0.0.0/8', status: 'dropped' }, { src: '2001:db8::/32', status: 'pending' }]);
