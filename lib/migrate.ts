@@ -531,6 +531,8 @@ export interface DbStatus {
    * cannot tell (no view of that definer).
    */
   definers: { account: string; objects: number; exists: boolean | null }[];
+  /** schema files a migration began and did not finish: statements done of all (ipms_migration_progress) */
+  halfway: { name: string; done: number; of: number }[];
 }
 
 /** What `ipms db status` shows: schema versions, triggers, and the server's relevant settings. */
@@ -554,7 +556,20 @@ export async function dbStatus(q: Queryable, opts: { schemaDir?: string; trigger
       return { name: p.name, kind: p.kind, state };
     }),
     definers: accounts,
+    halfway: await halfway(q, opts.schemaDir, doneSet),
   };
+}
+
+/** Schema files begun and not recorded (a migration stopped in them); nothing where this account may not read it. */
+async function halfway(q: Queryable, schemaDir: string | undefined, done: ReadonlySet<string>): Promise<DbStatus['halfway']> {
+  let rows: { name: string; done: number }[];
+  try {
+    rows = await q.rows<{ name: string; done: number }>(`SELECT name, done FROM ${PROGRESS_TABLE} ORDER BY name`);
+  } catch {
+    return []; // (not made yet, or not this account's to read)
+  }
+  const files = new Map(schemaFiles(schemaDir).map((f) => [f.name, splitStatements(f.text).length]));
+  return rows.filter((r) => !done.has(r.name) && files.has(r.name)).map((r) => ({ name: r.name, done: r.done, of: files.get(r.name)! }));
 }
 
 /**

@@ -51,6 +51,9 @@ export function registerDb(program: Command, ctx: Context): void {
       const bad = st.programs.filter((p) => p.state !== 'ok');
       ctx.io.out(`server: ${st.server} (binary log ${st.binlog ? 'on' : 'off'}, log_bin_trust_function_creators ${st.trustFunctionCreators ? 'on' : 'off'})`);
       ctx.io.out(`schema: ${st.applied.length} applied, ${st.pending.length} pending${st.pending.length ? ` (${st.pending.join(', ')})` : ''}`);
+      for (const h of st.halfway) {
+        ctx.io.out(`schema: ${h.name} stopped half way (${h.done} of its ${h.of} statements done): \`ipms db migrate\` goes on from there`);
+      }
       ctx.io.out(`triggers and procedures: ${st.programs.length - bad.length} ok, ${bad.length} missing or outdated`);
       if (bad.length) ctx.io.out(renderTable(['name', 'kind', 'state'], bad.map((p) => [p.name, p.kind, p.state])));
       for (const d of st.definers) {

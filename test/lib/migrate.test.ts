@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../lib/config.ts';
 import { openDb } from '../../lib/db.ts';
 import { ROLES, grantStatements } from '../../lib/grants.ts';
-import { migrate, programFiles, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
+import { dbStatus, migrate, programFiles, schemaFiles, SCHEMA_DIR, TRIGGERS_DIR } from '../../lib/migrate.ts';
 import { splitStatements } from '../../lib/sql-split.ts';
 import { ipms, ipmsProcess } from '../helpers/cli.ts';
 import { adminUrl, freshDatabase, roleAccount, type TestDb } from '../helpers/db.ts';
@@ -196,7 +196,10 @@ describe('ipms db migrate', () => {
       await fresh.db.exec('ALTER TABLE t99 DROP COLUMN b');
       await again(1);
       await fresh.db.exec('UPDATE ipms_migrations_lock SET is_locked = 1');
+      // (db status says where it stopped)
+      expect((await dbStatus(fresh.db, { schemaDir: dir })).halfway).toEqual([{ name: '0099_resume', done: 1, of: 3 }]);
       expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0099_resume']);
+      expect((await dbStatus(fresh.db, { schemaDir: dir })).halfway).toEqual([]);
       expect(await fresh.db.rows('SELECT a, b FROM t99')).toEqual([{ a: 1, b: null }]);
       expect(await fresh.db.rows('SELECT name FROM ipms_migration_progress')).toEqual([]);
       // stopped with every statement done, before it was recorded: none runs again
