@@ -15,6 +15,7 @@ import type { DbConfig } from './config.ts';
 import { connectionOptions, dbErrno, explainDbError, openDb, type Queryable } from './db.ts';
 import { DatabaseError, IpmsError } from './errors.ts';
 import { quoteIdent } from './grants.ts';
+import { ipv6Held, ipv6StaysText } from './queries/devices.ts';
 import { splitStatements, stripComments } from './sql-split.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -214,15 +215,6 @@ async function closedSince(q: Queryable, before: ReadonlySet<number>): Promise<s
     }
   }
   return out;
-}
-
-/** Devices that hold IPv6 rules ipms no longer touches there (their option ipv6 is false: schema 0023). */
-async function ipv6Left(q: Queryable): Promise<string[]> {
-  const rows = await q.rows<{ name: string; n: number }>(
-    `SELECT d.name, COUNT(*) AS n FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id JOIN Rule r ON r.id = rd.rule_id
-     WHERE d.ipv6 = 0 AND LENGTH(r.src_ip) = 16 AND rd.applied_at IS NOT NULL AND (rd.removed_at IS NULL OR rd.removed_at < rd.applied_at)
-     GROUP BY d.name ORDER BY d.name`);
-  return rows.map((r) => `device ${r.name}: its option ipv6 is false: the ${r.n} IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again`);
 }
 
 async function withLock<T>(q: Queryable, fn: () => Promise<T>): Promise<T> {
@@ -467,7 +459,10 @@ export async function migrate(cfg: DbConfig, opts: { schemaDir?: string; trigger
           })) as [number, string[]];
           report.applied = applied;
           if (openBefore.size) report.notes.push(...(await closedSince(q, openBefore)));
-          if (applied.includes('0023_device_ipv6')) report.notes.push(...(await ipv6Left(q)));
+          // (devices holding IPv6 rules ipms no longer touches there: schema 0023)
+          if (applied.includes('0023_device_ipv6')) {
+            for (const d of await ipv6Held(q)) report.notes.push(`device ${d.name}: its option ipv6 is false: ${ipv6StaysText(d.n)}`);
+          }
           // the progress of files now recorded as applied is of no more use
           // (by name, as read: knex made its table under the collation of its day)
           const done = await recordedMigrations(q);

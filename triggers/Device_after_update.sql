@@ -2,9 +2,9 @@
 -- options), fills in the open rules it now takes; narrowing takes off the rules it no longer
 -- takes (with IPv6 turned off, the worker leaves the device's IPv6 entries where they are: its
 -- adapter no longer touches IPv6 there, and `ipms devices set` says so). A device's new
--- management address is never blocked: a rule that came first is dropped. Disabling a device gives it
--- nothing new: the rules it never got (and no worker is sending) are no longer waited for,
--- so they become active on the devices that have them; enabled again, it gets them.
+-- management address is never blocked: a rule that came first is dropped. Disabling a device
+-- gives it nothing new: the rules it never got (and no worker is sending) are no longer waited
+-- for, so they become active on the devices that have them; enabled again, it gets them.
 CREATE TRIGGER Device_after_update AFTER UPDATE ON Device FOR EACH ROW
 BEGIN
   DECLARE v_off INT;

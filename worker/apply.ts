@@ -176,14 +176,15 @@ async function applyWith(
           // there too: read what the device holds, and take off what it should not
           const stray = gone ? [] : await strayEntries(session, adapter, opts, out, device.name);
           const restore = await plans.restore(stray);
+          const sent = restore.held.filter((h) => h.sent);
           await setHeld(db, restore.held, 'pending');
           out.errors.push(`${device.name}: ${gone ? "ipms's objects were gone from the device (rebooted without them, or flushed)"
             : 'the device started again since the last look (its saved configuration may be older than its rules)'}: ` +
-            `its ${restore.held.filter((h) => h.sent).length} rule(s) recorded as applied there are sent again` +
-            (restore.held.some((h) => !h.sent) ? ` (${restore.held.filter((h) => !h.sent).length} it can no longer carry are not: they fail, saying why)` : ''));
+            `its ${sent.length} rule(s) recorded as applied there are sent again` +
+            (sent.length < restore.held.length ? ` (${restore.held.length - sent.length} it can no longer carry are not: they fail, saying why)` : ''));
           await session.run(adapter.setup(opts).steps);
           await session.run(restore.plan.steps);
-          await setHeld(db, restore.held.filter((h) => h.sent), 'applied');
+          await setHeld(db, sent, 'applied');
           // (noted last: a restore that did not finish is seen, and made, again next time)
           await look?.record();
           return;

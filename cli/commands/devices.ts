@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isAbsolute } from 'node:path';
 import { EXIT, InputError, IpmsError, NotFoundError, oneLine, RefusedError } from '../../lib/errors.ts';
 import { canonicalIp, looksLikeAddress } from '../../lib/ip.ts';
-import { listDevices } from '../../lib/queries/devices.ts';
+import { ipv6Held, ipv6StaysText, listDevices } from '../../lib/queries/devices.ts';
 import { openRulesOver } from '../../lib/queries/lists.ts';
 import type { DeviceRow } from '../../lib/types.ts';
 import type { DeviceOptions } from '../../worker/devices/types.ts';
@@ -258,12 +258,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       // IPv6 turned off: the device takes no IPv6 rule from now on (see Device_after_update),
       // and its adapter no longer touches IPv6 there, so what ipms put there stays
       const ipv6Off = set.options !== undefined && ipv6Option(d) && !ipv6Option(after);
-      const [held6] = ipv6Off
-        ? await ctx.db().rows<{ n: number }>(
-            `SELECT COUNT(*) AS n FROM RuleDevice rd JOIN Rule r ON r.id = rd.rule_id
-             WHERE rd.device_id = ? AND LENGTH(r.src_ip) = 16 
-               AND (rd.state = 'applied' OR (rd.applied_at IS NOT NULL AND (rd.removed_at IS NULL OR rd.removed_at < rd.applied_at)))`, [d.id])
-        : [];
+      const [held6] = ipv6Off ? await ipv6Held(ctx.db(), d.id) : [];
       const cols = Object.keys(set);
       // Where its rules land (another address, transport or objects): the change and the rows
       // sent again are made holding the device's lease, so no batch is on its way to the old
@@ -304,7 +299,7 @@ export function registerDevices(program: Command, ctx: Context): void {
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
       if (held6?.n) {
-        ctx.io.err(`ipms: device ${name}: IPv6 is off: the ${held6.n} IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again`);
+        ctx.io.err(`ipms: device ${name}: IPv6 is off: ${ipv6StaysText(held6.n)}`);
       }
       if (again) {
         ctx.io.out(`device ${name}: ${again} rule(s) recorded as applied go to it again (its ${moved.join(', ')} changed)`);

@@ -60,7 +60,10 @@ function thresholdWords(t: ThresholdOut): { counts: string; rule: string } {
 function printThresholds(ctx: Context, rows: ThresholdOut[]): void {
   ctx.io.out(renderTable(
     ['name', 'enabled', 'counts', 'group by', 'rule'],
-    rows.map((t) => [t.name, t.enabled ? 'yes' : 'no', thresholdWords(t).counts, t.group_by, thresholdWords(t).rule]),
+    rows.map((t) => {
+      const w = thresholdWords(t);
+      return [t.name, t.enabled ? 'yes' : 'no', w.counts, t.group_by, w.rule];
+    }),
   ));
 }
 

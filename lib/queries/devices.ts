@@ -46,3 +46,21 @@ export async function listDevices(q: Queryable): Promise<DeviceListRow[]> {
   const counts = await deviceCounts(q, rows.map((r) => r.id));
   return rows.map((r) => ({ ...r, ...counts.get(r.id)! }));
 }
+
+/**
+ * The IPv6 rules ipms put on a device and has not taken off since (recorded as applied, or
+ * applied and not removed after), counted per device: of one device, or of every device whose
+ * option ipv6 is false, where ipms no longer touches IPv6 and those entries stay.
+ */
+export async function ipv6Held(q: Queryable, deviceId?: number): Promise<{ name: string; n: number }[]> {
+  return q.rows<{ name: string; n: number }>(
+    `SELECT d.name, COUNT(*) AS n FROM RuleDevice rd JOIN Device d ON d.id = rd.device_id JOIN Rule r ON r.id = rd.rule_id
+     WHERE ${deviceId === undefined ? 'd.ipv6 = 0' : 'd.id = ?'} AND LENGTH(r.src_ip) = 16
+       AND (rd.state = 'applied' OR (rd.applied_at IS NOT NULL AND (rd.removed_at IS NULL OR rd.removed_at < rd.applied_at)))
+     GROUP BY d.name ORDER BY d.name`, deviceId === undefined ? [] : [deviceId]);
+}
+
+/** What becomes of those entries once IPv6 is off for the device (ipv6Held's count). */
+export function ipv6StaysText(n: number): string {
+  return `the ${n} IPv6 rule(s) ipms put there stay on the device (ipms no longer touches IPv6 on it); take them off by hand, or turn ipv6 on again`;
+}
