@@ -15,6 +15,14 @@ import { schemaSnapshot } from '../helpers/snapshot.ts';
 
 const SNAPSHOT = fileURLToPath(new URL('../fixtures/schema.snapshot.txt', import.meta.url));
 
+/** The project's schema files and one more, in a directory of their own. */
+function schemaDirWith(file: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ipms-schema-'));
+  cpSync(SCHEMA_DIR, dir, { recursive: true });
+  writeFileSync(join(dir, file), text);
+  return dir;
+}
+
 let t: TestDb;
 beforeAll(async () => {
   t = await freshDatabase('migrate');
@@ -183,9 +191,7 @@ describe('ipms db migrate', () => {
   it('goes on where a migrate stopped half way: the lock it left, the statements done, the one the server finished', async () => {
     const fresh = await freshDatabase('migrate_resume');
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'ipms-schema-'));
-      cpSync(SCHEMA_DIR, dir, { recursive: true });
-      writeFileSync(join(dir, '0099_resume.sql'), 'CREATE TABLE t99 (a INT PRIMARY KEY);\nINSERT INTO t99 (a) VALUES (1);\nALTER TABLE t99 ADD COLUMN b INT;\n');
+      const dir = schemaDirWith('0099_resume.sql', 'CREATE TABLE t99 (a INT PRIMARY KEY);\nINSERT INTO t99 (a) VALUES (1);\nALTER TABLE t99 ADD COLUMN b INT;\n');
       expect((await migrate(fresh.cfg, { schemaDir: dir })).applied).toEqual(['0099_resume']);
       const again = async (done: number | null) => {
         await fresh.db.exec("DELETE FROM ipms_migrations WHERE name = '0099_resume'");
@@ -220,9 +226,7 @@ describe('ipms db migrate', () => {
     const fresh = await freshDatabase('migrate_cut');
     const proxy = createServer();
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'ipms-schema-'));
-      cpSync(SCHEMA_DIR, dir, { recursive: true });
-      writeFileSync(join(dir, '0098_cut.sql'), 'CREATE TABLE t98 AS SELECT SLEEP(2) AS s;\nALTER TABLE t98 ADD COLUMN b INT;\n');
+      const dir = schemaDirWith('0098_cut.sql', 'CREATE TABLE t98 AS SELECT SLEEP(2) AS s;\nALTER TABLE t98 ADD COLUMN b INT;\n');
       // the migrate talks to the server through a proxy (loopback), which cuts every connection
       // while the CREATE runs: the client sees a lost connection, the server finishes the CREATE
       const sockets = new Set<Socket>();
