@@ -142,6 +142,8 @@ export interface DeviceRow {
   claimed_until: Date | null;
   /** when the worker last read the device's uptime, at its look (schema 0017) */
   looked_at?: Date | null;
+  /** 0: its adapter option ipv6 is false, and it takes no IPv6 rule (kept from options by the Device triggers: schema 0023) */
+  ipv6?: number;
 }
 
 export interface RuleDeviceRow {

@@ -74,11 +74,6 @@ function readableOptions(raw: string | null): object | null {
   }
 }
 
-/** The adapter option ipv6 as the triggers read it (Device.ipv6): only an explicit false turns IPv6 off. */
-function ipv6Option(d: DeviceRow): boolean {
-  return (readableOptions(d.options) as { ipv6?: unknown } | null)?.ipv6 !== false;
-}
-
 function storedOptions(d: DeviceRow): object {
   const v = readableOptions(d.options);
   if (v === null) throw new InputError(`device ${d.name}: its options in the database are not a JSON object; give them whole: UPDATE Device SET options = NULL, then --option`);
@@ -255,10 +250,6 @@ export function registerDevices(program: Command, ctx: Context): void {
       if (o.option?.length) ownedNames(after.adapter, deviceOptions(after));
       await refuseSameObject(ctx, after);
       const covering = set.host !== undefined && set.host !== d.host ? await openRulesOver(ctx.db(), after.host) : [];
-      // IPv6 turned off: the device takes no IPv6 rule from now on (see Device_after_update),
-      // and its adapter no longer touches IPv6 there, so what ipms put there stays
-      const ipv6Off = set.options !== undefined && ipv6Option(d) && !ipv6Option(after);
-      const [held6] = ipv6Off ? await ipv6Held(ctx.db(), d.id) : [];
       const cols = Object.keys(set);
       // Where its rules land (another address, transport or objects): the change and the rows
       // sent again are made holding the device's lease, so no batch is on its way to the old
@@ -295,6 +286,11 @@ export function registerDevices(program: Command, ctx: Context): void {
         return r.affectedRows;
       };
       const again = moved.length ? await withDeviceLease(ctx.db(), d, newWorkerId(), change) : await change();
+      // IPv6 turned off (Device.ipv6, as the triggers read the options): the device takes no IPv6
+      // rule from now on (see Device_after_update), and its adapter no longer touches IPv6
+      // there, so what ipms put there stays
+      const [now] = set.options !== undefined && d.ipv6 === 1 ? await ctx.db().rows<{ ipv6: number }>('SELECT ipv6 FROM Device WHERE id = ?', [d.id]) : [];
+      const [held6] = now?.ipv6 === 0 ? await ipv6Held(ctx.db(), d.id) : [];
       await ctx.audit('device.set', `device ${name}`, Object.fromEntries(cols.map((c) => [c, { from: (d as unknown as Record<string, unknown>)[c] ?? null, to: set[c] }])));
       ctx.io.out(`device ${name}: ${cols.map((c) => c === 'host_key' ? `host_key ${String(set[c])}` : c).join(', ')} changed`);
       for (const r of covering) ctx.io.out(`rule ${r.id} (${r.src}): dropped, ${after.host} is device ${name}'s management address`);
